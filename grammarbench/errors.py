@@ -1,0 +1,39 @@
+"""One exception type for bad user input, with the file, the key and the problem."""
+
+from __future__ import annotations
+
+
+class InputError(ValueError):
+    """Bad user input: a grammar, an architecture or a config.
+
+    The message always reads ``<file>: <key>: <problem>`` so that a user can find
+    and fix the offending line without reading a traceback.
+
+    Parameters
+    ----------
+    source: str
+        The file the input came from (or a description such as ``"--config"``).
+    key: str
+        Dotted path of the offending key, e.g. ``classes.c1.rules[0].probability``.
+    problem: str
+        What is wrong, in one sentence.
+    """
+
+    def __init__(self, source: str, key: str, problem: str):
+        self.source = str(source)
+        self.key = key
+        self.problem = problem
+        where = f"{self.source}: {key}: " if key else f"{self.source}: "
+        super().__init__(where + problem)
+
+
+def key_path(parts) -> str:
+    """Render a jsonschema-style path (``['classes', 'c1', 'rules', 0]``) as
+    ``classes.c1.rules[0]``."""
+    out = ""
+    for part in parts:
+        if isinstance(part, int):
+            out += f"[{part}]"
+        else:
+            out += ("." if out else "") + str(part)
+    return out
