@@ -1,0 +1,189 @@
+"""A simulated split on disk: the layout, the manifest, the loader and the exports.
+
+One folder per split::
+
+    sequences.npy   (N, L) uint8   letter codes; past an example's length: the unknown code
+    lengths.npy     (N,)   int32
+    labels.npy      (N,)   int16 class index (multi-class) | (N, K) uint8 multi-hot (multi-label)
+    mask.npy        (N, L) uint8   1 where a grammar element instance sits (the ground truth)
+    entries.npy     (N,)   int16   the composition entry each example was drawn from
+    instances.tsv   one row per inserted element instance: example, element, start, end
+                    (0-based, half-open), strand (+/-), class, rule (index within the class),
+                    copy, attempts (placements drawn), overlaps (still overlaps another)
+    positional.tsv  per class and position: fraction of the class's examples with a grammar
+                    position there (the data behind the positional heatmap)
+    manifest.json   grammar (name, source, sha256), split, size, seed, classes, elements,
+                    composition, chunk size, software versions
+    exports/        on request: sequences.fa + instances.bed; seqgra's <split>.txt and
+                    <split>-annotation.txt
+
+Arrays are plain ``.npy`` so that training memory-maps them (``np.load(mmap_mode="r")``).
+"""
+
+from __future__ import annotations
+
+import json
+import platform
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+import grammarbench
+from grammarbench.grammar import Grammar
+
+EXPORT_FORMATS = ("fasta", "seqgra")
+SEQGRA_SPLIT_NAMES = {"train": "training", "validation": "validation", "test": "test"}
+
+
+@dataclass
+class Split:
+    """A simulated split, loaded (arrays memory-mapped unless ``mmap=False``)."""
+
+    path: Path
+    sequences: np.ndarray
+    lengths: np.ndarray
+    labels: np.ndarray
+    mask: np.ndarray
+    entries: np.ndarray
+    manifest: dict
+
+    @property
+    def instances(self) -> pd.DataFrame:
+        return read_instances(self.path)
+
+    @property
+    def classes(self) -> list[str]:
+        return self.manifest["classes"]
+
+    def __len__(self) -> int:
+        return len(self.lengths)
+
+
+def load_split(path: str | Path, mmap: bool = True) -> Split:
+    """Load a split folder written by :func:`grammarbench.simulate.simulate_split`."""
+    path = Path(path)
+    mode = "r" if mmap else None
+    arrays = {name: np.load(path / f"{name}.npy", mmap_mode=mode)
+              for name in ("sequences", "lengths", "labels", "mask", "entries")}
+    manifest = json.loads((path / "manifest.json").read_text())
+    return Split(path=path, manifest=manifest, **arrays)
+
+
+def read_instances(path: str | Path) -> pd.DataFrame:
+    return pd.read_csv(Path(path) / "instances.tsv", sep="\t",
+                       dtype={"element": str, "class": str, "strand": str})
+
+
+def software_versions() -> dict[str, str]:
+    return {"grammarbench": grammarbench.__version__, "python": sys.version.split()[0],
+            "numpy": np.__version__, "pandas": pd.__version__, "platform": platform.platform()}
+
+
+def write_split(folder: Path, *, grammar: Grammar, split: str, seed: int, chunk_size: int,
+                lengths, entries, labels, instances: dict, positional, class_counts,
+                exports=()) -> dict:
+    """Write everything but sequences.npy and mask.npy (the simulator fills those in place)."""
+    folder = Path(folder)
+    np.save(folder / "lengths.npy", lengths.astype(np.int32))
+    np.save(folder / "labels.npy", labels)
+    np.save(folder / "entries.npy", entries.astype(np.int16))
+    element_names = np.array(list(grammar.elements), dtype=object)
+    class_names = np.array(grammar.class_names, dtype=object)
+    table = pd.DataFrame({
+        "example": instances["example"].astype(np.int64),
+        "element": element_names[instances["element"].astype(int)],
+        "start": instances["start"].astype(np.int64),
+        "end": instances["end"].astype(np.int64),
+        "strand": np.where(instances["strand"] > 0, "+", "-"),
+        "class": class_names[instances["class"].astype(int)],
+        "rule": instances["rule"].astype(np.int16),
+        "copy": instances["copy"].astype(np.int16),
+        "attempts": instances["attempts"].astype(np.int16),
+        "overlaps": instances["overlaps"].astype(bool),
+    }).sort_values(["example", "start"], kind="stable")
+    table.to_csv(folder / "instances.tsv", sep="\t", index=False)
+    fractions = positional / np.maximum(class_counts, 1)[:, None]
+    frame = pd.DataFrame(fractions, index=pd.Index(grammar.class_names, name="class"))
+    frame.columns.name = "position"
+    frame.insert(0, "examples", class_counts)
+    frame.to_csv(folder / "positional.tsv", sep="\t", float_format="%.5g")
+    manifest = {
+        "grammar": {"name": grammar.name, "source": str(grammar.source), "sha256": grammar.digest},
+        "split": split,
+        "n": int(len(lengths)),
+        "seed": int(seed),
+        "chunk_size": int(chunk_size),
+        "task": grammar.task,
+        "alphabet": grammar.alphabet.name,
+        "letters": grammar.alphabet.letters,
+        "length": [grammar.min_length, grammar.max_length],
+        "classes": grammar.class_names,
+        "elements": {name: {"kind": e.kind, "width": [e.min_width, e.max_width],
+                            "strand": e.strand, "source": e.source}
+                     for name, e in grammar.elements.items()},
+        "composition": [e.describe() for e in grammar.composition[split]],
+        "instances": int(len(table)),
+        "overlapping_instances": int(table["overlaps"].sum()),
+        "resampled_instances": int((table["attempts"] > 1).sum()),
+        "versions": software_versions(),
+    }
+    (folder / "manifest.json").write_text(json.dumps(manifest, indent=2) + "\n")
+    if exports:
+        write_exports(folder, exports, grammar=grammar, split=split)
+    return manifest
+
+
+# --------------------------------------------------------------------------- exports
+
+
+def _text_rows(codes: np.ndarray, lengths: np.ndarray, table: np.ndarray) -> list[str]:
+    """Rows of codes as strings through a byte lookup table (one pass over the array;
+    the Python loop is per example, to cut each row at its length)."""
+    text = table[codes].tobytes().decode("ascii")
+    width = codes.shape[1]
+    return [text[i * width: i * width + n] for i, n in enumerate(lengths.tolist())]
+
+
+def label_strings(labels: np.ndarray, classes: list[str]) -> list[str]:
+    """Labels as seqgra writes them: the class name, or names joined with ``|``."""
+    names = np.array(classes, dtype=object)
+    if labels.ndim == 1:
+        return names[labels.astype(int)].tolist()
+    return ["|".join(names[row.astype(bool)]) for row in labels]
+
+
+def write_exports(folder: Path, exports, *, grammar: Grammar, split: str) -> None:
+    """FASTA + BED (``fasta``) and seqgra's tab-separated files (``seqgra``)."""
+    bad = set(exports) - set(EXPORT_FORMATS)
+    if bad:
+        raise ValueError(f"unknown export format(s) {sorted(bad)}; known: {', '.join(EXPORT_FORMATS)}")
+    data = load_split(folder)
+    out = Path(folder) / "exports"
+    out.mkdir(exist_ok=True)
+    alphabet = grammar.alphabet
+    letters = alphabet.decode_table
+    rows = _text_rows(data.sequences, data.lengths, letters)
+    labels = label_strings(np.asarray(data.labels), grammar.class_names)
+    names = [f"{split}_{i}" for i in range(len(rows))]
+    if "fasta" in exports:
+        with open(out / "sequences.fa", "w") as fasta:
+            fasta.writelines(f">{name} {label}\n{row}\n" for name, label, row in zip(names, labels, rows))
+        table = data.instances
+        bed = pd.DataFrame({"chrom": [names[i] for i in table["example"]], "start": table["start"],
+                            "end": table["end"], "name": table["element"], "score": 0,
+                            "strand": table["strand"]})
+        bed.to_csv(out / "instances.bed", sep="\t", index=False, header=False)
+    if "seqgra" in exports:
+        annotation_table = np.full(256, ord("_"), dtype=np.uint8)
+        annotation_table[1] = ord("G")  # seqgra's grammar character
+        annotations = _text_rows(data.mask, data.lengths, annotation_table)
+        stem = SEQGRA_SPLIT_NAMES[split]
+        with open(out / f"{stem}.txt", "w") as f:
+            f.write("x\ty\n")
+            f.writelines(f"{row}\t{label}\n" for row, label in zip(rows, labels))
+        with open(out / f"{stem}-annotation.txt", "w") as f:
+            f.write("annotation\ty\n")
+            f.writelines(f"{row}\t{label}\n" for row, label in zip(annotations, labels))

@@ -1,0 +1,101 @@
+"""The config grid: check it, load its grammars, and expand it into one table of runs.
+
+The Snakefile calls :func:`check_config` then :func:`build_grid` while it parses, so a bad
+config or grammar stops the run before any job starts, with one message naming the file,
+the key and the problem (:class:`~grammarbench.errors.InputError`).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from functools import cache
+from pathlib import Path
+
+import pandas as pd
+import yaml
+
+from grammarbench.errors import InputError, key_path
+from grammarbench.grammar import Grammar, load_grammar
+
+@cache
+def _read_schema(path: str) -> dict:
+    return yaml.safe_load(Path(path).read_text())
+
+
+def check_config(config: dict, source: str, schema: str | Path) -> None:
+    """Check the config's structure against ``schemas/config.schema.yaml``.
+
+    Snakemake's own ``validate`` reports the same problems with a schema dump; this
+    names the key and the problem in one line, then ``validate`` fills the defaults.
+    """
+    import jsonschema
+
+    validator = jsonschema.Draft202012Validator(_read_schema(str(schema)))
+    errors = sorted(validator.iter_errors(config), key=lambda e: len(e.absolute_path))
+    if errors:
+        err = errors[0]
+        message = err.message
+        if err.validator == "oneOf":
+            message = f"{err.instance!r} is not valid: {err.schema.get('description', '').strip()}"
+        elif err.validator == "additionalProperties":
+            message = message.replace("Additional properties are not allowed", "unknown key(s)")
+        raise InputError(source, key_path(err.absolute_path), message)
+
+
+@dataclass
+class Grid:
+    """The expanded grid. ``datasets`` has one row per (grammar, seed, n_train)."""
+
+    config: dict
+    grammars: dict[str, Grammar]
+    grammar_paths: dict[str, str]
+    n_train: dict[str, list[int]]
+    heldout: dict[str, dict[str, int]]
+    seeds: list[int]
+    results: str
+
+    @property
+    def datasets(self) -> pd.DataFrame:
+        rows = [(g, s, n) for g in self.grammars for s in self.seeds for n in self.n_train[g]]
+        return pd.DataFrame(rows, columns=["grammar", "seed", "n_train"])
+
+
+def build_grid(config: dict, source: str, basedir: str | Path | None = None) -> Grid:
+    """Load every grammar (validating it) and resolve the sizes of every split.
+
+    Parameters
+    ----------
+    config: dict
+        The config, after :func:`check_config` and default filling.
+    source: str
+        Where the config came from, for messages.
+    basedir: str or Path, optional
+        The workflow's folder: a relative grammar path not found from the working directory
+        is looked up there, so the bundled grammars work from any working directory.
+    """
+    grammars, paths = {}, {}
+    for grammar_id, path in config["grammars"].items():
+        candidates = [Path(path)] + ([Path(basedir) / path] if basedir and not Path(path).is_absolute() else [])
+        found = next((p for p in candidates if p.is_file()), None)
+        if found is None:
+            raise InputError(source, f"grammars.{grammar_id}", f"grammar file not found: {path}")
+        paths[grammar_id] = str(found)
+        grammars[grammar_id] = load_grammar(found)
+    n_train, heldout = {}, {}
+    for grammar_id, grammar in grammars.items():
+        sizes = config.get("n_train")
+        if sizes is None:
+            if "train" not in grammar.sizes:
+                raise InputError(source, "n_train", f"is null, and grammar {grammar_id!r} "
+                                 f"({grammar.source}) has no sizes.train of its own")
+            sizes = [grammar.sizes["train"]]
+        n_train[grammar_id] = sorted(sizes)
+        heldout[grammar_id] = {}
+        derived = grammar.heldout_sizes(max(sizes))
+        for split in ("validation", "test"):
+            given = config.get(f"n_{split}")
+            heldout[grammar_id][split] = (given if given is not None
+                                          else grammar.sizes.get(split, derived[split]))
+    return Grid(config=config, grammars=grammars, grammar_paths=paths, n_train=n_train, heldout=heldout,
+                seeds=list(config.get("seeds", [1])), results=config.get("results", "results"))
+

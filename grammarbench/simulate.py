@@ -1,0 +1,617 @@
+"""The simulator: examples from a grammar, vectorised across examples, with ground truth.
+
+Examples are made in chunks of ``CHUNK_SIZE``. Chunk ``c`` of split ``s`` draws every random
+number from its own generator, seeded by ``SeedSequence(seed, spawn_key=(s, c))``, so
+
+* the first n examples of a split are the same whatever the total size (a size sweep
+  trains on nested sets), and
+* the output is byte-identical whatever the number of processes (chunks are independent).
+
+Inside a chunk nothing loops over letters or positions: backgrounds are drawn for the
+whole chunk at once, and each rule is applied to every example it fires in at once.
+Loops run over classes, rules, copies and the elements of a rule — all small.
+
+Placement of a rule's elements: the elements tied together by spacing constraints form a
+block (offsets from gaps drawn uniformly in [min_gap, max_gap], redrawn where the block
+would not fit or its own elements would overlap); the block is placed as the rule's
+position says. When an instance would overlap one placed earlier in the same example, the
+grammar's ``overlap`` policy decides: ``resample`` draws the block's position again (up to
+``MAX_ATTEMPTS`` times; positions other than random / window cannot move), ``allow``
+writes over the earlier letters. Either way the instance table records the attempts and
+whether the instance still overlaps another.
+"""
+
+from __future__ import annotations
+
+import json
+import multiprocessing
+import os
+import shutil
+import tempfile
+from dataclasses import dataclass
+from functools import cache
+from pathlib import Path
+
+import numpy as np
+
+from grammarbench.grammar import SPLITS, Background, Element, Grammar, Rule, _components
+
+#: Examples per chunk. Part of the data's identity: changing it changes every dataset.
+CHUNK_SIZE = 2048
+#: Placement attempts before an overlapping instance is kept and flagged.
+MAX_ATTEMPTS = 100
+#: Resolution of the letter lookup table: letter probabilities are rounded to 1/65536
+#: (error < 8e-6), which lets one 16-bit random number pick one letter.
+LUT_BITS = 16
+
+SPLIT_KEYS = {split: i for i, split in enumerate(SPLITS)}
+INSTANCE_COLUMNS = ("example", "element", "start", "end", "strand", "class", "rule",
+                    "copy", "attempts", "overlaps")
+
+
+@dataclass
+class Chunk:
+    """One chunk of simulated examples (arrays shape=(C, ...), C = chunk size)."""
+
+    sequences: np.ndarray  # (C, L) uint8 letter codes, padded with the unknown code
+    lengths: np.ndarray  # (C,) int32
+    entries: np.ndarray  # (C,) int16 composition entry of each example
+    labels: np.ndarray  # (C,) int16 class index, or (C, K) uint8 multi-hot
+    mask: np.ndarray  # (C, L) uint8, 1 at grammar positions
+    instances: dict[str, np.ndarray]  # INSTANCE_COLUMNS → (n_instances,)
+    positional: np.ndarray  # (K, L) int64 grammar positions per class and position
+    class_counts: np.ndarray  # (K,) int64 examples per class
+
+
+# --------------------------------------------------------------------------- randomness
+
+
+def chunk_rng(seed: int, split: str, chunk: int) -> np.random.Generator:
+    """The generator of chunk ``chunk`` of ``split``: independent of every other chunk."""
+    return np.random.default_rng(np.random.SeedSequence(int(seed), spawn_key=(SPLIT_KEYS[split], chunk)))
+
+
+def balanced_assignment(weights: np.ndarray, n: int, rng: np.random.Generator) -> np.ndarray:
+    """Indices 0..len(weights)-1 for ``n`` items in proportion to ``weights`` (largest
+    remainder rounding), in random order."""
+    share = n * np.asarray(weights, float) / np.sum(weights)
+    counts = np.floor(share).astype(int)
+    counts[np.argsort(counts - share, kind="stable")[: n - counts.sum()]] += 1
+    return rng.permutation(np.repeat(np.arange(len(weights)), counts))
+
+
+@cache
+def _letter_table(probs: tuple[float, ...]) -> np.ndarray:
+    """Lookup table 16-bit random number → letter code with the given probabilities."""
+    slots = 1 << LUT_BITS
+    share = np.asarray(probs) * slots
+    counts = np.floor(share).astype(int)
+    counts[np.argsort(counts - share, kind="stable")[: slots - counts.sum()]] += 1
+    return np.repeat(np.arange(len(probs), dtype=np.uint8), counts)
+
+
+def draw_letters(probs: np.ndarray, shape: tuple[int, int], rng: np.random.Generator) -> np.ndarray:
+    """i.i.d. letter codes, shape=``shape``, uint8."""
+    table = _letter_table(tuple(float(p) for p in probs))
+    raw = np.frombuffer(rng.bytes(2 * shape[0] * shape[1]), dtype=np.uint16).reshape(shape)
+    return table[raw]
+
+
+def draw_seeds(n: int, rng: np.random.Generator) -> np.ndarray:
+    """Per-sequence uint64 seeds for the numba kernels (see grammarbench.seq)."""
+    return rng.integers(0, np.iinfo(np.uint64).max, size=n, dtype=np.uint64, endpoint=True)
+
+
+# --------------------------------------------------------------------------- backgrounds
+
+
+def draw_background(background: Background, lengths: np.ndarray, width: int, alphabet_size: int,
+                    rng: np.random.Generator) -> np.ndarray:
+    """Background sequences, shape=(len(lengths), width) uint8, padded past each length
+    with the unknown code."""
+    from grammarbench import seq
+
+    n = len(lengths)
+    if background.kind == "letters":
+        out = draw_letters(background.probs, (n, width), rng)
+    elif background.kind == "markov":
+        out = seq.sample_markov(background.initial, background.transition, lengths,
+                                draw_seeds(n, rng), width=width, alphabet_size=alphabet_size)
+    else:  # k-let shuffles of random windows of real sequences
+        source = background.sequences
+        sizes = np.array([len(s) for s in source])
+        # a window of each example's length from a sequence long enough for it, chosen
+        # with chance proportional to its number of windows, so every window is equally likely
+        windows = np.maximum(sizes[None, :] - lengths[:, None] + 1, 0)
+        cumulative = np.cumsum(windows, axis=1)
+        pick = (rng.random(n) * cumulative[:, -1]).astype(np.int64)
+        which = (pick[:, None] >= cumulative).sum(1)
+        offset = pick - np.where(which > 0, cumulative[np.arange(n), which - 1], 0)
+        flat = np.concatenate(source)
+        starts = np.concatenate([[0], np.cumsum(sizes)[:-1]])[which] + offset
+        cols = np.arange(width)
+        out = flat[np.minimum(starts[:, None] + cols, len(flat) - 1)]
+        out[cols[None, :] >= lengths[:, None]] = alphabet_size
+        out = seq.kshuffle(out, background.k, draw_seeds(n, rng), lengths=lengths,
+                           alphabet_size=alphabet_size)
+    if background.kind == "letters" and (lengths < width).any():
+        out[np.arange(width)[None, :] >= lengths[:, None]] = alphabet_size
+    return out
+
+
+# --------------------------------------------------------------------------- elements
+
+
+def sample_element(element: Element, n: int, complement: np.ndarray | None,
+                   rng: np.random.Generator):
+    """``n`` instances of an element.
+
+    Returns
+    -------
+    codes: np.ndarray, shape=(n, element.max_width), uint8
+        Letters of each instance, left-aligned (past its width: unspecified).
+    widths: np.ndarray, shape=(n,)
+    strands: np.ndarray, shape=(n,), int8
+        +1 forward, -1 reverse complement.
+    """
+    if element.kind == "ppm":
+        cumulative = np.cumsum(element.ppm, axis=1)[:, :-1]  # (w, A-1)
+        u = rng.random((n, len(element.ppm)))
+        codes = (u[:, :, None] >= cumulative[None]).sum(-1).astype(np.uint8)
+        widths = np.full(n, len(element.ppm))
+    else:
+        pick = rng.choice(len(element.kmers), size=n, p=element.kmer_weights)
+        codes, widths = element.kmers[pick], element.kmer_lengths[pick]
+    if element.strand == "forward":
+        strands = np.ones(n, dtype=np.int8)
+    elif element.strand == "reverse":
+        strands = -np.ones(n, dtype=np.int8)
+    else:
+        strands = np.where(rng.random(n) < 0.5, 1, -1).astype(np.int8)
+    flip = strands < 0
+    if flip.any():
+        cols = np.arange(codes.shape[1])
+        src = np.clip(widths[flip, None] - 1 - cols, 0, codes.shape[1] - 1)
+        codes = codes.copy()
+        codes[flip] = complement[np.take_along_axis(codes[flip], src, axis=1)]
+    return codes, widths, strands
+
+
+# --------------------------------------------------------------------------- placement
+
+
+@cache
+def _placement_plan(rule: Rule) -> list[tuple[list[str], list[tuple]]]:
+    """For each group of spacing-tied elements: the elements, and the constraints in
+    breadth-first order as (placed element index, new element index, constraint,
+    whether the placed element is the constraint's ``first``)."""
+    plans = []
+    for component in _components(rule):
+        index = {e: i for i, e in enumerate(component)}
+        edges, placed, pending = [], {0}, [s for s in rule.spacing if s.first in index]
+        while pending:
+            for s in list(pending):
+                a, b = index[s.first], index[s.second]
+                if a in placed or b in placed:
+                    known, new = (a, b) if a in placed else (b, a)
+                    edges.append((known, new, s, known == a))
+                    placed.add(new)
+                    pending.remove(s)
+        plans.append((component, edges))
+    return plans
+
+
+def _place_relative(off, width, rows, edge, gap, first_before_second):
+    """Offset of the edge's new element from the placed one."""
+    known, new, _, known_is_first = edge
+    right = first_before_second if known_is_first else ~first_before_second
+    return np.where(right, off[:, known] + width[rows, known] + gap,
+                    off[:, known] - gap - width[rows, new])
+
+
+def _block_offsets(edges, widths: list[np.ndarray], room: np.ndarray, rng) -> np.ndarray:
+    """Offsets of a block's elements, shape=(n, m), from gaps drawn per constraint;
+    rows whose block would not fit in ``room`` or whose elements overlap are drawn again."""
+    n, m = len(room), len(widths)
+    offsets = np.zeros((n, m), dtype=np.int64)
+    if not edges:
+        return offsets
+    width = np.stack(widths, axis=1)
+    todo = np.arange(n)
+    for _ in range(MAX_ATTEMPTS):
+        k = len(todo)
+        off = np.zeros((k, m), dtype=np.int64)
+        for edge in edges:
+            s = edge[2]
+            gap = rng.integers(s.min_gap, s.max_gap + 1, size=k)
+            in_order = np.ones(k, bool) if s.order == "in-order" else rng.random(k) < 0.5
+            off[:, edge[1]] = _place_relative(off, width, todo, edge, gap, in_order)
+        off -= off.min(1, keepdims=True)
+        ends = off + width[todo]
+        # elements of one block must not overlap each other (possible with `either` chains)
+        order = np.argsort(off, axis=1, kind="stable")
+        sorted_start = np.take_along_axis(off, order, 1)
+        sorted_end = np.take_along_axis(ends, order, 1)
+        clash = (sorted_start[:, 1:] < np.maximum.accumulate(sorted_end, axis=1)[:, :-1]).any(1)
+        ok = (ends.max(1) <= room[todo]) & ~clash
+        offsets[todo[ok]] = off[ok]
+        todo = todo[~ok]
+        if not len(todo):
+            return offsets
+    # Still unplaced after MAX_ATTEMPTS (huge max_gap against little room): the grammar
+    # check guarantees the block fits at its minimum gaps in order, so use those.
+    off = np.zeros((len(todo), m), dtype=np.int64)
+    for edge in edges:
+        off[:, edge[1]] = _place_relative(off, width, todo, edge, edge[2].min_gap,
+                                          np.ones(len(todo), bool))
+    offsets[todo] = off - off.min(1, keepdims=True)
+    return offsets
+
+
+def _block_starts(position, lengths: np.ndarray, extent: np.ndarray, rng) -> np.ndarray:
+    """Start of each block, shape=(n,), as the rule's position says."""
+    kind = position.kind
+    if kind == "random":
+        return (rng.random(len(lengths)) * (lengths - extent + 1)).astype(np.int64)
+    if kind == "start":
+        return np.zeros(len(lengths), dtype=np.int64)
+    if kind == "end":
+        return (lengths - extent).astype(np.int64)
+    if kind == "center":
+        return ((lengths - extent) // 2).astype(np.int64)
+    if kind == "fixed":
+        return np.full(len(lengths), position.start, dtype=np.int64)
+    end = np.minimum(position.end, lengths)
+    return position.start + (rng.random(len(lengths)) * (end - extent - position.start + 1)).astype(np.int64)
+
+
+def _room(position, lengths: np.ndarray) -> np.ndarray:
+    if position.kind == "fixed":
+        return lengths - position.start
+    if position.kind == "window":
+        return np.minimum(position.end, lengths) - position.start
+    return lengths
+
+
+class _ChunkBuilder:
+    """Applies rules to one chunk's sequences, recording instances and the mask."""
+
+    def __init__(self, grammar: Grammar, sequences, lengths, rng):
+        self.g = grammar
+        self.seq = sequences
+        self.lengths = lengths
+        self.rng = rng
+        self.mask = np.zeros_like(sequences)
+        self.n_placed = np.zeros(len(sequences), dtype=np.int32)
+        self.complement = (grammar.alphabet.complement_codes
+                           if grammar.alphabet.complement is not None else None)
+        self.element_index = {name: i for i, name in enumerate(grammar.elements)}
+        self.records: list[tuple] = []
+
+    def apply_class(self, class_index: int, rows: np.ndarray):
+        gclass = self.g.classes[self.g.class_names[class_index]]
+        rules = gclass.rules
+        if not rules or not len(rows):
+            return
+        if gclass.mode == "mutually-exclusive":
+            p = np.array([r.probability for r in rules])
+            chosen = self.rng.choice(len(rules), size=len(rows), p=p / p.sum())
+        for r, rule in enumerate(rules):
+            if gclass.mode == "mutually-exclusive":
+                fired = rows[chosen == r]
+            else:
+                fired = rows[self.rng.random(len(rows)) < rule.probability]
+            lo, hi = rule.copies
+            copies = self.rng.integers(lo, hi + 1, size=len(fired)) if hi > lo else np.full(len(fired), lo)
+            for copy in range(hi):
+                self.place_rule(rule, fired[copies > copy], class_index, r, copy)
+
+    def place_rule(self, rule: Rule, rows: np.ndarray, class_index: int, rule_index: int, copy: int):
+        if not len(rows):
+            return
+        room = _room(rule.position, self.lengths[rows])
+        for component, edges in _placement_plan(rule):
+            samples = [sample_element(self.g.elements[e], len(rows), self.complement, self.rng)
+                       for e in component]
+            widths = [w for _, w, _ in samples]
+            offsets = _block_offsets(edges, widths, room, self.rng)
+            extent = (offsets + np.stack(widths, 1)).max(1)
+            starts, attempts, overlaps = self.find_starts(rule, rows, offsets, widths, extent)
+            for j, name in enumerate(component):
+                codes, width, strands = samples[j]
+                self.write(rows, starts + offsets[:, j], codes, width)
+                self.records.append((rows, np.full(len(rows), self.element_index[name]),
+                                     starts + offsets[:, j], starts + offsets[:, j] + width, strands,
+                                     class_index, rule_index, copy, attempts, overlaps))
+            self.n_placed[rows] += 1
+
+    def find_starts(self, rule, rows, offsets, widths, extent):
+        """Block starts; with overlap=resample, drawn again where an instance would land on
+        letters of an earlier instance."""
+        starts = _block_starts(rule.position, self.lengths[rows], extent, self.rng)
+        attempts = np.ones(len(rows), dtype=np.int16)
+        movable = rule.position.kind in ("random", "window")
+        todo = np.flatnonzero(self.n_placed[rows] > 0)  # empty examples cannot clash
+        for attempt in range(MAX_ATTEMPTS):
+            if not len(todo):
+                break
+            clash = self.overlaps(rows[todo], starts[todo, None] + offsets[todo], [w[todo] for w in widths])
+            todo = todo[clash]
+            if not len(todo) or self.g.overlap == "allow" or not movable or attempt == MAX_ATTEMPTS - 1:
+                break
+            starts[todo] = _block_starts(rule.position, self.lengths[rows[todo]], extent[todo], self.rng)
+            attempts[todo] += 1
+        overlaps = np.zeros(len(rows), dtype=bool)
+        overlaps[todo] = True
+        return starts, attempts, overlaps
+
+    def overlaps(self, rows, starts, widths) -> np.ndarray:
+        """Whether any element of each row's block lands on an existing grammar position."""
+        clash = np.zeros(len(rows), dtype=bool)
+        L = self.mask.shape[1]
+        for j, width in enumerate(widths):
+            cols = starts[:, j, None] + np.arange(width.max())
+            inside = cols < (starts[:, j] + width)[:, None]
+            hits = self.mask[rows[:, None], np.minimum(cols, L - 1)].astype(bool) & inside
+            clash |= hits.any(1)
+        return clash
+
+    def write(self, rows, starts, codes, widths):
+        cols = starts[:, None] + np.arange(codes.shape[1])
+        inside = np.arange(codes.shape[1])[None, :] < widths[:, None]
+        r = np.broadcast_to(rows[:, None], cols.shape)[inside]
+        c = cols[inside]
+        self.seq[r, c] = codes[inside]
+        self.mask[r, c] = 1
+
+    def instances(self) -> dict[str, np.ndarray]:
+        if not self.records:
+            return {name: np.zeros(0, dtype=np.int64) for name in INSTANCE_COLUMNS}
+        columns = list(zip(*self.records))
+        n_per = [len(r) for r in columns[0]]
+        out = {}
+        for name, values in zip(INSTANCE_COLUMNS, columns):
+            out[name] = np.concatenate([np.broadcast_to(v, (n,)) for v, n in zip(values, n_per)])
+        return out
+
+
+# --------------------------------------------------------------------------- chunks
+
+
+def simulate_chunk(grammar: Grammar, split: str, seed: int, chunk: int,
+                   chunk_size: int = CHUNK_SIZE) -> Chunk:
+    """Simulate chunk ``chunk`` of ``split``: examples chunk*chunk_size ... +chunk_size-1."""
+    from grammarbench import seq
+
+    rng = chunk_rng(seed, split, chunk)
+    g = grammar
+    A, K = g.alphabet.size, g.n_classes
+    entries = g.composition[split]
+    entry_of = balanced_assignment([e.weight for e in entries], chunk_size, rng)
+    if g.max_length > g.min_length:
+        lengths = rng.integers(g.min_length, g.max_length + 1, size=chunk_size).astype(np.int32)
+    else:
+        lengths = np.full(chunk_size, g.min_length, dtype=np.int32)
+    width = g.max_length
+
+    # The label set each example is simulated with: its own, or for a shuffled negative
+    # one of the label sets it is a shuffle of.
+    labelsets, labelset_index = _labelsets(g, split)
+    source = np.array([labelset_index[e.labels] for e in entries])[entry_of]
+    for i, entry in enumerate(entries):
+        if entry.shuffle_of is None:
+            continue
+        rows = np.flatnonzero(entry_of == i)
+        weights = np.array([_label_weight(entries, s) for s in entry.shuffle_of])
+        pick = rng.choice(len(entry.shuffle_of), size=len(rows), p=weights / weights.sum())
+        source[rows] = np.array([labelset_index[s] for s in entry.shuffle_of])[pick]
+
+    # Backgrounds: one draw per distinct background, for all its examples at once.
+    first_label = [s[0] if s else None for s in labelsets]
+    background_of = [g.background_for(split, first_label[s]) for s in range(len(labelsets))]
+    distinct = list({id(b): b for b in background_of}.values())
+    which = np.array([distinct.index(b) for b in background_of])[source]
+    sequences = np.empty((chunk_size, width), dtype=np.uint8)
+    for b, background in enumerate(distinct):
+        rows = np.flatnonzero(which == b)
+        if len(rows):
+            sequences[rows] = draw_background(background, lengths[rows], width, A, rng)
+
+    # Rules, class by class, for every example whose label set holds the class.
+    member = np.zeros((len(labelsets), K), dtype=bool)
+    for s, labels in enumerate(labelsets):
+        member[s, [g.class_names.index(label) for label in labels]] = True
+    builder = _ChunkBuilder(g, sequences, lengths, rng)
+    for c in range(K):
+        builder.apply_class(c, np.flatnonzero(member[source, c]))
+    mask = builder.mask
+    instances = builder.instances()
+
+    # Shuffled negatives: k-let shuffles of what was just simulated; no grammar is left.
+    for i, entry in enumerate(entries):
+        rows = np.flatnonzero(entry_of == i)
+        if entry.shuffle_of is None or not len(rows):
+            continue
+        sequences[rows] = seq.kshuffle(sequences[rows], entry.k, draw_seeds(len(rows), rng),
+                                       lengths=lengths[rows], alphabet_size=A)
+        mask[rows] = 0
+    shuffled = np.array([e.shuffle_of is not None for e in entries])[entry_of]
+    keep = ~shuffled[instances["example"]]
+    instances = {name: values[keep] for name, values in instances.items()}
+
+    own = np.zeros((len(entries), K), dtype=bool)
+    for i, entry in enumerate(entries):
+        own[i, [g.class_names.index(label) for label in entry.labels]] = True
+    multi_hot = own[entry_of]
+    if g.task == "multi-class":
+        labels = multi_hot.argmax(1).astype(np.int16)
+    else:
+        labels = multi_hot.astype(np.uint8)
+    positional = np.stack([mask[multi_hot[:, c]].sum(0, dtype=np.int64) for c in range(K)])
+    return Chunk(sequences, lengths, entry_of.astype(np.int16), labels, mask, instances,
+                 positional, multi_hot.sum(0).astype(np.int64))
+
+
+def _labelsets(g: Grammar, split: str):
+    labelsets: list[tuple[str, ...]] = []
+    for entry in g.composition[split]:
+        for labels in [entry.labels] + list(entry.shuffle_of or []):
+            if labels not in labelsets:
+                labelsets.append(labels)
+    return labelsets, {s: i for i, s in enumerate(labelsets)}
+
+
+def _label_weight(entries, labels) -> float:
+    """Weight of a shuffle source: that of the plain entry with these labels, else 1."""
+    for e in entries:
+        if e.shuffle_of is None and e.labels == labels:
+            return e.weight
+    return 1.0
+
+
+# --------------------------------------------------------------------------- splits
+
+
+_WORKER_GRAMMAR: Grammar | None = None
+
+
+def _init_worker(grammar, numba_threads=None):
+    global _WORKER_GRAMMAR
+    _WORKER_GRAMMAR = grammar
+    if numba_threads is not None:
+        import numba
+
+        # the processes are the parallelism; numba threads inside each would oversubscribe
+        numba.set_num_threads(numba_threads)
+
+
+def _run_chunk(args):
+    split, seed, chunk, chunk_size, n, folder = args
+    result = simulate_chunk(_WORKER_GRAMMAR, split, seed, chunk, chunk_size)
+    lo = chunk * chunk_size
+    take = min(chunk_size, n - lo)
+    for name in ("sequences", "mask"):
+        out = np.load(Path(folder) / f"{name}.npy", mmap_mode="r+")
+        out[lo: lo + take] = getattr(result, name)[:take]
+        out.flush()
+        del out
+    keep = result.instances["example"] < take
+    instances = {k: v[keep] for k, v in result.instances.items()}
+    instances["example"] = instances["example"] + lo
+    kept = slice(0, take)
+    positional = np.stack([result.mask[:take][_member(result, take, c)].sum(0, dtype=np.int64)
+                           for c in range(result.positional.shape[0])]) if take < chunk_size else result.positional
+    counts = (np.array([_member(result, take, c).sum() for c in range(result.positional.shape[0])])
+              if take < chunk_size else result.class_counts)
+    return (result.lengths[kept], result.entries[kept], result.labels[kept], instances, positional, counts)
+
+
+def _member(result: Chunk, take: int, c: int) -> np.ndarray:
+    labels = result.labels[:take]
+    return labels == c if labels.ndim == 1 else labels[:, c].astype(bool)
+
+
+def simulate_split(grammar: Grammar, split: str, n: int, seed: int, out_dir: str | Path,
+                   processes: int = 1, chunk_size: int = CHUNK_SIZE,
+                   exports: tuple[str, ...] = ()) -> dict:
+    """Simulate ``n`` examples of ``split`` and write them to the folder ``out_dir``.
+
+    The folder is written under a temporary name and renamed when complete, so an
+    interrupted run leaves nothing that looks finished.
+
+    Parameters
+    ----------
+    grammar: Grammar
+    split: str
+        ``train``, ``validation`` or ``test``.
+    n: int
+        Number of examples.
+    seed: int
+        Data seed; with the split and the chunk index it determines every random draw.
+    out_dir: str or Path
+        Folder to create (must not exist, or is replaced).
+    processes: int, optional
+        Worker processes. The output does not depend on it. Default is 1.
+    chunk_size: int, optional
+        Examples per chunk; part of the data's identity. Default is CHUNK_SIZE.
+    exports: tuple of str, optional
+        Extra formats to write beside the arrays: ``fasta`` (FASTA + BED of instances)
+        and/or ``seqgra`` (seqgra's tab-separated layout). Default is none.
+
+    Returns
+    -------
+    manifest: dict
+        What ``manifest.json`` in the folder holds.
+    """
+    from grammarbench import dataset
+
+    if split not in SPLITS:
+        raise ValueError(f"split must be one of {SPLITS}, got {split!r}")
+    if n < 1:
+        raise ValueError(f"n must be a positive number of examples, got {n}")
+    out_dir = Path(out_dir)
+    out_dir.parent.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(prefix=f".{out_dir.name}.", dir=out_dir.parent))
+    try:
+        width = grammar.max_length
+        for name in ("sequences", "mask"):
+            np.lib.format.open_memmap(tmp / f"{name}.npy", mode="w+", dtype=np.uint8, shape=(n, width))
+        n_chunks = -(-n // chunk_size)
+        tasks = [(split, seed, c, chunk_size, n, str(tmp)) for c in range(n_chunks)]
+        processes = max(1, min(processes, n_chunks))
+        if processes == 1:
+            _init_worker(grammar)
+            results = [_run_chunk(t) for t in tasks]
+        else:
+            # forkserver, not fork: forking a process that already runs numba's thread pool
+            # (the k-let shuffle) deadlocks the children
+            context = multiprocessing.get_context("forkserver" if os.name == "posix" else "spawn")
+            with context.Pool(processes, initializer=_init_worker, initargs=(grammar, 1)) as pool:
+                results = pool.map(_run_chunk, tasks, chunksize=1)
+        lengths, entries, labels, instance_parts, positional, counts = zip(*results)
+        instances = {k: np.concatenate([p[k] for p in instance_parts]) for k in INSTANCE_COLUMNS}
+        manifest = dataset.write_split(
+            tmp, grammar=grammar, split=split, seed=seed, chunk_size=chunk_size,
+            lengths=np.concatenate(lengths), entries=np.concatenate(entries),
+            labels=np.concatenate(labels), instances=instances,
+            positional=np.sum(positional, axis=0), class_counts=np.sum(counts, axis=0),
+            exports=exports)
+        if out_dir.exists():
+            shutil.rmtree(out_dir)
+        os.replace(tmp, out_dir)
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
+    return manifest
+
+
+def split_sizes(grammar: Grammar, n_train: int | None = None, n_validation: int | None = None,
+                n_test: int | None = None) -> dict[str, int]:
+    """Sizes of the three splits: given ones win; otherwise the grammar's own ``sizes``
+    (seqgra definitions have them); otherwise held-out sizes from the split proportions."""
+    sizes = dict(grammar.sizes)
+    if n_train is not None:
+        sizes["train"] = n_train
+    if "train" not in sizes:
+        raise ValueError(f"{grammar.source}: no training-set size given and the grammar has no sizes.train")
+    derived = grammar.heldout_sizes(sizes["train"])
+    for split, given in (("validation", n_validation), ("test", n_test)):
+        if given is not None:
+            sizes[split] = given
+        elif split not in sizes or n_train is not None and split not in grammar.sizes:
+            sizes[split] = derived[split]
+    return sizes
+
+
+def simulate_dataset(grammar: Grammar, out_dir: str | Path, seed: int, n_train: int | None = None,
+                     n_validation: int | None = None, n_test: int | None = None,
+                     processes: int = 1, exports: tuple[str, ...] = ()) -> dict[str, dict]:
+    """All three splits into ``out_dir/{train,validation,test}`` (the CLI's layout)."""
+    sizes = split_sizes(grammar, n_train, n_validation, n_test)
+    out_dir = Path(out_dir)
+    manifests = {split: simulate_split(grammar, split, sizes[split], seed, out_dir / split,
+                                       processes=processes, exports=exports)
+                 for split in SPLITS}
+    (out_dir / "dataset.json").write_text(json.dumps(
+        {"grammar": grammar.name, "seed": seed, "sizes": sizes}, indent=2) + "\n")
+    return manifests
