@@ -1,0 +1,24 @@
+# grammarbench: which architecture, trained on how much data, recovers the rules behind
+# regulatory DNA, and which attribution method shows them best.
+# This file is the table of contents; the Python glue lives in rules/common.smk.
+from snakemake.utils import min_version
+
+min_version("9.0")
+
+
+configfile: "config/config.yaml"
+
+
+report: "report/workflow.rst"
+
+
+# ---- glue: config validation, the grid, wildcard constraints, target lists
+include: "rules/common.smk"
+# ---- stage 1: simulate datasets from grammars
+include: "rules/simulate.smk"
+
+
+rule all:
+    default_target: True
+    input:
+        get_final_output(),

@@ -1,0 +1,86 @@
+# Python glue: validate the config, expand the grid, constrain wildcards, list targets.
+import re
+import sys
+from pathlib import Path
+
+from snakemake.exceptions import WorkflowError
+from snakemake.utils import validate
+
+sys.path.insert(
+    0, workflow.basedir
+)  # the grammarbench package sits beside the Snakefile
+
+from grammarbench.errors import InputError
+from grammarbench.grid import build_grid, check_config
+
+CONFIG_SCHEMA = Path(workflow.basedir) / "schemas" / "config.schema.yaml"
+CONFIG_SOURCE = " + ".join(
+    [str(f) for f in workflow.configfiles] or ["config/config.yaml"]
+)
+
+# Check, fill defaults, then load and validate every grammar: all before any job starts,
+# each problem as one line naming the file, the key and what is wrong.
+try:
+    check_config(config, CONFIG_SOURCE, CONFIG_SCHEMA)
+    validate(config, schema=str(CONFIG_SCHEMA))
+    GRID = build_grid(config, CONFIG_SOURCE, basedir=workflow.basedir)
+except InputError as err:
+    raise WorkflowError(f"bad input: {err}") from None
+
+RESULTS = GRID.results
+DATASETS = f"{RESULTS}/datasets"
+
+
+def _alternatives(values):
+    return "|".join(re.escape(str(v)) for v in values)
+
+
+wildcard_constraints:
+    grammar=_alternatives(GRID.grammars),
+    seed=r"\d+",
+    n_train=r"\d+",
+
+
+# ---- paths
+
+
+def train_split(wildcards):
+    return f"{DATASETS}/{wildcards.grammar}/seed{wildcards.seed}/n{wildcards.n_train}/train"
+
+
+def heldout_split(split):
+    def path(wildcards):
+        return f"{DATASETS}/{wildcards.grammar}/seed{wildcards.seed}/heldout/{split}"
+
+    return path
+
+
+def grammar_path(wildcards):
+    return GRID.grammar_paths[wildcards.grammar]
+
+
+def heldout_sizes(wildcards):
+    return GRID.heldout[wildcards.grammar]
+
+
+# ---- targets
+
+
+def simulation_targets():
+    rows = GRID.datasets.itertuples()
+    targets = []
+    for r in rows:
+        base = f"{DATASETS}/{r.grammar}/seed{r.seed}"
+        targets += [
+            f"{base}/n{r.n_train}/train",
+            f"{RESULTS}/diagnostics/{r.grammar}/seed{r.seed}/n{r.n_train}.positional.png",
+        ]
+    for grammar in GRID.grammars:
+        for seed in GRID.seeds:
+            targets.append(f"{DATASETS}/{grammar}/seed{seed}/heldout/test")
+        targets.append(f"{RESULTS}/grammars/{grammar}/elements.tsv")
+    return targets
+
+
+def get_final_output():
+    return simulation_targets()

@@ -1,0 +1,86 @@
+# Stage 1: simulate. One training split per (grammar, seed, size): the first n examples of
+# one stream, so a size sweep trains on nested sets. One validation and one test split per
+# (grammar, seed), shared by every size.
+
+
+rule simulate_train:
+    input:
+        grammar=grammar_path,
+    output:
+        directory(f"{DATASETS}/{{grammar}}/seed{{seed}}/n{{n_train}}/train"),
+    log:
+        "logs/simulate_train/{grammar}/seed{seed}/n{n_train}.log",
+    conda:
+        "../envs/simulate.yaml"
+    threads: config["simulate"]["threads"]
+    resources:
+        mem_mb=2000,
+        runtime=30,
+    params:
+        exports=config["simulate"]["exports"],
+    script:
+        "../scripts/simulate.py"
+
+
+rule simulate_heldout:
+    input:
+        grammar=grammar_path,
+    output:
+        validation=directory(f"{DATASETS}/{{grammar}}/seed{{seed}}/heldout/validation"),
+        test=directory(f"{DATASETS}/{{grammar}}/seed{{seed}}/heldout/test"),
+    log:
+        "logs/simulate_heldout/{grammar}/seed{seed}.log",
+    conda:
+        "../envs/simulate.yaml"
+    threads: config["simulate"]["threads"]
+    resources:
+        mem_mb=2000,
+        runtime=30,
+    params:
+        exports=config["simulate"]["exports"],
+        sizes=heldout_sizes,
+    script:
+        "../scripts/simulate.py"
+
+
+rule grammar_elements:
+    input:
+        grammar=grammar_path,
+    output:
+        elements=f"{RESULTS}/grammars/{{grammar}}/elements.tsv",
+        similarity=f"{RESULTS}/grammars/{{grammar}}/similarity.tsv",
+        meme=f"{RESULTS}/grammars/{{grammar}}/elements.meme",
+    log:
+        "logs/grammar_elements/{grammar}.log",
+    conda:
+        "../envs/simulate.yaml"
+    resources:
+        mem_mb=1000,
+        runtime=10,
+    script:
+        "../scripts/grammar_elements.py"
+
+
+rule plot_grammar_heatmap:
+    input:
+        train_split,
+    output:
+        report(
+            f"{RESULTS}/diagnostics/{{grammar}}/seed{{seed}}/n{{n_train}}.positional.png",
+            caption="../report/positional_heatmap.rst",
+            category="1. Simulated data",
+            labels={
+                "grammar": "{grammar}",
+                "seed": "{seed}",
+                "n_train": "{n_train}",
+            },
+        ),
+    log:
+        "logs/plot_grammar_heatmap/{grammar}/seed{seed}/n{n_train}.log",
+    conda:
+        "../envs/plot.yaml"
+    resources:
+        mem_mb=1000,
+        runtime=10,
+    script:
+        "../scripts/plot_grammar_heatmap.py"
