@@ -35,7 +35,7 @@ def _simulate(args) -> None:
     start = time.perf_counter()
     manifests = simulate_dataset(grammar, args.out, seed, n_train=args.n_train,
                                  n_validation=args.n_validation, n_test=args.n_test,
-                                 processes=args.processes, exports=exports)
+                                 threads=args.threads, exports=exports)
     seconds = time.perf_counter() - start
     letters = sum(m["n"] for m in manifests.values()) * grammar.max_length
     for split, m in manifests.items():
@@ -53,7 +53,7 @@ def build_parser() -> argparse.ArgumentParser:
     sim.add_argument("--n-test", type=int, help="test examples (default: from the grammar)")
     sim.add_argument("--seed", type=int, help="data seed (default: the grammar's seed, else 1)")
     sim.add_argument("--out", required=True, help="output folder (train/, validation/, test/ inside)")
-    sim.add_argument("--processes", type=int, default=1, help="worker processes (output does not depend on it)")
+    sim.add_argument("--threads", type=int, default=1, help="chunks simulated at once (the output does not depend on it)")
     sim.add_argument("--export", action="append", help="also write fasta (FASTA + BED) and/or seqgra layout")
     sim.set_defaults(run=_simulate)
     return parser

@@ -559,6 +559,48 @@ def dinucleotide_shuffle(codes, n: int = 20, random_state=None, lengths=None,
 # ---------------------------------------------------------------------------------------
 
 
+@njit(cache=True, nogil=True)
+def _iid_kernel(table, seeds, width, out):
+    for i in range(len(seeds)):
+        state = np.empty(4, dtype=np.uint64)
+        _rng_seed(seeds[i], state)
+        for j in range(0, width, 4):
+            word = _rng_next(state)
+            for b in range(min(4, width - j)):
+                out[i, j + b] = table[(word >> np.uint64(16 * b)) & np.uint64(0xFFFF)]
+
+
+def iid_letters(table, seeds, width: int) -> np.ndarray:
+    """i.i.d. letters through a 16-bit lookup table, one row per seed.
+
+    Each row's xoshiro256** generator (seeded from its uint64 seed with splitmix64) gives
+    four letters per 64-bit word: each 16-bit slice indexes ``table``, whose 65,536 entries
+    hold the letter codes in proportion to their probabilities. The kernel releases the
+    GIL, so callers may run it from several threads at once.
+
+    Parameters
+    ----------
+    table: np.ndarray, shape=(65536,), uint8
+        Letter code of each 16-bit value.
+    seeds: np.ndarray, shape=(N,), uint64
+        One seed per row; row i depends on seeds[i] only.
+    width: int
+        Letters per row.
+
+    Returns
+    -------
+    letters: np.ndarray, shape=(N, width), uint8
+    """
+    table = np.ascontiguousarray(table, dtype=np.uint8)
+    if table.shape != (65536,):
+        raise ValueError(f"table must have shape (65536,), got {table.shape}")
+    seeds = _validate_seeds(seeds, len(seeds))
+    width = _validate_int(width, "width", 0)
+    out = np.empty((len(seeds), width), dtype=np.uint8)
+    _iid_kernel(table, seeds, width, out)
+    return out
+
+
 def estimate_markov(codes, order: int, lengths=None, alphabet_size: int = 4,
                     pseudocount: float = 1.0) -> tuple[np.ndarray, np.ndarray]:
     """Estimate a k-th order Markov chain from sequences by counting (order+1)-lets.

@@ -5,7 +5,7 @@ number from its own generator, seeded by ``SeedSequence(seed, spawn_key=(s, c))`
 
 * the first n examples of a split are the same whatever the total size (a size sweep
   trains on nested sets), and
-* the output is byte-identical whatever the number of processes (chunks are independent).
+* the output is byte-identical whatever the number of threads (chunks are independent).
 
 Inside a chunk nothing loops over letters or positions: backgrounds are drawn for the
 whole chunk at once, and each rule is applied to every example it fires in at once.
@@ -24,10 +24,11 @@ whether the instance still overlaps another.
 from __future__ import annotations
 
 import json
-import multiprocessing
 import os
 import shutil
 import tempfile
+import threading
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
@@ -91,10 +92,17 @@ def _letter_table(probs: tuple[float, ...]) -> np.ndarray:
 
 
 def draw_letters(probs: np.ndarray, shape: tuple[int, int], rng: np.random.Generator) -> np.ndarray:
-    """i.i.d. letter codes, shape=``shape``, uint8."""
-    table = _letter_table(tuple(float(p) for p in probs))
-    raw = np.frombuffer(rng.bytes(2 * shape[0] * shape[1]), dtype=np.uint16).reshape(shape)
-    return table[raw]
+    """i.i.d. letter codes, shape=``shape``, uint8: a 16-bit random number per letter mapped
+    through a lookup table, in a numba kernel with one seed per row (see seq.iid_letters)."""
+    from grammarbench import seq
+
+    return seq.iid_letters(_letter_table(tuple(float(p) for p in probs)), draw_seeds(shape[0], rng), shape[1])
+
+
+# numba's default thread pool (workqueue) must not be entered from two Python threads at
+# once; its parallel kernels (k-let shuffle, Markov sampling) run one call at a time, each
+# on all of numba's threads.
+_NUMBA_LOCK = threading.Lock()
 
 
 def draw_seeds(n: int, rng: np.random.Generator) -> np.ndarray:
@@ -115,8 +123,10 @@ def draw_background(background: Background, lengths: np.ndarray, width: int, alp
     if background.kind == "letters":
         out = draw_letters(background.probs, (n, width), rng)
     elif background.kind == "markov":
-        out = seq.sample_markov(background.initial, background.transition, lengths,
-                                draw_seeds(n, rng), width=width, alphabet_size=alphabet_size)
+        seeds = draw_seeds(n, rng)
+        with _NUMBA_LOCK:
+            out = seq.sample_markov(background.initial, background.transition, lengths,
+                                    seeds, width=width, alphabet_size=alphabet_size)
     else:  # k-let shuffles of random windows of real sequences
         source = background.sequences
         sizes = np.array([len(s) for s in source])
@@ -132,8 +142,9 @@ def draw_background(background: Background, lengths: np.ndarray, width: int, alp
         cols = np.arange(width)
         out = flat[np.minimum(starts[:, None] + cols, len(flat) - 1)]
         out[cols[None, :] >= lengths[:, None]] = alphabet_size
-        out = seq.kshuffle(out, background.k, draw_seeds(n, rng), lengths=lengths,
-                           alphabet_size=alphabet_size)
+        seeds = draw_seeds(n, rng)
+        with _NUMBA_LOCK:
+            out = seq.kshuffle(out, background.k, seeds, lengths=lengths, alphabet_size=alphabet_size)
     if background.kind == "letters" and (lengths < width).any():
         out[np.arange(width)[None, :] >= lengths[:, None]] = alphabet_size
     return out
@@ -411,11 +422,14 @@ def simulate_chunk(grammar: Grammar, split: str, seed: int, chunk: int,
     background_of = [g.background_for(split, first_label[s]) for s in range(len(labelsets))]
     distinct = list({id(b): b for b in background_of}.values())
     which = np.array([distinct.index(b) for b in background_of])[source]
-    sequences = np.empty((chunk_size, width), dtype=np.uint8)
-    for b, background in enumerate(distinct):
-        rows = np.flatnonzero(which == b)
-        if len(rows):
-            sequences[rows] = draw_background(background, lengths[rows], width, A, rng)
+    if len(distinct) == 1:  # the common case: no copy
+        sequences = draw_background(distinct[0], lengths, width, A, rng)
+    else:
+        sequences = np.empty((chunk_size, width), dtype=np.uint8)
+        for b, background in enumerate(distinct):
+            rows = np.flatnonzero(which == b)
+            if len(rows):
+                sequences[rows] = draw_background(background, lengths[rows], width, A, rng)
 
     # Rules, class by class, for every example whose label set holds the class.
     member = np.zeros((len(labelsets), K), dtype=bool)
@@ -432,8 +446,10 @@ def simulate_chunk(grammar: Grammar, split: str, seed: int, chunk: int,
         rows = np.flatnonzero(entry_of == i)
         if entry.shuffle_of is None or not len(rows):
             continue
-        sequences[rows] = seq.kshuffle(sequences[rows], entry.k, draw_seeds(len(rows), rng),
-                                       lengths=lengths[rows], alphabet_size=A)
+        seeds = draw_seeds(len(rows), rng)
+        with _NUMBA_LOCK:
+            sequences[rows] = seq.kshuffle(sequences[rows], entry.k, seeds,
+                                           lengths=lengths[rows], alphabet_size=A)
         mask[rows] = 0
     shuffled = np.array([e.shuffle_of is not None for e in entries])[entry_of]
     keep = ~shuffled[instances["example"]]
@@ -447,9 +463,17 @@ def simulate_chunk(grammar: Grammar, split: str, seed: int, chunk: int,
         labels = multi_hot.argmax(1).astype(np.int16)
     else:
         labels = multi_hot.astype(np.uint8)
-    positional = np.stack([mask[multi_hot[:, c]].sum(0, dtype=np.int64) for c in range(K)])
+    positional = _positional_counts(mask, multi_hot)
     return Chunk(sequences, lengths, entry_of.astype(np.int16), labels, mask, instances,
                  positional, multi_hot.sum(0).astype(np.int64))
+
+
+def _positional_counts(mask: np.ndarray, members: np.ndarray) -> np.ndarray:
+    """Grammar positions per class and position, shape=(K, L), from the mask's nonzero
+    entries (a few percent of the letters) rather than one pass over the mask per class."""
+    rows, cols = np.nonzero(mask)
+    return np.stack([np.bincount(cols[members[rows, c]], minlength=mask.shape[1])
+                     for c in range(members.shape[1])]).astype(np.int64)
 
 
 def _labelsets(g: Grammar, split: str):
@@ -472,47 +496,30 @@ def _label_weight(entries, labels) -> float:
 # --------------------------------------------------------------------------- splits
 
 
-_WORKER_GRAMMAR: Grammar | None = None
-
-
-def _init_worker(grammar, numba_threads=None):
-    global _WORKER_GRAMMAR
-    _WORKER_GRAMMAR = grammar
-    if numba_threads is not None:
-        import numba
-
-        # the processes are the parallelism; numba threads inside each would oversubscribe
-        numba.set_num_threads(numba_threads)
-
-
-def _run_chunk(args):
-    split, seed, chunk, chunk_size, n, folder = args
-    result = simulate_chunk(_WORKER_GRAMMAR, split, seed, chunk, chunk_size)
+def _run_chunk(grammar, split, seed, chunk, chunk_size, n, sequences_out, mask_out):
+    """Simulate one chunk into rows chunk*chunk_size... of the output arrays; return the
+    small per-example arrays and the chunk's instances (rows past ``n`` dropped)."""
+    result = simulate_chunk(grammar, split, seed, chunk, chunk_size)
     lo = chunk * chunk_size
     take = min(chunk_size, n - lo)
-    for name in ("sequences", "mask"):
-        out = np.load(Path(folder) / f"{name}.npy", mmap_mode="r+")
-        out[lo: lo + take] = getattr(result, name)[:take]
-        out.flush()
-        del out
+    sequences_out[lo: lo + take] = result.sequences[:take]
+    mask_out[lo: lo + take] = result.mask[:take]
     keep = result.instances["example"] < take
     instances = {k: v[keep] for k, v in result.instances.items()}
     instances["example"] = instances["example"] + lo
-    kept = slice(0, take)
-    positional = np.stack([result.mask[:take][_member(result, take, c)].sum(0, dtype=np.int64)
-                           for c in range(result.positional.shape[0])]) if take < chunk_size else result.positional
-    counts = (np.array([_member(result, take, c).sum() for c in range(result.positional.shape[0])])
-              if take < chunk_size else result.class_counts)
-    return (result.lengths[kept], result.entries[kept], result.labels[kept], instances, positional, counts)
-
-
-def _member(result: Chunk, take: int, c: int) -> np.ndarray:
-    labels = result.labels[:take]
-    return labels == c if labels.ndim == 1 else labels[:, c].astype(bool)
+    positional, counts = result.positional, result.class_counts
+    if take < chunk_size:  # the last chunk of the split: count only the rows kept
+        labels = result.labels[:take]
+        members = (labels[:, None] == np.arange(len(counts)) if labels.ndim == 1
+                   else labels.astype(bool))
+        positional = _positional_counts(result.mask[:take], members)
+        counts = members.sum(0).astype(np.int64)
+    return (result.lengths[:take], result.entries[:take], result.labels[:take], instances,
+            positional, counts)
 
 
 def simulate_split(grammar: Grammar, split: str, n: int, seed: int, out_dir: str | Path,
-                   processes: int = 1, chunk_size: int = CHUNK_SIZE,
+                   threads: int = 1, chunk_size: int = CHUNK_SIZE,
                    exports: tuple[str, ...] = ()) -> dict:
     """Simulate ``n`` examples of ``split`` and write them to the folder ``out_dir``.
 
@@ -529,9 +536,9 @@ def simulate_split(grammar: Grammar, split: str, n: int, seed: int, out_dir: str
     seed: int
         Data seed; with the split and the chunk index it determines every random draw.
     out_dir: str or Path
-        Folder to create (must not exist, or is replaced).
-    processes: int, optional
-        Worker processes. The output does not depend on it. Default is 1.
+        Folder to create (replaced if it exists).
+    threads: int, optional
+        Chunks simulated at once. The output does not depend on it. Default is 1.
     chunk_size: int, optional
         Examples per chunk; part of the data's identity. Default is CHUNK_SIZE.
     exports: tuple of str, optional
@@ -553,21 +560,26 @@ def simulate_split(grammar: Grammar, split: str, n: int, seed: int, out_dir: str
     out_dir.parent.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(prefix=f".{out_dir.name}.", dir=out_dir.parent))
     try:
-        width = grammar.max_length
-        for name in ("sequences", "mask"):
-            np.lib.format.open_memmap(tmp / f"{name}.npy", mode="w+", dtype=np.uint8, shape=(n, width))
+        shape = (n, grammar.max_length)
+        sequences = np.lib.format.open_memmap(tmp / "sequences.npy", mode="w+", dtype=np.uint8, shape=shape)
+        mask = np.lib.format.open_memmap(tmp / "mask.npy", mode="w+", dtype=np.uint8, shape=shape)
         n_chunks = -(-n // chunk_size)
-        tasks = [(split, seed, c, chunk_size, n, str(tmp)) for c in range(n_chunks)]
-        processes = max(1, min(processes, n_chunks))
-        if processes == 1:
-            _init_worker(grammar)
-            results = [_run_chunk(t) for t in tasks]
+
+        def run(chunk):
+            return _run_chunk(grammar, split, seed, chunk, chunk_size, n, sequences, mask)
+
+        # Threads, not processes: numpy's random draws, lookups and copies release the GIL,
+        # and threads need no pickling, no start-up and no fork (unsafe once numba's thread
+        # pool runs; and spawn would re-run a Snakemake script's top level in each worker).
+        threads = max(1, min(threads, n_chunks))
+        if threads == 1:
+            results = [run(c) for c in range(n_chunks)]
         else:
-            # forkserver, not fork: forking a process that already runs numba's thread pool
-            # (the k-let shuffle) deadlocks the children
-            context = multiprocessing.get_context("forkserver" if os.name == "posix" else "spawn")
-            with context.Pool(processes, initializer=_init_worker, initargs=(grammar, 1)) as pool:
-                results = pool.map(_run_chunk, tasks, chunksize=1)
+            with ThreadPoolExecutor(threads) as pool:
+                results = list(pool.map(run, range(n_chunks)))
+        sequences.flush()
+        mask.flush()
+        del sequences, mask
         lengths, entries, labels, instance_parts, positional, counts = zip(*results)
         instances = {k: np.concatenate([p[k] for p in instance_parts]) for k in INSTANCE_COLUMNS}
         manifest = dataset.write_split(
@@ -605,12 +617,12 @@ def split_sizes(grammar: Grammar, n_train: int | None = None, n_validation: int 
 
 def simulate_dataset(grammar: Grammar, out_dir: str | Path, seed: int, n_train: int | None = None,
                      n_validation: int | None = None, n_test: int | None = None,
-                     processes: int = 1, exports: tuple[str, ...] = ()) -> dict[str, dict]:
+                     threads: int = 1, exports: tuple[str, ...] = ()) -> dict[str, dict]:
     """All three splits into ``out_dir/{train,validation,test}`` (the CLI's layout)."""
     sizes = split_sizes(grammar, n_train, n_validation, n_test)
     out_dir = Path(out_dir)
     manifests = {split: simulate_split(grammar, split, sizes[split], seed, out_dir / split,
-                                       processes=processes, exports=exports)
+                                       threads=threads, exports=exports)
                  for split in SPLITS}
     (out_dir / "dataset.json").write_text(json.dumps(
         {"grammar": grammar.name, "seed": seed, "sizes": sizes}, indent=2) + "\n")

@@ -19,5 +19,5 @@ else:
     jobs = {split: (snakemake.params.sizes[split], snakemake.output[split])
             for split in ("validation", "test")}
 for split, (n, out_dir) in jobs.items():
-    simulate_split(grammar, split, n, seed, out_dir, processes=snakemake.threads,
+    simulate_split(grammar, split, n, seed, out_dir, threads=snakemake.threads,
                    exports=tuple(snakemake.params.exports))

@@ -57,7 +57,7 @@ STATS_GRAMMAR = {
 def stats_split(tmp_path_factory):
     grammar = grammar_from_dict(STATS_GRAMMAR)
     out = tmp_path_factory.mktemp("stats") / "train"
-    simulate_split(grammar, "train", 12000, seed=5, out_dir=out, processes=2)
+    simulate_split(grammar, "train", 12000, seed=5, out_dir=out, threads=2)
     return grammar, load_split(out)
 
 
@@ -181,9 +181,9 @@ def test_shuffled_negatives_keep_dinucleotides_and_lose_the_grammar(stats_split)
 
 def test_prefix_stability_and_process_independence(tmp_path):
     grammar = load_grammar(REPO / "config/grammars/reference.yaml")
-    small = simulate_split(grammar, "train", 2100, 9, tmp_path / "small", processes=1)
-    large = simulate_split(grammar, "train", 5000, 9, tmp_path / "large", processes=2)
-    same = simulate_split(grammar, "train", 5000, 9, tmp_path / "same", processes=1)
+    small = simulate_split(grammar, "train", 2100, 9, tmp_path / "small", threads=1)
+    large = simulate_split(grammar, "train", 5000, 9, tmp_path / "large", threads=2)
+    same = simulate_split(grammar, "train", 5000, 9, tmp_path / "same", threads=1)
     assert small["grammar"]["sha256"] == large["grammar"]["sha256"]
     a, b, c = (load_split(tmp_path / x) for x in ("small", "large", "same"))
     for name in ("sequences", "mask", "labels", "lengths", "entries"):
