@@ -3,7 +3,7 @@
 # torch==2.13.0 is pinned on its own first: on this kind of machine that exact pin takes the
 # CPU build that lies on disk, where any other torch spec would pull several GB of CUDA wheels.
 set -euo pipefail
-cd "$(dirname "$0")/.."
+cd "$(dirname "$0")"
 python3 -m venv .venv
 .venv/bin/pip install -q --upgrade pip
 .venv/bin/pip install -q torch==2.13.0
