@@ -37,3 +37,8 @@ def key_path(parts) -> str:
         else:
             out += ("." if out else "") + str(part)
     return out
+
+
+class TrainingDiverged(RuntimeError):
+    """Training stopped because the loss became NaN or infinite; the message names the
+    architecture, the epoch and what to change."""

@@ -40,7 +40,29 @@ def positional_heatmap(table: pd.DataFrame, bins: int = 100) -> plt.Figure:
     fig, ax = plt.subplots(figsize=(10, height))
     sns.heatmap(binned, ax=ax, cmap="viridis", vmin=0, cbar_kws={"label": "fraction of examples"},
                 xticklabels=max(1, len(binned.columns) // 10))
+    ax.tick_params(axis="y", rotation=0)  # class names read left to right
     ax.set_xlabel("position (start of bin)")
     ax.set_ylabel("class")
     ax.set_title("grammar positions per class")
+    return fig
+
+
+def curves_figure(curves: pd.DataFrame, title: str = "") -> plt.Figure:
+    """ROC and precision-recall curves side by side, one line per class (and ``micro``).
+
+    Parameters
+    ----------
+    curves: pd.DataFrame
+        Columns curve (roc | pr), class, x, y: :func:`grammarbench.evaluate.curves_table`.
+    """
+    fig, axes = plt.subplots(1, 2, figsize=(9, 4.2))
+    for ax, (kind, xlabel, ylabel) in zip(axes, (("roc", "false positive rate", "true positive rate"),
+                                                 ("pr", "recall", "precision"))):
+        part = curves[curves["curve"] == kind]
+        sns.lineplot(part, x="x", y="y", hue="class", ax=ax, estimator=None, sort=False, errorbar=None)
+        if kind == "roc":
+            ax.plot([0, 1], [0, 1], color="grey", lw=0.8, ls="--")
+        ax.set(xlabel=xlabel, ylabel=ylabel, xlim=(0, 1), ylim=(0, 1.02))
+    fig.suptitle(title)
+    fig.tight_layout()
     return fig
