@@ -16,6 +16,8 @@ report: "report/workflow.rst"
 include: "rules/common.smk"
 # ---- stage 1: simulate datasets from grammars
 include: "rules/simulate.smk"
+# ---- stage 2: train architectures, evaluate them and the grammar's oracle
+include: "rules/train.smk"
 
 
 rule all:

@@ -1,6 +1,9 @@
 """Command-line entry point: run one stage outside Snakemake.
 
     grammarbench simulate GRAMMAR --n-train N --seed S --out DIR
+    grammarbench train ARCHITECTURE --train DIR --validation DIR --out MODEL_DIR
+    grammarbench evaluate MODEL_DIR --data DIR [--data DIR ...] --out DIR
+    grammarbench oracle GRAMMAR --data DIR [--data DIR ...] --out DIR
 """
 
 from __future__ import annotations
@@ -43,6 +46,78 @@ def _simulate(args) -> None:
     log.info("wrote %s in %.2f s (%.3g letters/s)", args.out, seconds, letters / seconds)
 
 
+def _device(name: str):
+    from grammarbench.predict import resolve_device
+
+    try:
+        return resolve_device(name)
+    except ValueError as err:
+        raise InputError("--device", "", str(err)) from None
+
+
+def _train(args) -> None:
+    from grammarbench.train import fit
+
+    overrides = {"max_epochs": args.max_epochs, "patience": args.patience, "batch_size": args.batch_size}
+    summary = fit(args.architecture, args.train, args.validation, args.out, model_seed=args.model_seed,
+                  device=_device(args.device), overrides=overrides,
+                  mixed_precision=not args.no_mixed_precision, threads=args.threads)
+    log.info("wrote %s: best epoch %d of %d, %.1f s on %s", args.out, summary["best_epoch"],
+             summary["epochs"], summary["wall_seconds"], summary["device_name"])
+
+
+def _split_outputs(data: list[str], out: str) -> tuple[dict, dict]:
+    """Split name (from each folder's manifest) → folder, and → its three output tables."""
+    import json
+    from pathlib import Path
+
+    splits = {}
+    for folder in data:
+        manifest = Path(folder) / "manifest.json"
+        if not manifest.is_file():
+            raise InputError(folder, "", "not a simulated split (no manifest.json)")
+        name = json.loads(manifest.read_text())["split"]
+        if name in splits:
+            raise InputError(folder, "", f"a second {name} split (the first: {splits[name]})")
+        splits[name] = folder
+    outputs = {name: {kind: Path(out) / f"{name}.{kind}.tsv" for kind in ("metrics", "predictions", "curves")}
+               for name in splits}
+    Path(out).mkdir(parents=True, exist_ok=True)
+    return splits, outputs
+
+
+def _evaluate(args) -> None:
+    from grammarbench.evaluate import evaluate_model
+
+    splits, outputs = _split_outputs(args.data, args.out)
+    evaluate_model(args.model, splits, outputs, device=_device(args.device), batch_size=args.batch_size,
+                   threads=args.threads)
+
+
+def _oracle(args) -> None:
+    from pathlib import Path
+
+    from grammarbench.oracle import evaluate_oracle
+
+    splits, outputs = _split_outputs(args.data, args.out)
+    evaluate_oracle(args.grammar, splits, outputs, notes=Path(args.out) / "oracle.json",
+                    device=_device(args.device), threads=args.threads)
+
+
+def _positive(text: str) -> int:
+    value = int(text)
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be a positive number, got {value}")
+    return value
+
+
+def _non_negative(text: str) -> int:
+    value = int(text)
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"must be >= 0, got {value}")
+    return value
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="grammarbench", description=__doc__.splitlines()[0])
     sub = parser.add_subparsers(dest="command", required=True)
@@ -56,6 +131,38 @@ def build_parser() -> argparse.ArgumentParser:
     sim.add_argument("--threads", type=int, default=1, help="chunks simulated at once (the output does not depend on it)")
     sim.add_argument("--export", action="append", help="also write fasta (FASTA + BED) and/or seqgra layout")
     sim.set_defaults(run=_simulate)
+
+    devices = ("auto", "cpu", "cuda")
+    train = sub.add_parser("train", help="train an architecture on a simulated dataset")
+    train.add_argument("architecture", help="architecture file (YAML; see config/architectures/README.md)")
+    train.add_argument("--train", required=True, help="training split folder (all of it is used)")
+    train.add_argument("--validation", required=True, help="validation split folder")
+    train.add_argument("--out", required=True, help="model folder to write")
+    train.add_argument("--model-seed", type=_non_negative, default=1, help="seeds weights, dropout, batch order (default 1)")
+    train.add_argument("--device", choices=devices, default="auto", help="default: CUDA when available, else the CPU")
+    train.add_argument("--max-epochs", type=_positive, help="override the architecture's max_epochs")
+    train.add_argument("--patience", type=_non_negative, help="override the architecture's patience")
+    train.add_argument("--batch-size", type=_positive, help="override the architecture's batch_size")
+    train.add_argument("--threads", type=_positive, help="CPU threads (default: torch's)")
+    train.add_argument("--no-mixed-precision", action="store_true", help="no autocast on CUDA")
+    train.set_defaults(run=_train)
+
+    evaluate = sub.add_parser("evaluate", help="evaluate a trained model on simulated splits")
+    evaluate.add_argument("model", help="trained-model folder (written by `grammarbench train`)")
+    evaluate.add_argument("--data", action="append", required=True, help="a split folder (repeat for several)")
+    evaluate.add_argument("--out", required=True, help="folder for <split>.metrics/predictions/curves.tsv")
+    evaluate.add_argument("--device", choices=devices, default="auto")
+    evaluate.add_argument("--batch-size", type=_positive, help="default: twice the training batch size")
+    evaluate.add_argument("--threads", type=_positive)
+    evaluate.set_defaults(run=_evaluate)
+
+    oracle = sub.add_parser("oracle", help="score the grammar's Bayes-optimal classifier on simulated splits")
+    oracle.add_argument("grammar", help="the grammar the splits were simulated from")
+    oracle.add_argument("--data", action="append", required=True, help="a split folder (repeat for several)")
+    oracle.add_argument("--out", required=True, help="folder for the tables and oracle.json")
+    oracle.add_argument("--device", choices=devices, default="cpu")
+    oracle.add_argument("--threads", type=_positive)
+    oracle.set_defaults(run=_oracle)
     return parser
 
 
@@ -68,11 +175,16 @@ def main(argv=None) -> int:
             print(f"grammarbench: error: --{name.replace('_', '-')} must be a positive number, got {value}",
                   file=sys.stderr)
             return 2
+    from grammarbench.errors import TrainingDiverged
+
     try:
         args.run(args)
     except InputError as err:
         print(f"grammarbench: bad input: {err}", file=sys.stderr)
         return 2
+    except TrainingDiverged as err:
+        print(f"grammarbench: error: {err}", file=sys.stderr)
+        return 1
     return 0
 
 

@@ -1,19 +1,22 @@
-"""The config grid: check it, load its grammars, and expand it into one table of runs.
+"""The config grid: check it, load its grammars and architectures, and expand it into one
+table of runs.
 
 The Snakefile calls :func:`check_config` then :func:`build_grid` while it parses, so a bad
-config or grammar stops the run before any job starts, with one message naming the file,
-the key and the problem (:class:`~grammarbench.errors.InputError`).
+config, grammar or architecture (one that does not fit a grammar's length, alphabet or
+classes) stops the run before any job starts, with one message naming the file, the key
+and the problem (:class:`~grammarbench.errors.InputError`).
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from functools import cache
 from pathlib import Path
 
 import pandas as pd
 import yaml
 
+from grammarbench.architectures import Architecture, check_fit, load_architecture
 from grammarbench.errors import InputError, key_path
 from grammarbench.grammar import Grammar, load_grammar
 
@@ -44,7 +47,8 @@ def check_config(config: dict, source: str, schema: str | Path) -> None:
 
 @dataclass
 class Grid:
-    """The expanded grid. ``datasets`` has one row per (grammar, seed, n_train)."""
+    """The expanded grid. ``datasets`` has one row per (grammar, seed, n_train); ``models``
+    one per (grammar, seed, n_train, architecture, model_seed)."""
 
     config: dict
     grammars: dict[str, Grammar]
@@ -53,11 +57,27 @@ class Grid:
     heldout: dict[str, dict[str, int]]
     seeds: list[int]
     results: str
+    architectures: dict[str, Architecture] = field(default_factory=dict)
+    architecture_paths: dict[str, str] = field(default_factory=dict)
+    model_seeds: list[int] = field(default_factory=lambda: [1])
 
     @property
     def datasets(self) -> pd.DataFrame:
         rows = [(g, s, n) for g in self.grammars for s in self.seeds for n in self.n_train[g]]
         return pd.DataFrame(rows, columns=["grammar", "seed", "n_train"])
+
+    @property
+    def models(self) -> pd.DataFrame:
+        rows = [(g, s, n, a, m) for g, s, n in self.datasets.itertuples(index=False)
+                for a in self.architectures for m in self.model_seeds]
+        return pd.DataFrame(rows, columns=["grammar", "seed", "n_train", "architecture", "model_seed"])
+
+
+def _find(path: str, basedir) -> Path | None:
+    """A file given in the config: from the working directory, else from the workflow's
+    folder (so the bundled grammars and architectures work from any working directory)."""
+    candidates = [Path(path)] + ([Path(basedir) / path] if basedir and not Path(path).is_absolute() else [])
+    return next((p for p in candidates if p.is_file()), None)
 
 
 def build_grid(config: dict, source: str, basedir: str | Path | None = None) -> Grid:
@@ -70,13 +90,12 @@ def build_grid(config: dict, source: str, basedir: str | Path | None = None) -> 
     source: str
         Where the config came from, for messages.
     basedir: str or Path, optional
-        The workflow's folder: a relative grammar path not found from the working directory
-        is looked up there, so the bundled grammars work from any working directory.
+        The workflow's folder: a relative grammar or architecture path not found from the
+        working directory is looked up there.
     """
     grammars, paths = {}, {}
     for grammar_id, path in config["grammars"].items():
-        candidates = [Path(path)] + ([Path(basedir) / path] if basedir and not Path(path).is_absolute() else [])
-        found = next((p for p in candidates if p.is_file()), None)
+        found = _find(path, basedir)
         if found is None:
             raise InputError(source, f"grammars.{grammar_id}", f"grammar file not found: {path}")
         paths[grammar_id] = str(found)
@@ -96,6 +115,20 @@ def build_grid(config: dict, source: str, basedir: str | Path | None = None) -> 
             given = config.get(f"n_{split}")
             heldout[grammar_id][split] = (given if given is not None
                                           else grammar.sizes.get(split, derived[split]))
+    architectures, architecture_paths = {}, {}
+    for arch_id, path in (config.get("architectures") or {}).items():
+        found = _find(path, basedir)
+        if found is None:
+            raise InputError(source, f"architectures.{arch_id}", f"architecture file not found: {path}")
+        arch = load_architecture(found)
+        for grammar_id, grammar in grammars.items():
+            check_fit(arch, length=grammar.max_length, alphabet_size=grammar.alphabet.size,
+                      n_outputs=grammar.n_classes, task=grammar.task,
+                      context=f"grammar {grammar_id!r}: {grammar.alphabet.name}, length "
+                              f"{grammar.max_length}, {grammar.n_classes} classes, {grammar.task}")
+        architectures[arch_id], architecture_paths[arch_id] = arch, str(found)
     return Grid(config=config, grammars=grammars, grammar_paths=paths, n_train=n_train, heldout=heldout,
-                seeds=list(config.get("seeds", [1])), results=config.get("results", "results"))
+                seeds=list(config.get("seeds", [1])), results=config.get("results", "results"),
+                architectures=architectures, architecture_paths=architecture_paths,
+                model_seeds=list(config.get("model_seeds", [1])))
 

@@ -29,6 +29,12 @@ except InputError as err:
 
 RESULTS = GRID.results
 DATASETS = f"{RESULTS}/datasets"
+MODELS = f"{RESULTS}/models"
+EVALUATION = f"{RESULTS}/evaluation"
+ORACLE = f"{RESULTS}/oracle"
+# One trained model: a point of the grid (the same pattern under models/ and evaluation/).
+MODEL = "{grammar}/seed{seed}/n{n_train}/{architecture}/mseed{model_seed}"
+EVAL_SPLITS = ["validation", "test"]
 
 
 def _alternatives(values):
@@ -39,6 +45,8 @@ wildcard_constraints:
     grammar=_alternatives(GRID.grammars),
     seed=r"\d+",
     n_train=r"\d+",
+    architecture=_alternatives(GRID.architectures) or "(?!)",
+    model_seed=r"\d+",
 
 
 # ---- paths
@@ -63,6 +71,21 @@ def heldout_sizes(wildcards):
     return GRID.heldout[wildcards.grammar]
 
 
+def architecture_path(wildcards):
+    return GRID.architecture_paths[wildcards.architecture]
+
+
+def per_split(folder, kind):
+    """One output per evaluated split, e.g. .../validation.metrics.tsv, .../test.metrics.tsv"""
+    return [f"{folder}/{split}.{kind}.tsv" for split in EVAL_SPLITS]
+
+
+# The config's train: keys that override every architecture's training options.
+TRAIN_OVERRIDES = {
+    key: config["train"][key] for key in ("max_epochs", "patience", "batch_size")
+}
+
+
 # ---- targets
 
 
@@ -82,5 +105,19 @@ def simulation_targets():
     return targets
 
 
+def model_targets():
+    """Every model's summary and evaluation, and every oracle's evaluation."""
+    targets = []
+    for r in GRID.models.itertuples():
+        point = MODEL.format(**r._asdict())
+        targets.append(f"{MODELS}/{point}/summary.json")
+        targets += per_split(f"{EVALUATION}/{point}", "metrics")
+    if GRID.architectures:
+        for grammar in GRID.grammars:
+            for seed in GRID.seeds:
+                targets += per_split(f"{ORACLE}/{grammar}/seed{seed}", "metrics")
+    return targets
+
+
 def get_final_output():
-    return simulation_targets()
+    return simulation_targets() + model_targets()

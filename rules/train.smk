@@ -1,0 +1,96 @@
+# Stage 2: train every architecture at every grid point (on the GPU when the job may use
+# one), evaluate it on the validation and test splits, and score the grammar's own
+# classifier (the oracle) on the same splits: the ceiling beside every model.
+
+
+rule train:
+    input:
+        architecture=architecture_path,
+        train=train_split,
+        validation=heldout_split("validation"),
+    output:
+        model=f"{MODELS}/{MODEL}/model.pt",
+        architecture=f"{MODELS}/{MODEL}/architecture.yaml",
+        history=f"{MODELS}/{MODEL}/history.tsv",
+        summary=f"{MODELS}/{MODEL}/summary.json",
+    log:
+        f"logs/train/{MODEL}.log",
+    benchmark:
+        f"benchmarks/train/{MODEL}.tsv"
+    conda:
+        "../envs/torch.yaml"
+    threads: config["train"]["threads"]
+    resources:
+        gpu=1,
+        mem_mb=4000,
+        runtime=120,
+    params:
+        overrides=TRAIN_OVERRIDES,
+        device=config["train"]["device"],
+        mixed_precision=config["train"]["mixed_precision"],
+    script:
+        "../scripts/train.py"
+
+
+rule evaluate:
+    input:
+        model=f"{MODELS}/{MODEL}/model.pt",
+        architecture=f"{MODELS}/{MODEL}/architecture.yaml",
+        validation=heldout_split("validation"),
+        test=heldout_split("test"),
+    output:
+        metrics=per_split(f"{EVALUATION}/{MODEL}", "metrics"),
+        predictions=per_split(f"{EVALUATION}/{MODEL}", "predictions"),
+        curves=per_split(f"{EVALUATION}/{MODEL}", "curves"),
+        figure=report(
+            f"{EVALUATION}/{MODEL}/test.curves.png",
+            caption="../report/model_curves.rst",
+            category="2. Predictive performance",
+            labels={
+                "grammar": "{grammar}",
+                "n_train": "{n_train}",
+                "architecture": "{architecture}",
+                "model seed": "{model_seed}",
+            },
+        ),
+    log:
+        f"logs/evaluate/{MODEL}.log",
+    benchmark:
+        f"benchmarks/evaluate/{MODEL}.tsv"
+    conda:
+        "../envs/torch.yaml"
+    threads: config["train"]["threads"]
+    resources:
+        mem_mb=4000,
+        runtime=30,
+    params:
+        splits=EVAL_SPLITS,
+        device=config["train"]["device"],
+    script:
+        "../scripts/evaluate.py"
+
+
+rule oracle:
+    input:
+        grammar=grammar_path,
+        validation=heldout_split("validation"),
+        test=heldout_split("test"),
+    output:
+        metrics=per_split(f"{ORACLE}/{{grammar}}/seed{{seed}}", "metrics"),
+        predictions=per_split(f"{ORACLE}/{{grammar}}/seed{{seed}}", "predictions"),
+        curves=per_split(f"{ORACLE}/{{grammar}}/seed{{seed}}", "curves"),
+        notes=f"{ORACLE}/{{grammar}}/seed{{seed}}/oracle.json",
+    log:
+        "logs/oracle/{grammar}/seed{seed}.log",
+    benchmark:
+        "benchmarks/oracle/{grammar}/seed{seed}.tsv"
+    conda:
+        "../envs/torch.yaml"
+    threads: config["train"]["threads"]
+    resources:
+        mem_mb=4000,
+        runtime=60,
+    params:
+        splits=EVAL_SPLITS,
+    script:
+        "../scripts/oracle.py"
