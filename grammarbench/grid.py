@@ -25,6 +25,34 @@ def _read_schema(path: str) -> dict:
     return yaml.safe_load(Path(path).read_text())
 
 
+def coerce_command_line(value):
+    """Undo ``snakemake --config``'s strings inside lists and mappings.
+
+    Snakemake parses ``--config n_train=[1000,10000]`` with YAML's base loader, which gives
+    ``['1000', '10000']``: every scalar inside a list or mapping stays a string. Strings that
+    YAML reads as a number, a boolean or null are turned into that; every other string (a
+    path, a name) is kept. Top-level values, which Snakemake already types, pass through.
+    Returns a new object; the input is unchanged.
+    """
+
+    def typed(item):
+        if isinstance(item, dict):
+            return {k: typed(v) for k, v in item.items()}
+        if isinstance(item, list):
+            return [typed(v) for v in item]
+        if isinstance(item, str):
+            try:
+                parsed = yaml.safe_load(item)
+            except yaml.YAMLError:
+                return item
+            return parsed if parsed is None or isinstance(parsed, (bool, int, float)) else item
+        return item
+
+    if isinstance(value, dict):
+        return {k: typed(v) if isinstance(v, (list, dict)) else v for k, v in value.items()}
+    return value
+
+
 def check_config(config: dict, source: str, schema: str | Path) -> None:
     """Check the config's structure against ``schemas/config.schema.yaml``.
 

@@ -11,7 +11,7 @@ sys.path.insert(
 )  # the grammarbench package sits beside the Snakefile
 
 from grammarbench.errors import InputError
-from grammarbench.grid import build_grid, check_config
+from grammarbench.grid import build_grid, check_config, coerce_command_line
 
 CONFIG_SCHEMA = Path(workflow.basedir) / "schemas" / "config.schema.yaml"
 CONFIG_SOURCE = " + ".join(
@@ -21,6 +21,7 @@ CONFIG_SOURCE = " + ".join(
 # Check, fill defaults, then load and validate every grammar: all before any job starts,
 # each problem as one line naming the file, the key and what is wrong.
 try:
+    config.update(coerce_command_line(config))
     check_config(config, CONFIG_SOURCE, CONFIG_SCHEMA)
     validate(config, schema=str(CONFIG_SCHEMA))
     GRID = build_grid(config, CONFIG_SOURCE, basedir=workflow.basedir)
