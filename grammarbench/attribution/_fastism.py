@@ -1,0 +1,552 @@
+# _fastism.py
+# grammarbench.attribution: fast in-silico mutagenesis, recomputing only what a
+# substitution can change (the idea of fastISM, Nair et al. 2022).
+
+"""Fast in-silico mutagenesis.
+
+A single-letter substitution at position p changes, in each convolutional layer, only
+the positions whose receptive field contains p. fastISM (Nair, Shrikumar, Schreiber &
+Kundaje, Bioinformatics 2022) caches every layer's activations on the unedited
+sequence and recomputes, for each substitution, only that window; tangermeme (>= 1.6)
+does the same through ``torch.export``. Here the model is traced with ``torch.fx`` and
+its nodes are sorted into:
+
+- static: independent of the input (parameters, constants): taken from the cache;
+- local: each output position depends on a bounded window of input positions
+  (``Conv1d``, max/average pooling, batch norm in eval mode, dropout in eval mode,
+  element-wise activations, arithmetic with numbers, sums and products of two local
+  tensors): only the window an edit reaches is computed, from the parent's window
+  spliced into the parent's cached activations;
+- global: everything else that depends on the input. A global max or mean over the
+  positions of a local tensor (global max pooling, written as ``AdaptiveMaxPool1d(1)``,
+  ``MaxPool1d(L)``, ``amax``/``max``/``mean`` over the last axis) is computed from the
+  cache in O(channels) per edit: the maximum of the cached prefix maximum left of the
+  window, the suffix maximum right of it and the new window (sums for the mean).
+  Any other global node gets the full activations (cache with the window written in)
+  and runs as usual.
+
+A model that ``torch.fx`` cannot trace, or whose fast results disagree with full
+forward passes on a check batch, falls back to full forward passes (with a warning in
+the second case). Results match full forward passes up to floating-point rounding.
+
+Geometry: a local node's output position j sees input positions ``[j*S + O, j*S + O +
+R)``; an edit at p changes at most ``W = min(L_t, (R-1)//S + 1)`` consecutive positions,
+starting at ``clamp(ceil((p - O - R + 1) / S), 0, L_t - W)``.
+"""
+
+from __future__ import annotations
+
+import operator
+import warnings
+import weakref
+from dataclasses import dataclass
+
+import torch
+import torch.fx
+import torch.nn.functional as F
+from torch import nn
+
+from . import _rules
+
+_ACTIVATION_MODULES = (
+    nn.ReLU, nn.ReLU6, nn.LeakyReLU, nn.ELU, nn.SELU, nn.CELU, nn.GELU, nn.SiLU, nn.Mish,
+    nn.Sigmoid, nn.Tanh, nn.Softplus, nn.Hardtanh, nn.Softsign, nn.Hardswish,
+    nn.Hardsigmoid, nn.LogSigmoid, nn.Tanhshrink, nn.Identity, nn.Dropout, nn.Dropout1d,
+    nn.AlphaDropout, nn.BatchNorm1d,
+)
+_IDENTITY_METHODS = {"contiguous", "float", "half", "double", "bfloat16"}
+_ARITH = {operator.add, operator.sub, operator.mul, operator.truediv, torch.add, torch.sub,
+          torch.mul, torch.div, operator.neg, torch.neg}
+_ARITH_METHODS = {"add", "sub", "mul", "div", "neg", "__add__", "__mul__", "__sub__",
+                  "__truediv__", "__radd__", "__rmul__"}
+_BINARY_LOCAL = {operator.add, operator.sub, operator.mul, torch.add, torch.sub, torch.mul}
+_BINARY_LOCAL_METHODS = {"add", "sub", "mul"}
+
+
+class _Unsupported(Exception):
+    pass
+
+
+@dataclass
+class _Geom:
+    S: int      # stride in input positions
+    O: int      # offset of the first input position seen by output position 0
+    R: int      # number of input positions one output position sees
+    L: int      # number of output positions
+
+    @property
+    def W(self) -> int:
+        return max(1, min(self.L, (self.R - 1) // self.S + 1))
+
+    def start(self, p: torch.Tensor) -> torch.Tensor:
+        lo = -torch.div(-(p - self.O - self.R + 1), self.S, rounding_mode="floor")
+        return lo.clamp(min=0, max=self.L - self.W)
+
+
+def _pad_pair(padding, k: int, d: int):
+    if isinstance(padding, str):
+        if padding == "valid":
+            return 0, 0
+        total = d * (k - 1)
+        return total // 2, total - total // 2
+    p = padding[0] if isinstance(padding, (tuple, list)) else padding
+    return int(p), int(p)
+
+
+def _one(v):
+    return int(v[0]) if isinstance(v, (tuple, list)) else int(v)
+
+
+class _Plan:
+    """The traced model and the kind of each node."""
+
+    def __init__(self, model: nn.Module):
+        self.gm = torch.fx.symbolic_trace(model)
+        self.modules = dict(self.gm.named_modules())
+        self.nodes = list(self.gm.graph.nodes)
+        placeholders = [n for n in self.nodes if n.op == "placeholder"]
+        if len(placeholders) != 1:
+            raise _Unsupported("the model takes more than one input")
+        self.input = placeholders[0]
+        self.kind: dict = {}
+        self.rule: dict = {}
+        for node in self.nodes:
+            if node.op == "output":
+                continue
+            if node is self.input:
+                self.kind[node] = "local"
+                self.rule[node] = ("input",)
+                continue
+            kinds = {self.kind[i] for i in node.all_input_nodes}
+            if "local" not in kinds and "global" not in kinds:
+                self.kind[node] = "static"
+            elif "global" in kinds:
+                self.kind[node] = "global"
+                self.rule[node] = ("full",)
+            else:
+                rule = self._local_rule(node)
+                self.kind[node] = "local" if rule is not None else "global"
+                if rule is not None:
+                    self.rule[node] = rule
+                else:
+                    self.rule[node] = self._global_rule(node)
+        self.output = next(n for n in self.nodes if n.op == "output")
+
+    # -- classification ----------------------------------------------------------------
+
+    def _locals(self, node):
+        return [i for i in node.all_input_nodes if self.kind.get(i) == "local"]
+
+    def _local_rule(self, node):
+        loc = self._locals(node)
+        args, kwargs = node.args, node.kwargs
+        if node.op == "call_module":
+            mod = self.modules[node.target]
+            if len(loc) != 1 or not args or args[0] is not loc[0] or len(args) > 1 or kwargs:
+                return None
+            if isinstance(mod, nn.Conv1d):
+                if mod.padding_mode != "zeros":
+                    return None
+                k, s, d = mod.kernel_size[0], mod.stride[0], mod.dilation[0]
+                left, _ = _pad_pair(mod.padding, k, d)
+                return ("conv", mod, k, s, d, left)
+            if isinstance(mod, (nn.MaxPool1d, nn.AvgPool1d)):
+                if mod.ceil_mode or getattr(mod, "return_indices", False):
+                    return None
+                if isinstance(mod, nn.AvgPool1d) and _one(mod.padding) \
+                        and not mod.count_include_pad:
+                    return None
+                k, s = _one(mod.kernel_size), _one(mod.stride or mod.kernel_size)
+                d = _one(getattr(mod, "dilation", 1))
+                kind = "maxpool" if isinstance(mod, nn.MaxPool1d) else "avgpool"
+                return (kind, mod, k, s, d, _one(mod.padding))
+            if isinstance(mod, _ACTIVATION_MODULES):
+                return ("unary", lambda t, mod=mod: mod(t))
+            return None
+        if node.op == "call_function":
+            fn = node.target
+            if fn in (F.max_pool1d, F.avg_pool1d):
+                return None  # functional pooling: computed in full (rare in practice)
+            if fn in _rules.ELEMENTWISE or fn in (F.dropout, F.batch_norm, operator.neg, torch.neg):
+                if len(loc) != 1 or not args or args[0] is not loc[0]:
+                    return None
+                extra = list(args[1:]) + list(kwargs.values())
+                if any(isinstance(v, torch.fx.Node) for v in extra):
+                    return None
+                return ("unary", self._bind(fn, node, method=False))
+            if fn in _ARITH:
+                return self._arith(node, loc, fn in _BINARY_LOCAL)
+            return None
+        if node.op == "call_method":
+            name = node.target
+            if name in _IDENTITY_METHODS and len(args) == 1 and not kwargs:
+                return ("unary", self._bind(name, node, method=True))
+            if name in {"relu", "exp", "sigmoid", "tanh"} and len(args) == 1 and not kwargs:
+                return ("unary", self._bind(name, node, method=True))
+            if name in _ARITH_METHODS:
+                return self._arith(node, loc, name in _BINARY_LOCAL_METHODS)
+        return None
+
+    def _bind(self, fn, node, method: bool):
+        rest, kwargs = node.args[1:], dict(node.kwargs)
+        kwargs.pop("inplace", None)
+        fn = _rules._INPLACE_TO_OUTOFPLACE.get(fn, fn)
+        if method:
+            return lambda t: getattr(t, fn)(*rest, **kwargs)
+        return lambda t: fn(t, *rest, **kwargs)
+
+    def _arith(self, node, loc, binary_ok):
+        args = node.args
+        tensors = [a for a in list(args) + list(node.kwargs.values())
+                   if isinstance(a, torch.fx.Node)]
+        if any(self.kind[t] != "local" for t in tensors) or node.kwargs:
+            return None
+        others = [a for a in args if not isinstance(a, torch.fx.Node)]
+        if any(not isinstance(o, (int, float)) for o in others):
+            return None
+        fn = node.target
+        if len(tensors) == 1:
+            if node.op == "call_method":
+                return ("unary", lambda t, a=args, f=fn: getattr(t, f)(*a[1:]))
+            i = args.index(tensors[0])
+            return ("unary", lambda t, a=args, f=fn, i=i: f(*a[:i], t, *a[i + 1:]))
+        if len(tensors) == 2 and binary_ok and len(args) == 2:
+            if node.op == "call_method":
+                return ("binary", lambda u, v, f=fn: getattr(u, f)(v))
+            return ("binary", lambda u, v, f=fn: f(u, v))
+        return None
+
+    def _global_rule(self, node):
+        """A cheap rule for a global max or mean over positions of one local tensor."""
+        loc = self._locals(node)
+        if len(loc) != 1 or node.all_input_nodes != [loc[0]] or node.args[0] is not loc[0]:
+            return ("full",)
+        args, kwargs = node.args, node.kwargs
+        if node.op == "call_module":
+            mod = self.modules[node.target]
+            if isinstance(mod, nn.AdaptiveMaxPool1d) and _one(mod.output_size) == 1 \
+                    and not mod.return_indices:
+                return ("gmax", True)
+            if isinstance(mod, nn.AdaptiveAvgPool1d) and _one(mod.output_size) == 1:
+                return ("gmean", True)
+            return ("full",)
+        name = node.target if node.op == "call_method" else getattr(node.target, "__name__", "")
+        if node.op == "call_function" and node.target is F.adaptive_max_pool1d and \
+                len(args) == 2 and args[1] == 1 and not kwargs:
+            return ("gmax", True)
+        if node.op == "call_function" and node.target is F.adaptive_avg_pool1d and \
+                len(args) == 2 and args[1] == 1 and not kwargs:
+            return ("gmean", True)
+        if name in ("amax", "max", "mean") and node.op in ("call_method", "call_function"):
+            dim = args[1] if len(args) > 1 else kwargs.get("dim")
+            keepdim = args[2] if len(args) > 2 else kwargs.get("keepdim", False)
+            if isinstance(dim, (tuple, list)) and len(dim) == 1:
+                dim = dim[0]
+            if dim in (-1, 2) and isinstance(keepdim, bool) and len(args) <= 3:
+                kind = {"amax": "gmax", "mean": "gmean", "max": "gmax_tuple"}[name]
+                return (kind, keepdim)
+        return ("full",)
+
+
+class _State:
+    """Cached activations of one batch of unedited sequences."""
+
+    def __init__(self, plan: _Plan, run, x: torch.Tensor):
+        self.plan = plan
+        self.env: dict = {}
+        self.geom: dict = {}
+        self.extra: dict = {}
+        with torch.no_grad(), run.autocast():
+            for node in plan.nodes:
+                if node.op == "output":
+                    break
+                if node is plan.input:
+                    value = x
+                else:
+                    value = self._eval(node, self.env)
+                self.env[node] = value
+                if plan.kind[node] == "local":
+                    if not isinstance(value, torch.Tensor) or value.ndim != 3:
+                        raise _Unsupported(f"node {node.name} is not (N, C, L)")
+                    self.geom[node] = self._geometry(node, value)
+
+    def padded(self, node, pad: float, P: int) -> torch.Tensor:
+        """Cached activations of ``node`` with ``P`` columns of ``pad`` on both sides."""
+        key = (node, "pad", pad)
+        have = self.extra.get(key)
+        if have is None or have[0] < P:
+            C = self.env[node]
+            width = max(P, 2 * (have[0] if have else 0))
+            filler = C.new_full((C.shape[0], C.shape[1], width), pad)
+            self.extra[key] = have = (width, torch.cat([filler, C, filler], dim=2))
+        width, C = have
+        return C[:, :, width - P: C.shape[2] - (width - P)]
+
+    def _eval(self, node, env):
+        args = torch.fx.node.map_arg(node.args, lambda n: env[n])
+        kwargs = torch.fx.node.map_arg(node.kwargs, lambda n: env[n])
+        if node.op == "call_module":
+            return self.plan.modules[node.target](*args, **kwargs)
+        if node.op == "call_function":
+            return node.target(*args, **kwargs)
+        if node.op == "call_method":
+            return getattr(args[0], node.target)(*args[1:], **kwargs)
+        if node.op == "get_attr":
+            obj = self.plan.gm
+            for part in node.target.split("."):
+                obj = getattr(obj, part)
+            return obj
+        raise _Unsupported(f"node op {node.op}")
+
+    def _geometry(self, node, value) -> _Geom:
+        rule = self.plan.rule[node]
+        L = value.shape[2]
+        if rule[0] == "input":
+            return _Geom(1, 0, 1, L)
+        parents = self.plan._locals(node)
+        g = self.geom[parents[0]]
+        if rule[0] == "unary":
+            if g.L != L:
+                raise _Unsupported(f"node {node.name} changes the length")
+            return _Geom(g.S, g.O, g.R, L)
+        if rule[0] == "binary":
+            h = self.geom[parents[1]] if len(parents) > 1 else g
+            if g.S != h.S or g.L != h.L or L != g.L:
+                raise _Unsupported(f"node {node.name} combines different geometries")
+            O = min(g.O, h.O)
+            return _Geom(g.S, O, max(g.O + g.R, h.O + h.R) - O, L)
+        _, mod, k, s, d, left = rule
+        return _Geom(g.S * s, g.O - left * g.S, d * (k - 1) * g.S + g.R, L)
+
+
+_PLANS: "weakref.WeakKeyDictionary" = weakref.WeakKeyDictionary()
+_VERIFIED: "weakref.WeakKeyDictionary" = weakref.WeakKeyDictionary()
+
+
+def _plan(model: nn.Module):
+    if model not in _PLANS:
+        try:
+            _PLANS[model] = _Plan(model)
+        except Exception as err:  # tracing fails on data-dependent Python control flow
+            _PLANS[model] = err
+    plan = _PLANS[model]
+    return None if isinstance(plan, Exception) else plan
+
+
+class _Edits:
+    """Windows of every local node for one batch of edits."""
+
+    def __init__(self, state: _State, e, p, a, A):
+        self.s = state
+        self.e, self.p = e, p
+        self.win: dict = {}
+        x = state.env[state.plan.input]
+        col = torch.zeros(len(e), A, 1, device=x.device, dtype=x.dtype)
+        col[torch.arange(len(e), device=x.device), a, 0] = 1
+        self.win[state.plan.input] = (col, p.clone(), 1)
+
+    def gather(self, node, q0, Q, pad):
+        """Activations of ``node`` at positions [q0, q0+Q) per edit, edit applied.
+
+        Reads a window view (``unfold``) of the cached activations, padded with ``pad``,
+        then writes the node's changed window over it; window positions outside
+        [q0, q0+Q) go to a spare last column that is dropped.
+        """
+        V, w0, W = self.win[node]
+        C = self.s.padded(node, pad, Q + 1)                                 # (b, ch, L+2P)
+        P = Q + 1
+        G = C.unfold(2, Q + 1, 1)[self.e, :, q0 + P]                        # (E, ch, Q+1)
+        t = (w0 - q0)[:, None] + torch.arange(W, device=C.device)           # (E, W)
+        t = torch.where((t >= 0) & (t < Q), t, Q)
+        G.scatter_(2, t[:, None, :].expand(-1, G.shape[1], -1), V.to(G.dtype))
+        return G[:, :, :Q]
+
+    def full(self, node):
+        C = self.s.env[node]
+        V, w0, W = self.win[node]
+        out = C[self.e].clone()                                              # (E, ch, L)
+        cols = (w0[:, None] + torch.arange(W, device=C.device))[:, None, :]
+        out.scatter_(2, cols.expand(-1, C.shape[1], -1), V.to(out.dtype))
+        return out
+
+    def local(self, node):
+        plan, geom = self.s.plan, self.s.geom[node]
+        rule = plan.rule[node]
+        parents = plan._locals(node)
+        W = geom.W
+        w0 = geom.start(self.p)
+        if rule[0] == "unary":
+            V, pw0, pW = self.win[parents[0]]
+            self.win[node] = (rule[1](V), pw0, pW)
+            return
+        if rule[0] == "binary":
+            u = self.gather(parents[0], w0, W, 0.0)
+            v = self.gather(parents[1] if len(parents) > 1 else parents[0], w0, W, 0.0)
+            self.win[node] = (rule[1](u, v), w0, W)
+            return
+        kind, mod, k, s, d, left = rule
+        if geom.L == 1 and kind in ("maxpool", "avgpool") and left == 0 and d == 1 \
+                and k == self.s.env[parents[0]].shape[2]:
+            # pooling over the whole length (global pooling written as MaxPool1d(L))
+            red = self.reduce(parents[0], "gmax" if kind == "maxpool" else "gmean", True)
+            self.win[node] = (red, torch.zeros_like(self.p), 1)
+            return
+        Q = (W - 1) * s + d * (k - 1) + 1
+        pad = float("-inf") if kind == "maxpool" else 0.0
+        G = self.gather(parents[0], w0 * s - left, Q, pad)
+        if kind == "conv":
+            V = F.conv1d(G, mod.weight, mod.bias, stride=s, padding=0, dilation=d,
+                         groups=mod.groups)
+        elif kind == "maxpool":
+            V = F.max_pool1d(G, k, s, 0, d)
+        else:
+            V = F.avg_pool1d(G, k, s, 0)
+        if V.shape[2] != W:
+            raise _Unsupported(f"window of node {node.name} has the wrong width")
+        self.win[node] = (V, w0, W)
+
+    def reduce(self, node, kind, keepdim):
+        """Global max / mean over positions of a local node from the cache, O(ch) per edit."""
+        C = self.s.env[node]
+        V, w0, W = self.win[node]
+        L = C.shape[2]
+        if kind == "gmax":
+            key = (node, "max")
+            if key not in self.s.extra:
+                neg = C.new_full((C.shape[0], C.shape[1], 1), float("-inf"))
+                pre = torch.cat([neg, torch.cummax(C, dim=2).values], dim=2)   # pre[j] = max C[:j]
+                suf = torch.cat([torch.cummax(C.flip(2), dim=2).values.flip(2), neg], dim=2)
+                self.s.extra[key] = (pre, suf)                                # suf[j] = max C[j:]
+            pre, suf = self.s.extra[key]
+            left = pre[self.e, :, w0]                                          # (E, ch)
+            right = suf[self.e, :, w0 + W]
+            out = torch.maximum(torch.maximum(left, right), V.amax(dim=2))
+        else:
+            key = (node, "sum")
+            if key not in self.s.extra:
+                self.s.extra[key] = C.sum(dim=2)
+            total = self.s.extra[key]
+            cols = w0[:, None] + torch.arange(W, device=C.device)
+            old = C[self.e[:, None], :, cols].sum(dim=1)                    # (E, ch)
+            out = (total[self.e] - old + V.sum(dim=2)) / L
+        return out[:, :, None] if keepdim else out
+
+
+def _predict_fast(plan: _Plan, state: _State, run, e, p, a, target) -> torch.Tensor:
+    ed = _Edits(state, e, p, a, run.A)
+    env = {}
+    for node in plan.nodes:
+        if node.op == "output":
+            break
+        kind = plan.kind[node]
+        if kind == "static" or node is plan.input:
+            continue
+        if kind == "local":
+            ed.local(node)
+            continue
+        rule = plan.rule[node]
+        if rule[0] in ("gmax", "gmean"):
+            env[node] = ed.reduce(node.args[0], rule[0], rule[1])
+            continue
+        if rule[0] == "gmax_tuple":
+            v = ed.reduce(node.args[0], "gmax", rule[1])
+            env[node] = torch.return_types.max((v, torch.full_like(v, -1, dtype=torch.long)))
+            continue
+
+        def value(n):
+            if plan.kind[n] == "static":
+                return state.env[n]
+            if plan.kind[n] == "local":
+                if n not in env:
+                    env[n] = ed.full(n)
+                return env[n]
+            return env[n]
+
+        src = node.args[0] if node.args else None
+        if node.op == "call_method" and node.target == "size" and not node.kwargs \
+                and plan.kind.get(src) == "local" and src not in env:
+            # x.size(...) of a local tensor: its shape, without materialising it
+            shape = torch.Size((len(e),) + tuple(state.env[src].shape[1:]))
+            env[node] = shape if len(node.args) == 1 else shape[node.args[1]]
+            continue
+        args = torch.fx.node.map_arg(node.args, value)
+        kwargs = torch.fx.node.map_arg(node.kwargs, value)
+        if node.op == "call_module":
+            env[node] = plan.modules[node.target](*args, **kwargs)
+        elif node.op == "call_function":
+            env[node] = node.target(*args, **kwargs)
+        elif node.op == "call_method":
+            env[node] = getattr(args[0], node.target)(*args[1:], **kwargs)
+        else:
+            raise _Unsupported(f"node op {node.op}")
+    out = torch.fx.node.map_arg(plan.output.args[0],
+                                lambda n: state.env[n] if plan.kind[n] == "static"
+                                else (env[n] if n in env else ed.full(n)))
+    if not isinstance(out, torch.Tensor):
+        raise _Unsupported("the model does not return one tensor")
+    if out.ndim == 1:
+        out = out[:, None]
+    elif out.ndim > 2:
+        out = out.reshape(out.shape[0], out.shape[1])
+    return out.float().gather(1, target[e][:, None])[:, 0]
+
+
+def predict_edits(run, x, target, ex, pos, let):
+    """Target logits of edited sequences with fastISM, or None to use full passes.
+
+    Parameters
+    ----------
+    run: grammarbench.attribution._core.Run
+    x: torch.Tensor, shape=(b, A, L)
+        One-hot sequences on the device.
+    target: torch.Tensor, shape=(b,)
+    ex, pos, let: np.ndarray, shape=(E,)
+        Example, position and new letter of each edit.
+
+    Returns
+    -------
+    y: torch.Tensor, dtype=float32, shape=(E,), or None
+    """
+    from .methods import _predict_edits
+
+    plan = _plan(run.model)
+    if plan is None:
+        return None
+    try:
+        state = _State(plan, run, x)
+    except _Unsupported:
+        return None
+    dev = run.device
+    e_all = torch.as_tensor(ex, device=dev)
+    p_all = torch.as_tensor(pos, device=dev)
+    a_all = torch.as_tensor(let, device=dev).long()
+    if run.model not in _VERIFIED:
+        # check a batch against full forward passes, ends of the sequence included
+        n = len(ex)
+        pick = sorted({0, n - 1, *range(0, n, max(1, n // 30))})
+        idx = torch.as_tensor(pick, device=dev)
+        try:
+            with torch.no_grad(), run.autocast():
+                fast = _predict_fast(plan, state, run, e_all[idx], p_all[idx], a_all[idx], target)
+        except Exception as err:  # an op the rules do not cover after all
+            _VERIFIED[run.model] = False
+            warnings.warn(f"fast ISM is not used for this model ({type(err).__name__}: "
+                          f"{err}); running full forward passes", RuntimeWarning)
+            return None
+        slow = _predict_edits(run, x, target, ex[pick], pos[pick], let[pick])
+        tol = (3e-3 if dev.type == "cuda" else 1e-4) * max(1.0, float(slow.abs().max()))
+        if run.dtype in (torch.float16, torch.bfloat16):
+            tol *= 30
+        ok = bool((fast - slow).abs().max() <= tol)
+        _VERIFIED[run.model] = ok
+        if not ok:
+            warnings.warn("fast ISM disagreed with full forward passes on this model; "
+                          "running full forward passes", RuntimeWarning)
+    if not _VERIFIED[run.model]:
+        return None
+    out = []
+    with torch.no_grad(), run.autocast():
+        for lo in range(0, len(ex), run.batch_size):
+            sl = slice(lo, lo + run.batch_size)
+            out.append(_predict_fast(plan, state, run, e_all[sl], p_all[sl], a_all[sl], target))
+    return torch.cat(out)

@@ -1,0 +1,209 @@
+# results.py
+# grammarbench.attribution: run one method on a simulated split; store its maps.
+
+"""One (model, method, reference) on a split: :func:`explain` and its stored result."""
+
+from __future__ import annotations
+
+import json
+import os
+import tempfile
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from .. import references as refs_mod
+from .api import attribute, resolve_options
+from ._core import predict_logits, targets_from_labels
+
+__all__ = ["AttributionResult", "explain"]
+
+
+@dataclass
+class AttributionResult:
+    """Attribution maps with the examples and classes they explain.
+
+    Attributes
+    ----------
+    maps: np.ndarray, dtype=float32, shape=(M, A, L)
+    example: np.ndarray, dtype=int64, shape=(M,)
+        Row of the split each map explains.
+    target: np.ndarray, dtype=int64, shape=(M,)
+        Class whose logit each map explains.
+    correct: np.ndarray, dtype=bool, shape=(M,)
+        Whether the model classified that (example, class) correctly: the argmax is
+        the true class (multi-class), or the positive label's logit is > 0
+        (multi-label).
+    delta: np.ndarray, dtype=float32, shape=(M,), or None
+        Convergence deltas (methods with completeness).
+    settings: dict
+        Method, reference, n_references, hypothetical, correction and method options.
+    info: dict
+        Anything else worth keeping (seconds, batch size, device, random_state).
+    """
+
+    maps: np.ndarray
+    example: np.ndarray
+    target: np.ndarray
+    correct: np.ndarray
+    delta: np.ndarray | None
+    settings: dict
+    info: dict = field(default_factory=dict)
+
+    @property
+    def method(self) -> str:
+        return self.settings["method"]
+
+    @property
+    def reference(self) -> str | None:
+        return self.settings.get("reference")
+
+    def __len__(self) -> int:
+        return len(self.example)
+
+    def score(self, split, labels: dict | None = None, **options):
+        """Score the maps against ``split``'s ground truth (the split they explain).
+
+        Parameters
+        ----------
+        split: grammarbench.dataset.Split, str or os.PathLike
+        labels: dict or None
+            Constant columns to put first (e.g. ``{"model": ...}``); ``method`` and
+            ``reference`` are added unless given.
+        **options:
+            Options of :func:`grammarbench.metrics.score_maps` (``score``, ``absolute``,
+            ``agreement_threshold``, ``threshold_on``, ``subsets``).
+
+        Returns
+        -------
+        table: pandas.DataFrame
+            :func:`grammarbench.metrics.score_maps`'s long table.
+        """
+        from .. import metrics
+        from ..dataset import Split, load_split
+
+        if not isinstance(split, Split):
+            split = load_split(split)
+        labels = dict(labels or {})
+        labels.setdefault("method", self.method)
+        labels.setdefault("reference", self.reference or "")
+        ex = self.example
+        return metrics.score_maps(self.maps, np.asarray(split.sequences)[ex],
+                                  np.asarray(split.mask)[ex], np.asarray(split.lengths)[ex],
+                                  split.instances, ex, self.correct, self.delta,
+                                  labels=labels, **options)
+
+    def save(self, path: str | os.PathLike) -> None:
+        """Write an ``.npz`` file (maps as float16, compressed), atomically.
+
+        Arrays: ``maps`` (float16), ``example``, ``target``, ``correct``, ``delta``
+        (float32; empty if none) and ``meta`` (JSON of ``settings`` and ``info``).
+        """
+        path = Path(path)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        meta = json.dumps({"settings": self.settings, "info": self.info})
+        fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".npz", dir=path.parent)
+        os.close(fd)
+        try:
+            np.savez_compressed(
+                tmp, maps=self.maps.astype(np.float16), example=self.example,
+                target=self.target, correct=self.correct,
+                delta=(np.zeros(0, np.float32) if self.delta is None
+                       else self.delta.astype(np.float32)),
+                meta=np.array(meta))
+            os.replace(tmp, path)
+        except BaseException:
+            if os.path.exists(tmp):
+                os.unlink(tmp)
+            raise
+
+    @classmethod
+    def load(cls, path: str | os.PathLike) -> "AttributionResult":
+        """Read a file written by :meth:`save` (maps come back as float32)."""
+        with np.load(path, allow_pickle=False) as f:
+            meta = json.loads(str(f["meta"]))
+            delta = f["delta"]
+            return cls(maps=f["maps"].astype(np.float32), example=f["example"],
+                       target=f["target"], correct=f["correct"].astype(bool),
+                       delta=delta if delta.size else None, settings=meta["settings"],
+                       info=meta["info"])
+
+
+def explain(model: torch.nn.Module, split, method: str, reference: str | None = None, *,
+            n_examples: int | None = None, frequencies=None, n_references: int | None = None,
+            batch_size: int = 128, device=None, dtype=None, random_state: int | None = 0,
+            hypothetical: bool = False, correction: bool = False, **options
+            ) -> AttributionResult:
+    """Explain the first ``n_examples`` examples of a split with one method.
+
+    Each example's true class is explained (multi-class), or each of its positive
+    labels (multi-label). The model's predictions decide which maps are of correctly
+    classified examples, so that :func:`grammarbench.metrics.score_maps` can score both
+    subsets. This is the call the ``interpret`` rule makes.
+
+    Parameters
+    ----------
+    model: torch.nn.Module
+    split: grammarbench.dataset.Split, str or os.PathLike
+        A split (or its folder), usually the test split.
+    method, reference, n_references, batch_size, device, dtype, random_state,
+    hypothetical, correction, **options:
+        As in :func:`grammarbench.attribution.attribute`.
+    n_examples: int or None
+        How many examples, from the first row. Default None: all.
+        (For ``sis`` on multi-label data, ``output`` defaults to ``sigmoid``.)
+    frequencies: np.ndarray or None, shape=(A,)
+        Letter frequencies for the ``mean_composition`` reference, from the training
+        split (:func:`grammarbench.references.letter_frequencies`). None: those of
+        ``split`` itself.
+
+    Returns
+    -------
+    result: AttributionResult
+    """
+    from ..dataset import Split, load_split
+
+    if not isinstance(split, Split):
+        split = load_split(split)
+    if method == "sis" and np.asarray(split.labels).ndim == 2:
+        options.setdefault("output", "sigmoid")  # multi-label: one sigmoid per class
+    settings = resolve_options(method, reference, n_references, hypothetical, correction,
+                               **options)
+    A = len(split.manifest["letters"])
+    N = len(split)
+    if n_examples is not None:
+        if isinstance(n_examples, bool) or not isinstance(n_examples, (int, np.integer)) \
+                or n_examples < 1:
+            raise ValueError(f"n_examples must be a positive integer or None; got {n_examples!r}")
+        N = min(N, int(n_examples))
+    codes = np.asarray(split.sequences[:N])
+    lengths = np.asarray(split.lengths[:N]).astype(np.int64)
+    labels = np.asarray(split.labels[:N])
+    example, target = targets_from_labels(labels)
+    if settings["reference"] == "mean_composition" and frequencies is None:
+        frequencies = refs_mod.letter_frequencies(codes, lengths, A)
+
+    start = time.perf_counter()
+    logits = predict_logits(model, codes, batch_size=batch_size, device=device, dtype=dtype,
+                            alphabet_size=A)
+    if labels.ndim == 1:
+        correct = logits.argmax(axis=1)[example] == target
+    else:
+        correct = logits[example, target] > 0
+    maps, delta = attribute(
+        model, codes[example], target, method, settings["reference"],
+        n_references=settings["n_references"] or None, batch_size=batch_size, device=device,
+        dtype=dtype, random_state=random_state, index=example,
+        lengths=lengths[example], alphabet_size=A, frequencies=frequencies,
+        hypothetical=hypothetical, correction=correction, return_delta=True, **options)
+    seconds = time.perf_counter() - start
+    info = {"seconds": seconds, "batch_size": batch_size, "random_state": random_state,
+            "device": str(device if device is not None
+                          else ("cuda" if torch.cuda.is_available() else "cpu")),
+            "split": str(split.path), "n_examples": int(N)}
+    return AttributionResult(maps=maps, example=example, target=target,
+                             correct=np.asarray(correct, dtype=bool), delta=delta,
+                             settings=settings, info=info)

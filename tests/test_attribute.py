@@ -1,0 +1,614 @@
+# test_attribute.py
+# Tests for grammarbench.attribution: analytic answers first, then invariants and
+# equivalences, then a trained model on a one-motif grammar.
+
+from __future__ import annotations
+
+import warnings
+
+import numpy as np
+import pytest
+import torch
+import torch.nn.functional as F
+from numpy.testing import assert_allclose
+from torch import nn
+
+from grammarbench import metrics, references, seq
+from grammarbench.attribution import (METHODS, AttributionResult, attribute, explain,
+                                      model_layers, targets_from_labels,
+                                      validate_attribution_config)
+from grammarbench.attribution.methods import receptive_fields
+from grammarbench.errors import InputError
+
+A, L = 4, 24
+
+
+@pytest.fixture(autouse=True)
+def seeded():
+    torch.manual_seed(0)
+    np.random.seed(0)
+    torch.use_deterministic_algorithms(True, warn_only=True)
+    yield
+    torch.use_deterministic_algorithms(False)
+
+
+@pytest.fixture(params=["cpu", pytest.param("cuda", marks=pytest.mark.gpu)])
+def device(request):
+    if request.param == "cuda" and not torch.cuda.is_available():
+        pytest.skip("needs CUDA")
+    return request.param
+
+
+# ---------------------------------------------------------------------------------------
+# toy models with known answers
+# ---------------------------------------------------------------------------------------
+
+
+class LinearFilter(nn.Module):
+    """f_0(x) = sum_j (w * x)_j + b and f_1 = -f_0: one linear filter summed over positions.
+
+    Its gradient is constant: G[a, l] = sum of w[a, l - j + pad] over the windows j that
+    cover l (the transposed convolution of ones), so every path method is exact:
+    gradient x input = x * G, and IG = DeepLIFT = (x - r) * G for any reference r.
+    """
+
+    def __init__(self, k=5):
+        super().__init__()
+        self.conv = nn.Conv1d(A, 1, k, padding=k // 2)
+        with torch.no_grad():
+            self.conv.weight.copy_(torch.linspace(-1, 1, A * k).reshape(1, A, k).flip(-1) ** 3)
+            self.conv.bias.fill_(0.3)
+
+    def forward(self, x):
+        s = self.conv(x).sum(dim=(1, 2))
+        return torch.stack([s, -s], dim=1)
+
+    def gradient(self, length=L):
+        ones = torch.ones(1, 1, length)
+        with torch.no_grad():
+            return F.conv_transpose1d(ones, self.conv.weight, padding=self.conv.padding[0])[0]
+
+
+class SmallCNN(nn.Module):
+    """Conv -> ReLU -> MaxPool -> Conv -> ReLU -> global max pool (MaxPool1d) -> Linear."""
+
+    def __init__(self, length=L):
+        super().__init__()
+        self.conv1 = nn.Conv1d(A, 8, 5, padding=2)
+        self.relu1 = nn.ReLU()
+        self.pool = nn.MaxPool1d(2)
+        self.conv2 = nn.Conv1d(8, 6, 3, padding=1)
+        self.bn = nn.BatchNorm1d(6)
+        self.relu2 = nn.ReLU()
+        self.gmp = nn.MaxPool1d(length // 2)
+        self.fc = nn.Linear(6, 3)
+        with torch.no_grad():
+            self.bn.running_mean.uniform_(-0.2, 0.2)
+            self.bn.running_var.uniform_(0.5, 1.5)
+
+    def forward(self, x):
+        h = self.pool(self.relu1(self.conv1(x)))
+        h = self.gmp(self.relu2(self.bn(self.conv2(h))))
+        return self.fc(h.flatten(1))
+
+
+class FunctionalCNN(nn.Module):
+    """Functional ReLU, one ReLU module used twice, exp activation, residual add, amax."""
+
+    def __init__(self):
+        super().__init__()
+        self.conv1 = nn.Conv1d(A, 8, 7, padding=3)
+        self.conv2 = nn.Conv1d(8, 8, 3, padding=1)
+        self.conv3 = nn.Conv1d(8, 8, 3, padding=2, dilation=2)
+        self.relu = nn.ReLU()  # reused
+        self.fc = nn.Linear(8, 2)
+
+    def forward(self, x):
+        h = torch.exp(0.3 * self.conv1(x))
+        h = self.relu(self.conv2(h)) + h
+        h = F.relu(self.conv3(h))
+        h = self.relu(h - 0.1)
+        return self.fc(h.amax(dim=-1))
+
+
+class Recurrent(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.conv = nn.Conv1d(A, 4, 3, padding=1)
+        self.lstm = nn.LSTM(4, 5, batch_first=True)
+        self.fc = nn.Linear(5, 2)
+
+    def forward(self, x):
+        h, _ = self.lstm(self.conv(x).transpose(1, 2))
+        return self.fc(h[:, -1])
+
+
+def random_codes(n, length=L, seed=0, ragged=False):
+    rng = np.random.default_rng(seed)
+    codes = rng.integers(0, A, (n, length)).astype(np.uint8)
+    lengths = np.full(n, length)
+    if ragged:
+        lengths[1::2] = length - 5
+        codes[0, 3] = A  # an N inside a sequence
+        codes[np.arange(length) >= lengths[:, None]] = A
+    return codes, lengths
+
+
+def onehot(codes):
+    return seq.one_hot(codes, A, np.float32)
+
+
+# ---------------------------------------------------------------------------------------
+# analytic answers on a single linear filter
+# ---------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("reference", ["zeros", "uniform", "shuffle"])
+@pytest.mark.parametrize("method", ["integrated_gradients", "deeplift", "deeplift_shap"])
+def test_path_methods_exact_on_linear_filter(method, reference):
+    model = LinearFilter()
+    codes, _ = random_codes(5)
+    x, G = onehot(codes), model.gradient().numpy()                          # G: (A, L)
+    n = 3 if method != "deeplift" else 1
+    maps, delta = attribute(model, codes, 0, method, reference, return_delta=True,
+                            n_references=n if reference == "shuffle" else None)
+    r = references.make_references(reference, codes, n=n, random_state=0)  # (N, n, A, L)
+    expected = ((x[:, None] - r) * G).sum(axis=2).mean(axis=1)             # (N, L)
+    assert_allclose(maps, x * expected[:, None, :], atol=1e-5)
+    assert np.abs(delta).max() < 1e-4
+    # completeness: the map sums to f(x) - mean f(r)
+    with torch.no_grad():
+        fx = model(torch.tensor(x))[:, 0].numpy()
+        fr = model(torch.tensor(r.reshape(-1, A, L)))[:, 0].numpy().reshape(5, -1).mean(axis=1)
+    assert_allclose(maps.sum(axis=(1, 2)), fx - fr, atol=1e-4)
+
+
+def test_gradient_methods_exact_on_linear_filter():
+    model = LinearFilter()
+    codes, _ = random_codes(4)
+    x, G = onehot(codes), model.gradient().numpy()
+    assert_allclose(attribute(model, codes, 0, "grad_x_input"), x * G, atol=1e-6)
+    assert_allclose(attribute(model, codes, 1, "grad_x_input"), -x * G, atol=1e-6)
+    assert_allclose(attribute(model, codes, 0, "grad_x_input", hypothetical=True),
+                    np.broadcast_to(G, x.shape), atol=1e-6)
+    # Majdandzic correction: the gradient minus its mean over letters
+    centred = G - G.mean(axis=0)
+    assert_allclose(attribute(model, codes, 0, "grad_x_input", correction=True),
+                    x * centred, atol=1e-6)
+    # saliency: max over letters of |G| at the observed letter (Simonyan et al.)
+    assert_allclose(attribute(model, codes, 0, "saliency"), x * np.abs(G).max(axis=0), atol=1e-6)
+    for method in ("guided_backprop", "deconvolution", "smoothgrad"):  # no ReLU: the gradient
+        assert_allclose(attribute(model, codes, 0, method, hypothetical=True),
+                        np.broadcast_to(G, x.shape), atol=1e-5)
+    # ISM of a linear model: Delta_a = G_a - G_observed, centred: G_a - mean_b G_b
+    assert_allclose(attribute(model, codes, 0, "ism", hypothetical=True),
+                    np.broadcast_to(centred, x.shape), atol=1e-5)
+    assert_allclose(attribute(model, codes, 0, "ism"), x * centred, atol=1e-5)
+    # occlusion with one-position windows and a zero reference: f(x) - f(x without l)
+    assert_allclose(attribute(model, codes, 0, "occlusion", window=1), x * G, atol=1e-5)
+
+
+def test_sis_finds_the_sufficient_positions():
+    class Motif(nn.Module):
+        """logit_0 = 10 (x[A,5] + x[C,6] + x[G,7]) - 25, logit_1 = 0."""
+
+        def forward(self, x):
+            s = 10 * (x[:, 0, 5] + x[:, 1, 6] + x[:, 2, 7]) - 25
+            return torch.stack([s, torch.zeros_like(s)], dim=1)
+
+    codes, _ = random_codes(3, seed=14)
+    codes[:, 5:8] = [0, 1, 2]
+    codes[2, 6] = 3  # no complete motif: logit -2.5, below the threshold
+    # with the motif, the logit is 5; masking one motif letter (uniform, 2.5) gives -2.5:
+    # the one sufficient subset is the three motif positions
+    maps = attribute(Motif(), codes, 0, "sis", "uniform", output="logit", threshold=4.0)
+    expect = np.zeros((3, L))
+    expect[:2, 5:8] = 1
+    assert_allclose(maps.sum(axis=1), expect)
+
+
+# ---------------------------------------------------------------------------------------
+# ISM against a brute-force loop
+# ---------------------------------------------------------------------------------------
+
+
+def brute_force_ism(model, codes, lengths, target):
+    x = torch.tensor(onehot(codes))
+    out = np.zeros(x.shape)
+    with torch.no_grad():
+        y0 = model(x)[:, target].numpy()
+        for i in range(x.shape[0]):
+            for pos in range(lengths[i]):
+                for a in range(A):
+                    xm = x[i:i + 1].clone()
+                    xm[0, :, pos] = 0
+                    xm[0, a, pos] = 1
+                    out[i, a, pos] = model(xm)[0, target].item() - y0[i]
+    out -= out.mean(axis=1, keepdims=True)
+    return out * (np.arange(codes.shape[1]) < lengths[:, None])[:, None, :]
+
+
+@pytest.mark.parametrize("fast", [False, True])
+@pytest.mark.parametrize("model_cls", [SmallCNN, FunctionalCNN])
+def test_ism_equals_brute_force(model_cls, fast):
+    model = model_cls().eval()
+    codes, lengths = random_codes(3, seed=2, ragged=True)
+    expected = brute_force_ism(model, codes, lengths, 1)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # the fast path must not fall back here
+        got = attribute(model, codes, 1, "ism", hypothetical=True, lengths=lengths, fast=fast,
+                        batch_size=37)
+    assert_allclose(got, expected, atol=1e-5)
+
+
+def test_fast_ism_on_long_sequences_and_global_pooling():
+    class GMP(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.conv = nn.Conv1d(A, 16, 9, padding=4)
+            self.act = nn.ReLU()
+            self.pool = nn.AdaptiveMaxPool1d(1)
+            self.fc = nn.Linear(16, 2)
+
+        def forward(self, x):
+            return self.fc(self.pool(self.act(self.conv(x))).squeeze(-1))
+
+    model = GMP()
+    codes, _ = random_codes(2, length=300, seed=4)
+    slow = attribute(model, codes, 0, "ism", fast=False, batch_size=512)
+    fast = attribute(model, codes, 0, "ism", fast=True, batch_size=512)
+    assert_allclose(fast, slow, atol=1e-5)
+
+
+# ---------------------------------------------------------------------------------------
+# DeepLIFT: completeness, agreement with Captum, functional and reused nonlinearities
+# ---------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("model_cls", [SmallCNN, FunctionalCNN])
+@pytest.mark.parametrize("method", ["deeplift", "deeplift_shap"])
+def test_deeplift_completeness(model_cls, method):
+    model = model_cls()
+    codes, lengths = random_codes(6, seed=3, ragged=True)
+    maps, delta = attribute(model, codes, 1, method, "shuffle" if method == "deeplift_shap"
+                            else "uniform", lengths=lengths, return_delta=True, batch_size=8)
+    assert np.abs(delta).max() < 1e-5
+    assert np.abs(maps).max() > 1e-3
+
+
+def test_deeplift_warns_when_completeness_fails():
+    class Gated(nn.Module):  # h * sigmoid(h): a product of activations has no DeepLIFT rule
+        def __init__(self):
+            super().__init__()
+            self.conv = nn.Conv1d(A, 4, 5, padding=2)
+            self.fc = nn.Linear(4, 2)
+
+        def forward(self, x):
+            h = self.conv(x)
+            return self.fc((h * torch.sigmoid(h)).amax(dim=-1))
+
+    codes, _ = random_codes(4, seed=13)
+    with pytest.warns(RuntimeWarning, match="without a DeepLIFT rule"):
+        _, delta = attribute(Gated(), codes, 0, "deeplift", return_delta=True)
+    assert np.abs(delta).max() > 1e-4
+
+
+@pytest.mark.filterwarnings("ignore::UserWarning:captum")
+def test_deeplift_matches_captum_where_captum_applies():
+    from captum.attr import DeepLift
+
+    class ModuleCNN(nn.Module):  # only nn.Module nonlinearities Captum hooks
+        def __init__(self):
+            super().__init__()
+            self.conv1 = nn.Conv1d(A, 8, 5, padding=2)
+            self.act1 = nn.ReLU()
+            self.conv2 = nn.Conv1d(8, 4, 3)
+            self.act2 = nn.ELU()
+            self.fc = nn.Linear(4 * (L - 2), 2)
+
+        def forward(self, x):
+            return self.fc(self.act2(self.conv2(self.act1(self.conv1(x)))).flatten(1))
+
+    model = ModuleCNN().eval()
+    codes, _ = random_codes(5, seed=5)
+    ours = attribute(model, codes, 1, "deeplift", "shuffle", random_state=3)
+    r = torch.tensor(references.shuffle(codes, 1, random_state=3)[:, 0])
+    theirs = DeepLift(model).attribute(torch.tensor(onehot(codes)), baselines=r, target=1)
+    assert_allclose(ours.sum(axis=1), theirs.detach().numpy().sum(axis=1), atol=1e-6)
+
+
+def test_deeplift_hypothetical_projects_to_contributions():
+    model = FunctionalCNN()
+    codes, _ = random_codes(4, seed=6)
+    x = onehot(codes)
+    hyp = attribute(model, codes, 0, "deeplift_shap", n_references=4, hypothetical=True)
+    proj = attribute(model, codes, 0, "deeplift_shap", n_references=4)
+    assert_allclose((hyp * x).sum(axis=1), proj.sum(axis=1), atol=1e-6)
+
+
+def test_guided_backprop_applies_to_functional_relus():
+    model = FunctionalCNN()
+    codes, _ = random_codes(3, seed=7)
+    g = attribute(model, codes, 0, "guided_backprop", hypothetical=True)
+    d = attribute(model, codes, 0, "deconvolution", hypothetical=True)
+    plain = attribute(model, codes, 0, "grad_x_input", hypothetical=True)
+    assert not np.allclose(g, plain) and not np.allclose(d, plain) and not np.allclose(g, d)
+
+
+# ---------------------------------------------------------------------------------------
+# GradCAM
+# ---------------------------------------------------------------------------------------
+
+
+def test_gradcam_receptive_field_and_mapping():
+    model = SmallCNN()
+    from grammarbench.attribution._core import Run
+    run = Run(model.eval(), torch.device("cpu"), torch.float32, 64, A)
+    field = receptive_fields(run, model.conv2, L).numpy()                  # (L/2, L)
+    # conv1 (k5, pad 2) -> pool 2 -> conv2 (k3, pad 1): output j sees [2j-4, 2j+5]
+    for j in range(L // 2):
+        expect = np.zeros(L, bool)
+        expect[max(0, 2 * j - 4):min(L, 2 * j + 6)] = True
+        assert (field[j] == expect).all(), j
+    codes, _ = random_codes(3, seed=8)
+    maps = attribute(model, codes, 2, "gradcam", layer="conv2")
+    assert maps.shape == (3, A, L) and (maps >= 0).all()
+    assert ((maps != 0).sum(axis=1) <= 1).all()                            # observed letter only
+    default = attribute(model, codes, 2, "gradcam")                        # relu2 after conv2/bn
+    assert default.shape == (3, A, L)
+
+
+# ---------------------------------------------------------------------------------------
+# equivalences: batch size, devices, model state
+# ---------------------------------------------------------------------------------------
+
+OPTIONS = {"integrated_gradients": {"steps": 8, "reference": "shuffle", "n_references": 3},
+           "deeplift_shap": {"n_references": 5}, "smoothgrad": {"n_samples": 6},
+           "occlusion": {"window": 3, "reference": "shuffle", "n_references": 2},
+           "sis": {"threshold": 0.2, "max_sis": 2}}
+
+
+@pytest.mark.parametrize("method", list(METHODS))
+def test_batch_size_does_not_change_results(method):
+    model = SmallCNN(length=16)
+    codes, lengths = random_codes(5, length=16, seed=9, ragged=True)
+    kw = dict(OPTIONS.get(method, {}), lengths=lengths, random_state=11, return_delta=True)
+    big, d_big = attribute(model, codes, 0, method, batch_size=1000, **kw)
+    for bs in ((3, 7) if method in ("sis", "integrated_gradients") else (1, 7)):
+        small, d_small = attribute(model, codes, 0, method, batch_size=bs, **kw)
+        assert_allclose(small, big, atol=2e-6, rtol=1e-4)
+        if d_big is not None:
+            assert_allclose(d_small, d_big, atol=2e-6)
+    # one example alone equals the same example inside the batch (given its index)
+    one = attribute(model, codes[[2]], 0, method, index=[2],
+                    **{k: v[[2]] if k == "lengths" else v for k, v in kw.items()})[0]
+    assert_allclose(one, big[[2]], atol=2e-6, rtol=1e-4)
+    assert not np.abs(big[1, :, 16 - 5:]).any()                            # padding is zero
+
+
+def test_one_hot_input_and_codes_agree(device):
+    model = FunctionalCNN()
+    codes, _ = random_codes(4, seed=10)
+    a = attribute(model, codes, 1, "deeplift_shap", n_references=3, device=device)
+    b = attribute(model, torch.tensor(onehot(codes)), 1, "deeplift_shap", n_references=3,
+                  device=device)
+    assert_allclose(a, b, atol=1e-6)
+    c = attribute(model, codes, 1, "grad_x_input", device=device)
+    assert c.dtype == np.float32 and c.shape == (4, A, L)
+
+
+def test_model_state_is_restored():
+    model = nn.Sequential(nn.Conv1d(A, 4, 3, padding=1), nn.Dropout(0.5), nn.ReLU(),
+                          nn.Flatten(), nn.Linear(4 * L, 2))
+    model.train()
+    codes, _ = random_codes(3)
+    a = attribute(model, codes, 0, "grad_x_input")
+    b = attribute(model, codes, 0, "grad_x_input")
+    assert model.training and np.array_equal(a, b)                         # eval inside
+    with pytest.raises(ValueError, match="target holds class 5"):
+        attribute(model, codes, 5, "deeplift")
+    assert model.training
+    assert all(not m._forward_hooks and not m._backward_hooks for m in model.modules())
+    assert next(model.parameters()).device.type == "cpu"
+
+
+# ---------------------------------------------------------------------------------------
+# bad input
+# ---------------------------------------------------------------------------------------
+
+
+def test_bad_input_messages():
+    model = SmallCNN()
+    codes, _ = random_codes(2)
+    with pytest.raises(ValueError, match="method must be one of"):
+        attribute(model, codes, 0, "lrp")
+    with pytest.raises(ValueError, match="reference must be one of"):
+        attribute(model, codes, 0, "deeplift", "gc_matched")
+    with pytest.raises(ValueError, match="reference: method 'ism' takes no reference"):
+        attribute(model, codes, 0, "ism", "zeros")
+    with pytest.raises(ValueError, match="layer: 'conv9' does not exist"):
+        attribute(model, codes, 0, "gradcam", layer="conv9")
+    with pytest.raises(ValueError, match="cannot apply to this architecture"):
+        attribute(Recurrent(), codes, 0, "deeplift")
+    with pytest.raises(ValueError, match="steps: must be an integer >= 2"):
+        attribute(model, codes, 0, "integrated_gradients", steps=1)
+    with pytest.raises(ValueError, match="not an option of method 'saliency'"):
+        attribute(model, codes, 0, "saliency", steps=3)
+    with pytest.raises(ValueError, match="correction: the gradient correction"):
+        attribute(model, codes, 0, "ism", correction=True)
+    with pytest.raises(ValueError, match="hypothetical: method 'gradcam'"):
+        attribute(model, codes, 0, "gradcam", hypothetical=True)
+    with pytest.raises(ValueError, match="use deeplift_shap"):
+        attribute(model, codes, 0, "deeplift", "shuffle", n_references=5)
+    with pytest.raises(ValueError, match="frequencies"):
+        attribute(model, codes, 0, "deeplift", "mean_composition")
+    with pytest.raises(ValueError, match="X must be one-hot"):
+        attribute(model, np.full((2, A, L), 0.5), 0, "saliency")
+    with pytest.raises(ValueError, match="target must be an int or have shape"):
+        attribute(model, codes, [0, 1, 0], "saliency")
+    with pytest.raises(ValueError, match="batch_size must be >= 1"):
+        attribute(model, codes, 0, "saliency", batch_size=0)
+    with pytest.raises(ValueError, match="gradcam cannot apply|needs a convolutional"):
+        attribute(nn.Sequential(nn.Flatten(), nn.Linear(A * L, 2)), codes, 0, "gradcam")
+
+
+def test_validate_attribution_config():
+    layers = model_layers(SmallCNN())
+    cfg = {"n_examples": 50,
+           "methods": {"grad_x_input": {}, "saliency": {"correction": True},
+                       "integrated_gradients": {"references": ["zeros", "shuffle"], "steps": 16},
+                       "deeplift_shap": None, "gradcam": {"layer": "conv2"}},
+           "metrics": {"score": "observed"}}
+    out = validate_attribution_config(cfg, "config.yaml", layers)
+    names = [r["name"] for r in out["runs"]]
+    assert names == ["grad_x_input", "saliency", "integrated_gradients-zeros",
+                     "integrated_gradients-shuffle", "deeplift_shap", "gradcam"]
+    assert out["runs"][4]["settings"]["n_references"] == 20
+    assert out["n_examples"] == 50 and out["batch_size"] == 128
+    listed = validate_attribution_config(
+        {"methods": ["ism", {"method": "saliency", "name": "saliency_corrected",
+                             "correction": True}, {"method": "saliency"}]}, "c.yaml")
+    assert [r["name"] for r in listed["runs"]] == ["ism", "saliency_corrected", "saliency"]
+    bad = [({"methods": {"lrp": {}}}, "attribution.methods.lrp: unknown method 'lrp'"),
+           ({"methods": {"deeplift": {"reference": "gc"}}},
+            "attribution.methods.deeplift.reference: unknown reference 'gc'"),
+           ({"methods": {"gradcam": {"layer": "conv9"}}},
+            "attribution.methods.gradcam.layer: 'conv9' does not exist"),
+           ({"methods": {"ism": {"steps": 4}}}, "attribution.methods.ism.steps: not an option"),
+           ({"methods": [{"method": "saliency"}, "saliency"]}, "is used twice"),
+           ({"methods": {}}, "attribution.methods: is required"),
+           ({"methods": {"ism": {}}, "n_examples": 0}, "attribution.n_examples: must be"),
+           ({"methods": {"ism": {}}, "colour": 1}, "attribution.colour: unknown key"),
+           ({"methods": {"ism": {}}, "metrics": {"score": "max"}}, "attribution.metrics.score")]
+    for cfg, message in bad:
+        with pytest.raises(InputError, match=message.replace("(", r"\(")):
+            validate_attribution_config(cfg, "config.yaml", layers)
+    with pytest.raises(InputError, match="config.yaml: attribution.methods.deeplift: .*LSTM"):
+        validate_attribution_config({"methods": {"deeplift": {}}}, "config.yaml",
+                                    model_layers(Recurrent()))
+    with pytest.raises(InputError, match="gradcam.layer: 'x' does not exist"):
+        validate_attribution_config({"methods": {"gradcam": {"layer": "x"}}}, "config.yaml",
+                                    ["conv1", "fc"])
+
+
+# ---------------------------------------------------------------------------------------
+# a model trained on the one-motif grammar
+# ---------------------------------------------------------------------------------------
+
+
+class ConvGMP(nn.Module):
+    """seqgra's conv-gmp-fc family: one conv layer, ReLU, global max pooling, dense."""
+
+    def __init__(self):
+        super().__init__()
+        self.conv = nn.Conv1d(A, 32, 19, padding=9)
+        self.relu = nn.ReLU()
+        self.pool = nn.AdaptiveMaxPool1d(1)
+        self.fc = nn.Linear(32, 2)
+
+    def forward(self, x):
+        return self.fc(self.pool(self.relu(self.conv(x))).flatten(1))
+
+
+@pytest.fixture(scope="module")
+def one_motif(tmp_path_factory):
+    """A one-motif data set and a conv-gmp CNN trained on it (a few seconds on a CPU)."""
+    from grammarbench.dataset import load_split
+    from grammarbench.grammar import load_grammar
+    from grammarbench.simulate import simulate_split
+
+    root = tmp_path_factory.mktemp("one-motif")
+    grammar = load_grammar("config/grammars/one-motif.yaml")
+    simulate_split(grammar, "train", 3000, 1, root / "train")
+    simulate_split(grammar, "test", 200, 1, root / "test")
+    train, test = load_split(root / "train"), load_split(root / "test")
+    torch.manual_seed(0)
+    model = ConvGMP()
+    untrained = ConvGMP()
+    untrained.load_state_dict(model.state_dict())
+    x = torch.tensor(onehot(np.asarray(train.sequences)))
+    y = torch.tensor(np.asarray(train.labels)).long()
+    opt = torch.optim.Adam(model.parameters(), lr=1e-2)
+    gen = torch.Generator().manual_seed(0)
+    for _ in range(3):
+        for idx in torch.randperm(len(y), generator=gen).split(64):
+            loss = F.cross_entropy(model(x[idx]), y[idx])
+            opt.zero_grad()
+            loss.backward()
+            opt.step()
+    return model, untrained, test
+
+
+@pytest.mark.parametrize("method", ["grad_x_input", "deeplift_shap", "ism"])
+def test_trained_model_recovers_the_motif(one_motif, method):
+    model, untrained, test = one_motif
+    codes, mask = np.asarray(test.sequences)[:60], np.asarray(test.mask)[:60]
+    labels = np.asarray(test.labels)[:60]
+    with torch.no_grad():
+        acc = (model(torch.tensor(onehot(codes))).argmax(1).numpy() == labels).mean()
+    assert acc > 0.85
+    kw = {"n_references": 10} if method == "deeplift_shap" else {}
+    trained_maps = attribute(model, codes, labels, method, **kw)
+    random_maps = attribute(untrained, codes, labels, method, **kw)
+    auroc = {}
+    for name, maps in (("trained", trained_maps), ("random", random_maps)):
+        rows = metrics.position_metrics(metrics.position_scores(maps), mask)
+        auroc[name] = next(r["value"] for r in rows
+                           if r["metric"] == "position_auroc" and r["statistic"] == "mean")
+    assert auroc["trained"] >= 0.8, auroc
+    assert abs(auroc["random"] - 0.5) < 0.12, auroc
+
+
+def test_explain_scores_and_round_trip(one_motif, tmp_path):
+    model, _, test = one_motif
+    result = explain(model, test, "deeplift_shap", n_examples=30, n_references=4, batch_size=64)
+    assert len(result) == 30 and result.maps.shape == (30, A, 200)
+    assert result.settings["reference"] == "shuffle" and result.correct.mean() > 0.8
+    assert np.abs(result.delta).max() < 1e-4
+    path = tmp_path / "maps.npz"
+    result.save(path)
+    back = AttributionResult.load(path)
+    assert_allclose(back.maps, result.maps, atol=1e-3, rtol=1e-2)          # float16 on disk
+    assert (back.example == result.example).all() and back.settings == result.settings
+    table = back.score(test, labels={"model": "conv-gmp"})
+    assert list(table.columns[:3]) == ["model", "method", "reference"]
+    auc = table[(table.metric == "window_auroc") & (table.subset == "all")]["value"]
+    assert len(auc) == 1 and auc.iloc[0] > 0.9
+
+
+def test_config_runs_feed_explain(one_motif):
+    model, _, test = one_motif
+    cfg = validate_attribution_config(
+        {"n_examples": 8, "batch_size": 64,
+         "methods": {"integrated_gradients": {"references": ["uniform", "shuffle"],
+                                              "n_references": 2, "steps": 8},
+                     "ism": None, "gradcam": {"layer": "relu"}}},
+        "config.yaml", model_layers(model))
+    for run in cfg["runs"]:
+        result = explain(model, test, run["method"], n_examples=cfg["n_examples"],
+                         batch_size=cfg["batch_size"], random_state=cfg["random_state"],
+                         **run["settings"])
+        assert len(result) == 8 and result.settings["method"] == run["method"]
+        assert result.reference == run["reference"]
+
+
+def test_multilabel_targets(tmp_path):
+    from grammarbench.dataset import Split
+
+    labels = np.array([[1, 0, 1], [0, 0, 0], [0, 1, 0]], np.uint8)
+    example, target = targets_from_labels(labels)
+    assert example.tolist() == [0, 0, 2] and target.tolist() == [0, 2, 1]
+    codes, lengths = random_codes(3, seed=12)
+    split = Split(path=tmp_path, sequences=codes, lengths=lengths.astype(np.int32),
+                  labels=labels, mask=np.zeros_like(codes), entries=np.zeros(3, np.int16),
+                  manifest={"letters": "ACGT", "classes": ["a", "b", "c"]})
+    model = SmallCNN()
+    result = explain(model, split, "grad_x_input")
+    assert result.example.tolist() == [0, 0, 2] and result.target.tolist() == [0, 2, 1]
+    assert result.maps.shape == (3, A, L)
+    # the map of (example 0, class 2) is that class's map of example 0
+    assert_allclose(result.maps[1], attribute(model, codes[[0]], 2, "grad_x_input")[0],
+                    atol=1e-7)
+    with torch.no_grad():
+        logits = model(torch.tensor(onehot(codes))).numpy()
+    assert (result.correct == (logits[result.example, result.target] > 0)).all()
