@@ -18,6 +18,8 @@ include: "rules/common.smk"
 include: "rules/simulate.smk"
 # ---- stage 2: train architectures, evaluate them and the grammar's oracle
 include: "rules/train.smk"
+# ---- stage 3: attribution maps of every model, scored against the ground truth
+include: "rules/attribute.smk"
 
 
 rule all:

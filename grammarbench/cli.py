@@ -104,6 +104,36 @@ def _oracle(args) -> None:
                     device=_device(args.device), threads=args.threads)
 
 
+def _attribute(args) -> None:
+    from grammarbench.attribution import interpret_model, model_layers
+    from grammarbench.attribution.config import validate_attribution_config
+    from grammarbench.models import load_trained
+
+    settings = {key: value for key, value in (("reference", args.reference),
+                                              ("n_references", args.n_references)) if value is not None}
+    section = {"n_examples": args.n_examples, "batch_size": args.batch_size, "random_state": args.random_state,
+               "methods": {method: dict(settings) for method in args.method}}
+    layers = model_layers(load_trained(args.model, device="cpu"))
+    checked = validate_attribution_config(section, "command line", layers)
+    paths = interpret_model(args.model, args.test, args.train, checked["runs"], args.out,
+                            n_examples=checked["n_examples"], batch_size=checked["batch_size"],
+                            random_state=checked["random_state"], device=_device(args.device))
+    log.info("wrote %s", ", ".join(paths))
+
+
+def _benchmark(args) -> None:
+    from pathlib import Path
+
+    from grammarbench.attribution import score_runs
+
+    paths = sorted(Path(args.attributions).glob("*.npz"))
+    if not paths:
+        raise InputError(args.attributions, "", "no attribution runs (*.npz) in this folder")
+    table = score_runs(paths, args.test, score=args.score)
+    table.to_csv(args.out, sep="\t", index=False)
+    log.info("wrote %s: %d rows from %d runs", args.out, len(table), len(paths))
+
+
 def _positive(text: str) -> int:
     value = int(text)
     if value < 1:
@@ -163,6 +193,32 @@ def build_parser() -> argparse.ArgumentParser:
     oracle.add_argument("--device", choices=devices, default="cpu")
     oracle.add_argument("--threads", type=_positive)
     oracle.set_defaults(run=_oracle)
+
+    attribute = sub.add_parser("attribute", help="attribution maps of a trained model on a simulated split")
+    attribute.add_argument("model", help="trained-model folder (written by `grammarbench train`)")
+    attribute.add_argument("--test", required=True, help="the split to explain")
+    attribute.add_argument("--train", required=True, help="the training split (its letter frequencies "
+                                                          "make the mean_composition reference)")
+    attribute.add_argument("--method", action="append", required=True,
+                           help="a method (repeat for several): saliency, grad_x_input, integrated_gradients, "
+                                "deeplift, deeplift_shap, gradcam, guided_backprop, deconvolution, "
+                                "smoothgrad, occlusion, ism, sis")
+    attribute.add_argument("--reference", help="zeros, uniform, mean_composition or shuffle (default: the method's)")
+    attribute.add_argument("--n-references", type=_positive, help="references per example (shuffle)")
+    attribute.add_argument("--n-examples", type=_positive, default=500, help="explain the first n examples")
+    attribute.add_argument("--batch-size", type=_positive, default=128)
+    attribute.add_argument("--random-state", type=_non_negative, default=0)
+    attribute.add_argument("--device", choices=devices, default="auto")
+    attribute.add_argument("--out", required=True, help="folder for <method>.npz")
+    attribute.set_defaults(run=_attribute)
+
+    bench = sub.add_parser("benchmark", help="score attribution maps against the simulated ground truth")
+    bench.add_argument("attributions", help="folder of <run>.npz (written by `grammarbench attribute`)")
+    bench.add_argument("--test", required=True, help="the split the maps explain")
+    bench.add_argument("--score", choices=("sum", "observed"), default="sum",
+                       help="a position's score: |sum over letters| or the attribution at the observed letter")
+    bench.add_argument("--out", required=True, help="TSV to write")
+    bench.set_defaults(run=_benchmark)
     return parser
 
 

@@ -87,6 +87,8 @@ class Grid:
     results: str
     architectures: dict[str, Architecture] = field(default_factory=dict)
     architecture_paths: dict[str, str] = field(default_factory=dict)
+    #: the checked attribution section (runs expanded); None when no method is configured
+    attribution: dict | None = None
     model_seeds: list[int] = field(default_factory=lambda: [1])
 
     @property
@@ -155,8 +157,40 @@ def build_grid(config: dict, source: str, basedir: str | Path | None = None) -> 
                       context=f"grammar {grammar_id!r}: {grammar.alphabet.name}, length "
                               f"{grammar.max_length}, {grammar.n_classes} classes, {grammar.task}")
         architectures[arch_id], architecture_paths[arch_id] = arch, str(found)
+    attribution = None
+    if (config.get("attribution") or {}).get("methods"):
+        if not architectures:
+            raise InputError(source, "attribution", "attribution methods need trained models: "
+                             "the config has no architectures")
+        attribution = check_attribution(config["attribution"], source, architectures, grammars)
     return Grid(config=config, grammars=grammars, grammar_paths=paths, n_train=n_train, heldout=heldout,
                 seeds=list(config.get("seeds", [1])), results=config.get("results", "results"),
                 architectures=architectures, architecture_paths=architecture_paths,
-                model_seeds=list(config.get("model_seeds", [1])))
+                model_seeds=list(config.get("model_seeds", [1])), attribution=attribution)
 
+
+def check_attribution(section: dict, source: str, architectures: dict[str, Architecture],
+                      grammars: dict[str, Grammar]) -> dict:
+    """Check the ``attribution`` section against every architecture (a GradCAM layer that
+    does not exist, a method that cannot apply to a network) and expand it into runs.
+
+    Each architecture is built once, untrained, for the first grammar: its layer names and
+    kinds do not depend on the grammar's length or classes.
+    """
+    from grammarbench.architectures import resolve
+    from grammarbench.attribution import model_layers
+    from grammarbench.attribution.config import validate_attribution_config
+    from grammarbench.models import build_model
+
+    grammar = next(iter(grammars.values()))
+    checked = None
+    for arch in architectures.values():
+        resolved = resolve(arch, length=grammar.max_length, letters=grammar.alphabet.letters,
+                           alphabet=grammar.alphabet.name, classes=grammar.class_names,
+                           task=grammar.task)
+        layers = model_layers(build_model(resolved))
+        try:
+            checked = validate_attribution_config(section, source, layers)
+        except InputError as err:
+            raise InputError(err.source, err.key, f"{err.problem} [architecture {arch.source}]") from None
+    return checked

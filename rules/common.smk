@@ -33,6 +33,8 @@ DATASETS = f"{RESULTS}/datasets"
 MODELS = f"{RESULTS}/models"
 EVALUATION = f"{RESULTS}/evaluation"
 ORACLE = f"{RESULTS}/oracle"
+ATTRIBUTIONS = f"{RESULTS}/attributions"
+RECOVERY = f"{RESULTS}/recovery"
 # One trained model: a point of the grid (the same pattern under models/ and evaluation/).
 MODEL = "{grammar}/seed{seed}/n{n_train}/{architecture}/mseed{model_seed}"
 EVAL_SPLITS = ["validation", "test"]
@@ -120,5 +122,15 @@ def model_targets():
     return targets
 
 
+def recovery_targets():
+    """Every model's grammar-recovery scores, when attribution methods are configured."""
+    if not GRID.attribution:
+        return []
+    return [
+        f"{RECOVERY}/{MODEL.format(**r._asdict())}.tsv"
+        for r in GRID.models.itertuples()
+    ]
+
+
 def get_final_output():
-    return simulation_targets() + model_targets()
+    return simulation_targets() + model_targets() + recovery_targets()

@@ -37,13 +37,15 @@ from ._core import predict_logits, resolve_device, targets_from_labels
 from .api import (METHODS, Method, attribute, check_applicable, get_method, model_layers,
                   resolve_options)
 from .config import validate_attribution_config
-from .results import AttributionResult, explain
+from .results import AttributionResult, explain, interpret_model, score_runs
 
 __all__ = [
     "METHODS",
     "Method",
     "attribute",
     "explain",
+    "interpret_model",
+    "score_runs",
     "AttributionResult",
     "get_method",
     "resolve_options",

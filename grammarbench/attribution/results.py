@@ -19,7 +19,7 @@ from .. import references as refs_mod
 from .api import attribute, resolve_options
 from ._core import predict_logits, targets_from_labels
 
-__all__ = ["AttributionResult", "explain"]
+__all__ = ["AttributionResult", "explain", "interpret_model", "score_runs"]
 
 
 @dataclass
@@ -207,3 +207,68 @@ def explain(model: torch.nn.Module, split, method: str, reference: str | None = 
     return AttributionResult(maps=maps, example=example, target=target,
                              correct=np.asarray(correct, dtype=bool), delta=delta,
                              settings=settings, info=info)
+
+
+# --------------------------------------------------------------------------- a model's runs
+
+
+def interpret_model(model_dir, test_dir, train_dir, runs: list[dict], out_dir, *,
+                    n_examples: int, batch_size: int = 128, random_state: int = 0,
+                    device=None) -> list[str]:
+    """Every configured run (method × reference) on one trained model: the ``interpret``
+    rule. Writes ``<out_dir>/<run name>.npz`` per run (see :meth:`AttributionResult.save`).
+
+    Parameters
+    ----------
+    model_dir, test_dir, train_dir: str or os.PathLike
+        The trained-model folder, the split to explain (the test split) and the training
+        split, whose letter frequencies make the ``mean_composition`` reference.
+    runs: list of dict
+        ``runs`` of :func:`grammarbench.attribution.config.validate_attribution_config`.
+    out_dir: str or os.PathLike
+    n_examples, batch_size, random_state, device:
+        As in :func:`explain`.
+
+    Returns
+    -------
+    paths: list of str
+    """
+    from ..dataset import load_split
+    from ..models import load_trained
+
+    model = load_trained(model_dir, device=device)
+    test, train = load_split(test_dir), load_split(train_dir)
+    frequencies = refs_mod.letter_frequencies(np.asarray(train.sequences), np.asarray(train.lengths),
+                                              len(train.manifest["letters"]))
+    out_dir = Path(out_dir)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    paths = []
+    for run in runs:
+        result = explain(model, test, run["method"], n_examples=n_examples, frequencies=frequencies,
+                         batch_size=batch_size, device=device, random_state=random_state,
+                         **run["settings"])
+        result.info["run"] = run["name"]
+        path = out_dir / f"{run['name']}.npz"
+        result.save(path)
+        paths.append(str(path))
+    return paths
+
+
+def score_runs(paths, test_dir, labels: dict | None = None, **options):
+    """Score saved runs against the ground truth of the split they explain: the
+    ``benchmark`` rule. One long table (:func:`grammarbench.metrics.score_maps`'s columns
+    after ``run``, ``method``, ``reference`` and ``n_references``), all runs stacked.
+    """
+    import pandas as pd
+
+    from ..dataset import load_split
+
+    test = load_split(test_dir)
+    tables = []
+    for path in paths:
+        result = AttributionResult.load(path)
+        run_labels = {**(labels or {}), "run": result.info.get("run", Path(path).stem),
+                      "method": result.method, "reference": result.reference or "",
+                      "n_references": int(result.settings.get("n_references") or 0)}
+        tables.append(result.score(test, labels=run_labels, **options))
+    return pd.concat(tables, ignore_index=True)

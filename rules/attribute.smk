@@ -1,0 +1,56 @@
+# Stage 3: explain every trained model with every configured attribution run (method ×
+# reference), on the GPU when the job may use one, then score each map against the
+# simulated ground truth. One job per model, not per run: it keeps paper-scale grids to a
+# DAG Snakemake builds in seconds.
+
+
+rule interpret:
+    input:
+        model=f"{MODELS}/{MODEL}/model.pt",
+        architecture=f"{MODELS}/{MODEL}/architecture.yaml",
+        test=heldout_split("test"),
+        train=train_split,
+    output:
+        directory(f"{ATTRIBUTIONS}/{MODEL}"),
+    log:
+        f"logs/interpret/{MODEL}.log",
+    benchmark:
+        f"benchmarks/interpret/{MODEL}.tsv"
+    conda:
+        "../envs/torch.yaml"
+    threads: config["train"]["threads"]
+    resources:
+        gpu=1,
+        mem_mb=4000,
+        runtime=120,
+    params:
+        attribution=GRID.attribution,
+        device=config["train"]["device"],
+    script:
+        "../scripts/interpret.py"
+
+
+rule benchmark:
+    input:
+        attributions=f"{ATTRIBUTIONS}/{MODEL}",
+        test=heldout_split("test"),
+    output:
+        f"{RECOVERY}/{MODEL}.tsv",
+    log:
+        f"logs/benchmark/{MODEL}.log",
+    benchmark:
+        f"benchmarks/benchmark/{MODEL}.tsv"
+    conda:
+        "../envs/torch.yaml"
+    resources:
+        mem_mb=4000,
+        runtime=60,
+    params:
+        runs=(
+            [run["name"] for run in GRID.attribution["runs"]]
+            if GRID.attribution
+            else []
+        ),
+        metrics=GRID.attribution["metrics"] if GRID.attribution else {},
+    script:
+        "../scripts/benchmark.py"
