@@ -132,5 +132,91 @@ def recovery_targets():
     ]
 
 
+# ---- the grid's tables: (keys, per-job file) pairs, built once at parse time
+
+
+TABLES = f"{RESULTS}/tables"
+FIGURES = f"{RESULTS}/figures"
+
+
+def _model_points():
+    return [
+        r._asdict()
+        for r in GRID.models.drop(columns="Index", errors="ignore").itertuples(
+            index=False
+        )
+    ]
+
+
+MODEL_POINTS = _model_points()
+PREDICTIVE_JOBS = [
+    (
+        {**point, "split": split},
+        f"{EVALUATION}/{MODEL.format(**point)}/{split}.metrics.tsv",
+    )
+    for point in MODEL_POINTS
+    for split in EVAL_SPLITS
+] + [
+    (
+        {
+            "grammar": r.grammar,
+            "seed": r.seed,
+            "n_train": r.n_train,
+            "architecture": "oracle",
+            "model_seed": "",
+            "split": split,
+        },
+        f"{ORACLE}/{r.grammar}/seed{r.seed}/{split}.metrics.tsv",
+    )
+    for r in (GRID.datasets.itertuples() if GRID.architectures else [])
+    for split in EVAL_SPLITS
+]
+TRAINING_JOBS = [
+    (point, f"{MODELS}/{MODEL.format(**point)}/history.tsv") for point in MODEL_POINTS
+]
+RECOVERY_JOBS = [
+    ({**point, "run": run["name"]}, f"{RECOVERY}/{MODEL.format(**point)}.tsv")
+    for point in MODEL_POINTS
+    for run in (GRID.attribution["runs"] if GRID.attribution else [])
+]
+RUNTIME_JOBS = [
+    ({"rule": rule, **point}, f"benchmarks/{rule}/{MODEL.format(**point)}.tsv")
+    for point in MODEL_POINTS
+    for rule in ["train", "evaluate"]
+    + (["interpret", "benchmark"] if GRID.attribution else [])
+]
+
+
+def table_inputs(jobs):
+    return sorted({path for _, path in jobs})
+
+
+def figure_targets():
+    """The report's figures: one set per grid, each PNG with a PDF beside it."""
+    if not GRID.architectures:
+        return []
+    names = ["predictive", "learning_curves", "runtime", "positional_heatmaps"]
+    if GRID.attribution:
+        names += ["recovery", "methods_heatmap", "attribution_tracks"]
+        if any(run["reference"] for run in GRID.attribution["runs"]):
+            names.append("reference_sweep")
+    return [f"{FIGURES}/{name}.png" for name in names]
+
+
+def tracks_model():
+    """The model whose attribution tracks the report shows: the largest training set of
+    the first grammar, seed, architecture and model seed."""
+    point = dict(MODEL_POINTS[0])
+    point["n_train"] = max(GRID.n_train[point["grammar"]])
+    return point
+
+
 def get_final_output():
-    return simulation_targets() + model_targets() + recovery_targets()
+    targets = simulation_targets() + model_targets() + recovery_targets()
+    if GRID.architectures:
+        targets += [
+            f"{TABLES}/{name}.tsv" for name in ("predictive", "training", "runtime")
+        ]
+    if GRID.attribution:
+        targets.append(f"{TABLES}/recovery.tsv")
+    return targets + figure_targets()
