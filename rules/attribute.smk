@@ -9,7 +9,7 @@ rule interpret:
         model=f"{MODELS}/{MODEL}/model.pt",
         architecture=f"{MODELS}/{MODEL}/architecture.yaml",
         test=heldout_split("test"),
-        train=train_split,
+        train=TRAIN_SPLIT,
     output:
         directory(f"{ATTRIBUTIONS}/{MODEL}"),
     log:

@@ -63,7 +63,7 @@ rule grammar_elements:
 
 rule plot_grammar_heatmap:
     input:
-        train_split,
+        TRAIN_SPLIT,
     output:
         report(
             f"{RESULTS}/diagnostics/{{grammar}}/seed{{seed}}/n{{n_train}}.positional.png",

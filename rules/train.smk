@@ -6,7 +6,7 @@
 rule train:
     input:
         architecture=architecture_path,
-        train=train_split,
+        train=TRAIN_SPLIT,
         validation=heldout_split("validation"),
     output:
         model=f"{MODELS}/{MODEL}/model.pt",
