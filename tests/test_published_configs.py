@@ -20,6 +20,8 @@ from pathlib import Path
 import pytest
 import yaml
 
+from jobstats import job_counts
+
 REPO = Path(__file__).resolve().parents[1]
 SCHEMA = yaml.safe_load((REPO / "schemas/config.schema.yaml").read_text())
 CONFIGS = ["config/seqgra-paper.yaml", "config/attribution-benchmark.yaml"]
@@ -67,20 +69,6 @@ def dry_run(workdir: Path, configfile: Path | list[Path], *overrides: str) -> tu
     after = resource.getrusage(resource.RUSAGE_CHILDREN)
     cpu = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
     return proc, wall, cpu
-
-
-def job_counts(proc: subprocess.CompletedProcess) -> dict[str, int]:
-    """Job counts per rule (and ``total``) from Snakemake's job stats table."""
-    counts, table = {}, False
-    for line in (proc.stdout + proc.stderr).splitlines():
-        parts = line.split()
-        if parts[:2] == ["job", "count"]:
-            table = True
-        elif table and len(parts) == 2 and parts[1].isdigit():
-            counts[parts[0]] = int(parts[1])
-            if parts[0] == "total":
-                break
-    return counts
 
 
 @pytest.mark.parametrize("name", CONFIGS)

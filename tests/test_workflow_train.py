@@ -13,6 +13,8 @@ import pandas as pd
 import pytest
 import yaml
 
+from jobstats import job_counts
+
 REPO = Path(__file__).resolve().parents[1]
 TINY = yaml.safe_load((REPO / "tests/configs/tiny/config.yaml").read_text())
 
@@ -25,20 +27,6 @@ def snakemake(cwd: Path, config: dict, *args, timeout: int = 600) -> subprocess.
     return subprocess.run([sys.executable, "-m", "snakemake", "--snakefile", str(REPO / "Snakefile"),
                            "--configfile", "config.yaml", "--directory", str(cwd), "--cores", "2",
                            *args], cwd=cwd, env=env, capture_output=True, text=True, timeout=timeout)
-
-
-def jobs(proc: subprocess.CompletedProcess) -> dict[str, int]:
-    """Job counts per rule from Snakemake's job stats table."""
-    counts, table = {}, False
-    for line in (proc.stdout + proc.stderr).splitlines():
-        parts = line.split()
-        if parts[:2] == ["job", "count"]:
-            table = True
-        elif table and len(parts) == 2 and parts[1].isdigit():
-            if parts[0] == "total":
-                break
-            counts[parts[0]] = int(parts[1])
-    return counts
 
 
 def config(**changes) -> dict:
@@ -69,7 +57,7 @@ def test_run_then_resume_trains_only_new_points(tmp_path):
     bigger = config(n_train=[200, 400], model_seeds=[1, 2])
     dry = snakemake(tmp_path, bigger, "-n")
     assert dry.returncode == 0, dry.stderr[-3000:]
-    planned = jobs(dry)
+    planned = job_counts(dry)
     assert planned["train"] == 3 and planned["evaluate"] == 3, planned
     assert "oracle" not in planned and "simulate_heldout" not in planned, planned
     assert "n200/conv10w-gmp-fc10/mseed1/model.pt" not in dry.stdout
