@@ -510,7 +510,9 @@ def test_tiny_grid_every_job_went_through_sbatch(tiny_runs, slurm_cluster):
 
 # Files whose bytes may differ between two correct runs: per-run markers, and formats that
 # embed a creation date.
-VOLATILE_NAMES = {".snakemake_timestamp"}
+VOLATILE_NAMES = {".snakemake_timestamp",
+                  # wall time and memory of every job: measurements, not results
+                  "runtime.tsv", "runtime.png"}
 VOLATILE_SUFFIXES = {".pdf", ".html"}
 # JSON keys and TSV columns that hold timings (wall_seconds, examples_per_second, ...).
 VOLATILE_KEYS = re.compile(r"time|date|host|elapsed|duration|created|second|throughput", re.I)
@@ -525,10 +527,22 @@ def _stable_json(value):
 
 
 def _stable_tsv(path: Path) -> list[list[str]]:
-    """A table's rows without its timing columns (history.tsv's seconds, ...)."""
+    """A table's rows without its timing columns (history.tsv's seconds, ...) and, in
+    long tables, without the rows of timing metrics (training.tsv's seconds, ...)."""
     rows = [line.split("\t") for line in path.read_text().splitlines()]
-    keep = [i for i, name in enumerate(rows[0] if rows else []) if not VOLATILE_KEYS.search(name)]
-    return [[row[i] for i in keep if i < len(row)] for row in rows]
+    header = rows[0] if rows else []
+    keep = [i for i, name in enumerate(header) if not VOLATILE_KEYS.search(name)]
+    metric = header.index("metric") if "metric" in header else None
+    return [[row[i] for i in keep if i < len(row)] for row in rows
+            if metric is None or metric >= len(row) or not VOLATILE_KEYS.search(row[metric])]
+
+
+def _stable_npz(path: Path) -> dict:
+    """An attribution file's arrays, without ``meta`` (its info holds seconds and paths)."""
+    import numpy as np
+
+    with np.load(path) as f:
+        return {name: f[name].tobytes() for name in f.files if name != "meta"}
 
 
 def _outputs(root: Path) -> dict[str, Path]:
@@ -555,6 +569,8 @@ def test_tiny_grid_outputs_equal_a_local_run(tiny_runs):
             )
         elif path.suffix == ".tsv":
             same = _stable_tsv(path) == _stable_tsv(other)
+        elif path.suffix == ".npz":
+            same = _stable_npz(path) == _stable_npz(other)
         else:
             same = path.read_bytes() == other.read_bytes()
         if not same:
