@@ -271,13 +271,9 @@ def predict_logits(model: torch.nn.Module, X, batch_size: int = 256, device=None
     -------
     logits: np.ndarray, dtype=float32, shape=(N, K)
     """
+    from ..predict import predict  # the package's one batching primitive
+
     codes, _, A = prepare_sequences(X, None, alphabet_size)
     batch_size = seq._validate_int(batch_size, "batch_size", 1)
-    device = resolve_device(device)
-    with model_state(model, device):
-        run = Run(model, device, resolve_dtype(model, dtype), batch_size, A)
-        out = []
-        with torch.no_grad():
-            for lo in range(0, codes.shape[0], batch_size):
-                out.append(run.logits(run.one_hot(codes[lo:lo + batch_size])).cpu())
-    return torch.cat(out).numpy()
+    return predict(model, codes, batch_size, device=resolve_device(device),
+                   dtype=resolve_dtype(model, dtype), alphabet_size=A).numpy()
