@@ -676,6 +676,59 @@ def jaspar_matrix(matrix_id: str, source="", key: str = "",
     return str(motif.name), _normalise_rows(counts, source, key, what="counts")
 
 
+def consensus(ppm, alphabet: Alphabet = DNA) -> str:
+    """The most probable letter at each position (ties: the first in alphabet order)."""
+    return "".join(alphabet.letters[i] for i in np.argmax(_check_ppm(ppm), axis=1))
+
+
+def jaspar_collection(collection: str = "CORE", tax_group: str = "vertebrates",
+                      release: str = JASPAR_RELEASE) -> dict[str, tuple[str, np.ndarray]]:
+    """Every matrix of one JASPAR collection and taxonomic group, latest version of each.
+
+    Returns
+    -------
+    matrices: dict
+        Matrix ID (e.g. ``MA0139.2``) → (TF name, PPM with columns A C G T), in ID order.
+    """
+    db = _jaspar_db(release)
+    found = db.fetch_motifs(collection=collection, tax_group=[tax_group], all_versions=False)
+    matrices = {}
+    for motif in sorted(found, key=lambda m: m.matrix_id):
+        counts = np.array([motif.counts[letter] for letter in DNA.letters], dtype=np.float64).T
+        matrices[str(motif.matrix_id)] = (str(motif.name), _normalise_rows(
+            counts, f"JASPAR {release}", motif.matrix_id, what="counts"))
+    return matrices
+
+
+def dissimilar_subset(ppms: Mapping[str, np.ndarray], n: int, max_similarity: float,
+                      seed: int, reverse_complement: bool = True) -> list[str]:
+    """Pick ``n`` motifs no two of which are similar: a greedy pass in a seeded random order.
+
+    A motif joins the subset when its :func:`ppm_similarity` to every motif already in
+    it is below ``max_similarity``. The random order (rather than, say, most informative
+    first) keeps the subset a fair sample of the collection, as a random draw of
+    database motifs is, while the threshold keeps classes from being told apart only by
+    near-identical matrices.
+
+    Raises
+    ------
+    ValueError
+        Fewer than ``n`` motifs pass the threshold.
+    """
+    names = list(ppms)
+    order = np.random.default_rng(seed).permutation(len(names))
+    chosen: list[str] = []
+    for index in order:  # candidates x chosen pairs: thousands of small matrix products
+        candidate = ppms[names[index]]
+        if all(ppm_similarity(candidate, ppms[other], reverse_complement=reverse_complement)
+               < max_similarity for other in chosen):
+            chosen.append(names[index])
+            if len(chosen) == n:
+                return chosen
+    raise ValueError(f"only {len(chosen)} of {len(names)} motifs are pairwise below "
+                     f"similarity {max_similarity}; {n} were asked for")
+
+
 # --------------------------------------------------------------------------- statistics
 
 

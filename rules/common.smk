@@ -153,12 +153,27 @@ RECOVERY_JOBS = [
     for point in MODEL_POINTS
     for run in (GRID.attribution["runs"] if GRID.attribution else [])
 ]
+# The tables of the stages that ran (the runtime table follows them).
+STAGE_TABLES = ["predictive", "training"] + (["recovery"] if GRID.attribution else [])
 RUNTIME_JOBS = [
     ({"rule": rule, **point}, f"benchmarks/{rule}/{MODEL.format(**point)}.tsv")
     for point in MODEL_POINTS
     for rule in ["train", "evaluate"]
     + (["interpret", "benchmark"] if GRID.attribution else [])
 ]
+
+
+# Per-model report items (e.g. each model's ROC/PR curves) only while the grid is small
+# enough to browse: on paper-scale grids thousands of embedded images would make the HTML
+# report gigabytes, and each report flag costs the planner time per job. The grid-level
+# figures summarise every model either way; the per-model files are written regardless.
+MAX_MODELS_IN_REPORT = 100
+
+
+def report_if_browsable(path, **report_options):
+    if len(MODEL_POINTS) <= MAX_MODELS_IN_REPORT:
+        return report(path, **report_options)
+    return path
 
 
 def table_inputs(jobs):
@@ -188,12 +203,8 @@ def tracks_model():
 def get_final_output():
     """Everything, through the grid's tables and figures when there are models (the
     tables need every model's files, so listing those too would only slow planning)."""
-    targets = simulation_targets()
+    targets = simulation_targets() + [f"{RESULTS}/config.html"]
     if not GRID.architectures:
         return targets
-    targets += [
-        f"{TABLES}/{name}.tsv" for name in ("predictive", "training", "runtime")
-    ]
-    if GRID.attribution:
-        targets.append(f"{TABLES}/recovery.tsv")
+    targets += [f"{TABLES}/{name}.tsv" for name in STAGE_TABLES + ["runtime"]]
     return targets + figure_targets()

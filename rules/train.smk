@@ -42,7 +42,7 @@ rule evaluate:
         metrics=per_split(f"{EVALUATION}/{MODEL}", "metrics"),
         predictions=per_split(f"{EVALUATION}/{MODEL}", "predictions"),
         curves=per_split(f"{EVALUATION}/{MODEL}", "curves"),
-        figure=report(
+        figure=report_if_browsable(
             f"{EVALUATION}/{MODEL}/test.curves.png",
             caption="../report/model_curves.rst",
             category="2. Predictive performance",

@@ -12,6 +12,7 @@ from grammarbench import motifs as M
 from grammarbench.alphabet import DNA, PROTEIN
 from grammarbench.errors import InputError
 from grammarbench.motifs import (
+    consensus,
     information_content,
     jaspar_matrix,
     ppm_similarity,
@@ -24,10 +25,6 @@ from grammarbench.motifs import (
 
 REPO = Path(__file__).resolve().parents[1]
 MOTIFS = REPO / "config" / "motifs"
-
-
-def consensus(ppm) -> str:
-    return "".join(DNA.letters[i] for i in np.argmax(ppm, axis=1))
 
 
 def write(tmp_path, name, text) -> Path:

@@ -4,6 +4,7 @@ self-contained HTML report holds every figure and table."""
 
 from __future__ import annotations
 
+import json
 import shutil
 import subprocess
 import sys
@@ -62,6 +63,48 @@ def test_every_figure_and_the_report(grid):
         assert f"{name}.png" in html, name
     for table in ("predictive", "recovery", "training", "runtime"):
         assert f"{table}.tsv" in html, table
+
+
+STAGES = {"0. Run configuration": ["config.html"],
+          "1. Simulated data": ["positional_heatmaps"],
+          "2. Predictive performance": ["predictive", "learning_curves", "predictive.tsv",
+                                        "training.tsv"],
+          "3. Grammar recovery": ["recovery", "methods_heatmap", "reference_sweep",
+                                  "attribution_tracks", "recovery.tsv"],
+          "4. Runtime": ["runtime", "runtime.tsv"]}
+
+
+def test_report_files_each_figure_and_table_under_its_stage(grid):
+    html = (grid / "report.html").read_text()
+    # the report's navigation: {category: {subcategory: [paths]}}, one JSON object
+    start = html.index("categories = {") + len("categories = ")
+    categories, _ = json.JSONDecoder().raw_decode(html[start:])
+    filed = {Path(path).name: category for category, subcategories in categories.items()
+             for paths in subcategories.values() for path in paths}
+    for stage, names in STAGES.items():
+        for name in names:
+            assert filed[name if "." in name else f"{name}.png"] == stage, name
+
+
+def test_the_report_carries_the_run_config_and_every_definition(grid):
+    import hashlib
+
+    page = (grid / "results/config.html").read_text()
+    assert "mixed_precision: true" in page  # a default the config file left out, filled in
+    for path in ("config/grammars/one-motif.yaml", "config/grammars/spacing.yaml",
+                 "config/architectures/conv10w-gmp-fc10.yaml"):
+        assert hashlib.sha256((REPO / path).read_bytes()).hexdigest() in page, path
+
+
+def test_config_page_escapes_definitions(tmp_path):
+    from grammarbench.report import config_page
+
+    xml = tmp_path / "g.xml"
+    xml.write_text("<grammar><rule/></grammar>\n")
+    page = config_page({"grammars": {"g": str(xml)}, "n_train": [10]}, ["c.yaml"],
+                       {"g": str(xml)}, {})
+    assert "&lt;grammar&gt;&lt;rule/&gt;" in page and "<rule/>" not in page
+    assert "n_train:\n- 10" in page
 
 
 def test_a_missing_grid_point_fails_its_table_with_its_name(grid):
