@@ -40,6 +40,8 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from grammarbench.metrics import auroc, average_precision
+
 METRIC_COLUMNS = ("metric", "class", "value")
 CURVE_COLUMNS = ("curve", "class", "x", "y", "threshold")
 MAX_CURVE_POINTS = 1000
@@ -104,10 +106,8 @@ def _per_class(score_fn, y: np.ndarray, p: np.ndarray) -> np.ndarray:
 
 def macro_auroc(probs: np.ndarray, labels: np.ndarray, task: str) -> float:
     """Mean one-vs-rest AUROC over the classes present (NaN if none)."""
-    from sklearn.metrics import roc_auc_score
-
     y = label_matrix(labels, task, probs.shape[1])
-    per = _per_class(roc_auc_score, y, probs)
+    per = _per_class(auroc, y, probs)
     return float(np.nanmean(per)) if np.isfinite(per).any() else float("nan")
 
 
@@ -125,8 +125,6 @@ def predictive_metrics(logits: np.ndarray, labels: np.ndarray, task: str, classe
         ``multi-class`` or ``multi-label``.
     classes: list of str, length K
     """
-    from sklearn.metrics import average_precision_score, roc_auc_score
-
     probs = probabilities(logits, task)
     y = label_matrix(labels, task, len(classes))
     rows = [("n", "all", len(y)), ("loss", "all", mean_loss(logits, labels, task)),
@@ -134,7 +132,9 @@ def predictive_metrics(logits: np.ndarray, labels: np.ndarray, task: str, classe
     if task == "multi-label":
         rows.append(("subset_accuracy", "all", float(((probs > 0.5) == y.astype(bool)).all(1).mean())))
     pooled_ok = 0 < y.sum() < y.size
-    for name, fn in (("auroc", roc_auc_score), ("auprc", average_precision_score)):
+    # the one AUROC / average precision of the package (grammarbench.metrics, checked
+    # against scikit-learn's in tests/test_metrics.py), for models and attributions alike
+    for name, fn in (("auroc", auroc), ("auprc", average_precision)):
         per = _per_class(fn, y, probs)
         rows += [(name, c, v) for c, v in zip(classes, per)]
         rows.append((name, "micro", float(fn(y.ravel(), probs.ravel())) if pooled_ok else np.nan))

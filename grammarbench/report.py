@@ -19,7 +19,7 @@ __all__ = ["config_page", "write_config_page"]
 
 _STYLE = """
 body { font-family: system-ui, sans-serif; margin: 1.5em; color: #222; }
-h1 { font-size: 1.3em; } h2 { font-size: 1.1em; margin-top: 1.6em; }
+h1 { font-size: 1.3em; } h2 { font-size: 1.15em; margin-top: 1.6em; } h3 { font-size: 1em; }
 pre { background: #f6f6f6; padding: 0.8em; overflow-x: auto; font-size: 0.85em; }
 code { font-size: 0.85em; } .sha { color: #666; }
 """

@@ -26,6 +26,7 @@ import numpy as np
 import torch
 
 from .. import seq
+from ..predict import resolve_device  # one device policy for training and attribution
 
 __all__ = [
     "resolve_device",
@@ -37,17 +38,6 @@ __all__ = [
     "logits",
     "predict_logits",
 ]
-
-
-def resolve_device(device=None) -> torch.device:
-    """``None`` -> CUDA when available, else CPU; a string or device is passed through."""
-    if device is None:
-        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    try:
-        return torch.device(device)
-    except (RuntimeError, TypeError) as err:
-        raise ValueError(f"device must be None, 'cpu', 'cuda' or a torch.device; "
-                         f"got {device!r}") from err
 
 
 def _model_dtype(model: torch.nn.Module) -> torch.dtype:
