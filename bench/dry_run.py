@@ -46,10 +46,10 @@ def main() -> None:
     args = parser.parse_args()
     # Snakemake's advice for large workflows is `--dry-run --quiet`; a plain dry run also
     # prints every job and its progress, which on its own costs seconds at this scale.
-    counted = "?"
+    jobs = "?"
     for label, quiet in (("plain (prints every job)", False), ("-q (prints nothing)", True)):
-        jobs, wall, cpu, command = dry_run(args.config, quiet)
-        counted = jobs = counted if jobs == "?" else jobs  # -q hides the job table
+        counted, wall, cpu, command = dry_run(args.config, quiet)
+        jobs = jobs if quiet else counted  # -q hides the job table: the plain run's count
         print(f"{args.config} {label}: {jobs} jobs planned in {wall:.1f} s wall, {cpu:.1f} s CPU "
               f"(target {TARGET_SECONDS:.0f} s)")
         print("  command: " + " ".join(command[1:]))

@@ -672,8 +672,13 @@ def jaspar_matrix(matrix_id: str, source="", key: str = "",
         hint = f"; {release} has {', '.join(versions)}" if versions else ""
         raise InputError(source, key, f"unknown JASPAR matrix ID {matrix_id!r} "
                                       f"(not in {release}{hint})")
+    return str(motif.name), _jaspar_ppm(motif, source, key)
+
+
+def _jaspar_ppm(motif, source, key: str) -> np.ndarray:
+    """A pyjaspar motif's counts as a PPM, columns A C G T."""
     counts = np.array([motif.counts[letter] for letter in DNA.letters], dtype=np.float64).T
-    return str(motif.name), _normalise_rows(counts, source, key, what="counts")
+    return _normalise_rows(counts, source, key, what="counts")
 
 
 def consensus(ppm, alphabet: Alphabet = DNA) -> str:
@@ -694,9 +699,8 @@ def jaspar_collection(collection: str = "CORE", tax_group: str = "vertebrates",
     found = db.fetch_motifs(collection=collection, tax_group=[tax_group], all_versions=False)
     matrices = {}
     for motif in sorted(found, key=lambda m: m.matrix_id):
-        counts = np.array([motif.counts[letter] for letter in DNA.letters], dtype=np.float64).T
-        matrices[str(motif.matrix_id)] = (str(motif.name), _normalise_rows(
-            counts, f"JASPAR {release}", motif.matrix_id, what="counts"))
+        matrices[str(motif.matrix_id)] = (
+            str(motif.name), _jaspar_ppm(motif, f"JASPAR {release}", motif.matrix_id))
     return matrices
 
 

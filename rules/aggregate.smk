@@ -233,7 +233,7 @@ rule run_config:
         runtime=10,
     params:
         config=config,
-        sources=CONFIG_SOURCE.split(" + "),
+        sources=CONFIG_SOURCES,
         grammars=GRID.grammar_paths,
         architectures=GRID.architecture_paths,
     script:

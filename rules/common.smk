@@ -14,9 +14,8 @@ from grammarbench.errors import InputError
 from grammarbench.grid import build_grid, check_config, coerce_command_line
 
 CONFIG_SCHEMA = Path(workflow.basedir) / "schemas" / "config.schema.yaml"
-CONFIG_SOURCE = " + ".join(
-    [str(f) for f in workflow.configfiles] or ["config/config.yaml"]
-)
+CONFIG_SOURCES = [str(f) for f in workflow.configfiles] or ["config/config.yaml"]
+CONFIG_SOURCE = " + ".join(CONFIG_SOURCES)
 
 # Check, fill defaults, then load and validate every grammar: all before any job starts,
 # each problem as one line naming the file, the key and what is wrong.

@@ -93,12 +93,13 @@ def homer_motifs() -> list[Motif]:
 def jaspar_motifs() -> list[Motif]:
     """The 50-class substitute for seqgra's HOMER set; see the module docstring."""
     sel = JASPAR_SELECTION
-    by_name = {}
+    by_name, seen = {}, set()
     for matrix_id, (tf, ppm) in motifs.jaspar_collection("CORE", "vertebrates").items():
         fits = (sel["min_width"] <= len(ppm) <= sel["max_width"]
                 and motifs.information_content(ppm).sum() >= sel["min_bits"])
-        if fits and tf.upper() not in {name.upper() for name in by_name}:
-            by_name[tf] = (matrix_id, ppm)  # one matrix per TF: the lowest ID
+        if fits and tf.upper() not in seen:  # one matrix per TF (any case): the lowest ID
+            seen.add(tf.upper())
+            by_name[tf] = (matrix_id, ppm)
     chosen = motifs.dissimilar_subset({tf: ppm for tf, (_, ppm) in by_name.items()}, sel["n"],
                                       sel["max_similarity"], seed=sel["seed"])
     return [Motif(tf, by_name[tf][0], len(by_name[tf][1]),
