@@ -1,5 +1,7 @@
 """Ranking metrics shared by predictive evaluation and grammar recovery: AUROC and
-average precision, exact and without scikit-learn (tested against it)."""
+average precision, exact and without scikit-learn (tested against it), and the exact
+expectation of average precision under a uniformly random ranking (the baseline a method
+that finds nothing scores)."""
 
 from __future__ import annotations
 
@@ -7,7 +9,7 @@ import math
 
 import numpy as np
 
-__all__ = ["auroc", "average_precision"]
+__all__ = ["auroc", "average_precision", "harmonic_number", "random_average_precision"]
 
 
 def auroc(labels, scores) -> float:
@@ -61,3 +63,75 @@ def average_precision(labels, scores) -> float:
     precision = tp / (tp + fp)
     recall = tp / n_pos
     return float(np.sum(np.diff(np.r_[0.0, recall]) * precision))
+
+
+#: H_1 .. H_63 exactly (as float sums); larger n use the asymptotic series.
+_HARMONIC = np.cumsum(1.0 / np.arange(1, 64))
+_EULER_GAMMA = 0.57721566490153286061
+
+
+def harmonic_number(n) -> np.ndarray:
+    r"""The harmonic number :math:`H_n = \sum_{i=1}^n 1/i`, elementwise (:math:`H_0 = 0`).
+
+    Exact sums for n < 64; above, :math:`\ln n + \gamma + 1/(2n) - 1/(12n^2) + 1/(120n^4)
+    - 1/(252n^6)`, whose error is below :math:`1/(240 n^8)` (< 1e-16 there).
+
+    Parameters
+    ----------
+    n: int or np.ndarray of int, any shape, >= 0
+
+    Returns
+    -------
+    h: np.ndarray, float64, the shape of ``n``
+    """
+    n = np.asarray(n, dtype=np.float64)
+    small = n < len(_HARMONIC) + 1
+    out = np.empty_like(n)
+    idx = n[small].astype(np.int64)
+    out[small] = np.where(idx > 0, _HARMONIC[np.maximum(idx, 1) - 1], 0.0)
+    m = n[~small]
+    inv2 = 1.0 / (m * m)
+    out[~small] = (np.log(m) + _EULER_GAMMA + 0.5 / m
+                   - inv2 * (1 / 12 - inv2 * (1 / 120 - inv2 / 252)))
+    return out
+
+
+def random_average_precision(n_items, n_positives) -> np.ndarray:
+    r"""The exact expected average precision of a uniformly random ranking of ``n_items``
+    items of which ``n_positives`` are positive (no ties), elementwise.
+
+    Average precision is :math:`AP = \frac1k \sum_{r: y_r = 1} P@r`. The item at rank r
+    is positive with chance k/n, and then the other r - 1 items above it hold on average
+    (r - 1)(k - 1)/(n - 1) positives, so
+
+    .. math::
+
+        E[AP] = \frac1k \sum_{r=1}^{n} \frac kn \cdot \frac{1 + (r-1)\frac{k-1}{n-1}}{r}
+              = \frac{k-1}{n-1} + \frac{(n-k)\,H_n}{n(n-1)}
+
+    with :math:`H_n` the n-th harmonic number (Bestgen 2015, "Exact expected average
+    precision of the random baseline for system evaluation", Prague Bull. Math.
+    Linguist. 103:131). It exceeds the positive fraction k/n, which is the AUPRC of a
+    random ranking only as n grows with k/n fixed: with 16 positives in 200 positions it
+    is 0.103 against 0.080.
+
+    Parameters
+    ----------
+    n_items: int or np.ndarray of int
+        Items ranked, n >= 1.
+    n_positives: int or np.ndarray of int
+        Positives among them, 0 <= k <= n (broadcast against ``n_items``).
+
+    Returns
+    -------
+    expected: np.ndarray, float64, the broadcast shape
+        NaN where k = 0 (average precision is undefined without a positive).
+    """
+    n, k = np.broadcast_arrays(np.asarray(n_items, dtype=np.float64),
+                               np.asarray(n_positives, dtype=np.float64))
+    if np.any((n < 1) | (k < 0) | (k > n)):
+        raise ValueError("random_average_precision needs 1 <= n_items and 0 <= n_positives <= n_items")
+    with np.errstate(divide="ignore", invalid="ignore"):
+        expected = (k - 1) / (n - 1) + (n - k) * harmonic_number(n) / (n * (n - 1))
+    expected = np.where(n == 1, 1.0, expected)          # one item, the positive: AP = 1
+    return np.where(k == 0, np.nan, expected)

@@ -71,7 +71,7 @@ def test_recovery_heatmap_and_reference_sweep(tables, tmp_path):
     fig = fg.method_heatmap(table)
     titles = [ax.get_title() for ax in fig.axes[:2]]
     base = table.query("metric == 'position_auprc' and statistic == 'mean' and subset == 'all' "
-                       "and grammar == 'one-motif' and n_train == 400")["positive_fraction"].mean()
+                       "and grammar == 'one-motif' and n_train == 400")["random_ranking"].mean()
     assert titles[0] == f"one-motif, n_train 400\nrandom ranking: {base:.3g}"
     assert len(fig.axes) == 3                                   # two panels, one colour bar
     check_saved(fig, tmp_path / "methods")

@@ -179,13 +179,24 @@ def _run_column(table: pd.DataFrame) -> str:
     return "run" if "run" in table.columns else "method"
 
 
+def _baseline_column(rows: pd.DataFrame) -> str | None:
+    """The column holding a random ranking's expected value: ``random_ranking`` (exact),
+    or in tables written before it existed ``positive_fraction``."""
+    for column in ("random_ranking", "positive_fraction"):
+        if column in rows and pd.to_numeric(rows[column], errors="coerce").notna().any():
+            return column
+    return None
+
+
 def _baseline(metric: str, rows: pd.DataFrame) -> float | None:
-    """The value of a random ranking: 0.5 for an AUROC, the positive fraction for an
-    AUPRC or the attribution mass."""
+    """The expected value of a random ranking: 0.5 for an AUROC; for an AUPRC the exact
+    expected average precision (``random_ranking``), for the attribution mass the
+    positive fraction, averaged over the rows."""
     if metric.endswith("auroc"):
         return 0.5
-    if (metric.endswith("auprc") or metric == "attribution_mass") and "positive_fraction" in rows:
-        values = pd.to_numeric(rows["positive_fraction"], errors="coerce").dropna()
+    column = _baseline_column(rows)
+    if (metric.endswith("auprc") or metric == "attribution_mass") and column is not None:
+        values = pd.to_numeric(rows[column], errors="coerce").dropna()
         return float(values.mean()) if len(values) else None
     return None
 
@@ -267,8 +278,8 @@ def recovery_figure(recovery: pd.DataFrame, metric: str = "position_auprc",
                     runs: Sequence[str] | None = None,
                     grammars: Sequence[str] | None = None) -> plt.Figure:
     """Grammar recovery vs training-set size: one line per architecture (mean ± SD over
-    seeds of the per-sequence mean), the random ranking (the positive-position fraction,
-    or 0.5 for an AUROC) dotted; one column per grammar, one row per attribution run.
+    seeds of the per-sequence mean), the random ranking (its exact expected value: the
+    expected average precision of a random ranking for an AUPRC, 0.5 for an AUROC) dotted; one column per grammar, one row per attribution run.
 
     Parameters
     ----------
@@ -301,8 +312,8 @@ def recovery_figure(recovery: pd.DataFrame, metric: str = "position_auprc",
                 if len(d):
                     if metric.endswith("auroc"):
                         ax.axhline(0.5, color="grey", ls=":", lw=1.5)
-                    elif "positive_fraction" in d:
-                        base = d.groupby("n_train")["positive_fraction"].mean().sort_index()
+                    elif _baseline_column(d) is not None:
+                        base = d.groupby("n_train")[_baseline_column(d)].mean().sort_index()
                         ax.plot(base.index.astype(float), base.to_numpy(), color="grey", ls=":", lw=1.5)
                     _size_axis(ax, d["n_train"])
                 if i == 0:

@@ -42,7 +42,9 @@ read, the job's keys win):
   ``convergence_delta``, ``maps``), ``statistic`` (``mean``, ``se``, ``pooled``,
   ``mean_abs``, ``max_abs``, ``count``), ``element`` (window metrics: the element; else
   empty), ``value``, ``n`` (maps, positions or windows behind the value),
-  ``positive_fraction`` (share of positives: the AUPRC of a random ranking). See
+  ``positive_fraction`` (share of positives), ``random_ranking`` (what a uniformly random
+  ranking scores in expectation: 0.5 for an AUROC, the exact expected average precision
+  for an AUPRC, the positive fraction for the attribution mass). See
   :mod:`grammarbench.scoring.recovery` for the definitions.
 
 ``training.tsv`` (:func:`training_table`), from each model's ``history.tsv``
@@ -103,7 +105,8 @@ PREDICTIVE_KEYS = (*MODEL_KEYS, "split")
 PREDICTIVE_COLUMNS = (*PREDICTIVE_KEYS, "metric", "class", "value")
 RECOVERY_KEYS = (*MODEL_KEYS, "run")
 RECOVERY_COLUMNS = (*RECOVERY_KEYS, "method", "reference", "n_references", "subset", "metric",
-                    "statistic", "element", "value", "n", "positive_fraction")
+                    "statistic", "element", "value", "n", "positive_fraction",
+                    "random_ranking")
 TRAINING_KEYS = MODEL_KEYS
 TRAINING_COLUMNS = (*TRAINING_KEYS, "epoch", "split", "metric", "value")
 #: Wildcards that come first (in this order) in the runtime table; others follow sorted.
@@ -118,7 +121,7 @@ RECOVERY_REQUIRED = ("position_auroc", "position_auprc")
 #: Integer key columns (nullable: the oracle has no model seed).
 INTEGER_KEYS = ("seed", "n_train", "model_seed", "epoch", "repeat", "n_references")
 #: Numeric non-key columns (empty cells read back as NaN).
-NUMERIC_COLUMNS = ("value", "n", "positive_fraction")
+NUMERIC_COLUMNS = ("value", "n", "positive_fraction", "random_ranking")
 _RECOVERY_LABELS = ("method", "reference", "n_references")
 
 

@@ -41,11 +41,16 @@ position_auroc, position_auprc
     valid position of every map (scores are not normalised per map, so this also
     rewards maps whose scale is comparable across sequences; maps without positives
     contribute negatives). ``positive_fraction``: the share of positive positions
-    (mean over the maps for ``mean``/``se``, pooled for ``pooled``) -- the AUPRC of a
-    random ranking.
+    (mean over the maps for ``mean``/``se``, pooled for ``pooled``). ``random_ranking``:
+    what a uniformly random ranking scores in expectation -- 0.5 for an AUROC; for an
+    AUPRC the exact expected average precision of n positions with k positives,
+    :func:`grammarbench.metrics.random_average_precision`, averaged over the maps as the
+    statistic is (``mean``/``se``) or of all positions at once (``pooled``). It is higher
+    than the positive fraction when a map has few positives (16 of 200: 0.103, not 0.080).
 attribution_mass
     :math:`\sum_{l: y=1} s_{ml} / \sum_l s_{ml}`: the share of the map's total
-    score on grammar positions; a random map scores ``positive_fraction``. Per map
+    score on grammar positions; a random map scores ``positive_fraction`` in expectation
+    (exactly, by symmetry), which ``random_ranking`` repeats. Per map
     (maps with a positive position and a non-zero total; ``mean``/``se``) and pooled
     (sums over all maps).
 window_auroc, window_auprc (per element)
@@ -54,10 +59,11 @@ window_auroc, window_auprc (per element)
     negatives are every window of :math:`w_e` consecutive valid positions, in every
     map, that overlaps no instance of any element (``mask`` all zero). AUROC and
     average precision of the pooled window scores; ``positive_fraction`` = positives /
-    windows. Instances past the sequence's length are ignored.
+    windows; ``random_ranking`` 0.5 and the expected average precision of a random
+    ranking of the windows. Instances past the sequence's length are ignored.
 agreement_{precision,recall,specificity,f1}_{smooth,thresholded}
     seqgra's grammar agreement (Krismer et al. 2022), per map, then ``mean``/``se``
-    over maps. Smooth: :math:`v_l = \sum_a \max(M_{al}, 0)`, divided by
+    over maps (``random_ranking`` empty). Smooth: :math:`v_l = \sum_a \max(M_{al}, 0)`, divided by
     :math:`\max_l v_l` when positive (seqgra's normalised feature importance);
     with G the grammar positions and B the others, precision :math:`= \sum_G v /
     \sum v`, recall :math:`= \sum_G v / |G|`, specificity :math:`= (|B| - \sum_B v) /
@@ -80,7 +86,7 @@ import math
 import numpy as np
 import pandas as pd
 
-from grammarbench.metrics import auroc, average_precision
+from grammarbench.metrics import auroc, average_precision, random_average_precision
 
 __all__ = [
     "position_scores",
@@ -94,7 +100,7 @@ __all__ = [
 
 #: Columns of the tables :func:`score_maps` returns (after any label columns).
 METRIC_COLUMNS = ["subset", "metric", "statistic", "element", "value", "n",
-                  "positive_fraction"]
+                  "positive_fraction", "random_ranking"]
 
 
 # ---------------------------------------------------------------------------------------
@@ -175,9 +181,10 @@ def _mean_se(values) -> tuple[float, float, int]:
 # ---------------------------------------------------------------------------------------
 
 
-def _row(metric, statistic, value, n, positive_fraction, element=""):
+def _row(metric, statistic, value, n, positive_fraction, element="", random_ranking=math.nan):
     return {"metric": metric, "statistic": statistic, "element": element,
-            "value": float(value), "n": int(n), "positive_fraction": float(positive_fraction)}
+            "value": float(value), "n": int(n), "positive_fraction": float(positive_fraction),
+            "random_ranking": float(random_ranking)}
 
 
 def position_metrics(scores, mask, lengths=None) -> list[dict]:
@@ -195,27 +202,33 @@ def position_metrics(scores, mask, lengths=None) -> list[dict]:
     -------
     rows: list of dict
         ``position_auroc`` and ``position_auprc`` with statistics ``mean``, ``se`` and
-        ``pooled``.
+        ``pooled``; ``random_ranking`` is what a random ranking scores in expectation.
     """
     scores = np.asarray(scores, dtype=np.float64)
     _, _, y, valid, _ = _check(scores[:, None, :], None, mask, lengths)
-    roc, ap, frac = [], [], []
-    for m in range(scores.shape[0]):
+    roc, ap = [], []
+    n_valid, n_pos = valid.sum(axis=1), y.sum(axis=1)
+    scored = (n_pos > 0) & (n_pos < n_valid)                                # (M,)
+    for m in np.flatnonzero(scored):
         yy, ss = y[m][valid[m]], scores[m][valid[m]]
-        if 0 < yy.sum() < yy.size:
-            roc.append(auroc(yy, ss))
-            ap.append(average_precision(yy, ss))
-            frac.append(yy.mean())
+        roc.append(auroc(yy, ss))
+        ap.append(average_precision(yy, ss))
     rows = []
-    f_seq = float(np.mean(frac)) if frac else math.nan
+    f_seq = float(np.mean(n_pos[scored] / n_valid[scored])) if scored.any() else math.nan
+    r_seq = (float(np.mean(random_average_precision(n_valid[scored], n_pos[scored])))
+             if scored.any() else math.nan)
     f_pool = float(y[valid].mean()) if valid.any() else math.nan
     pooled_y, pooled_s = y[valid], scores[valid]
-    for name, per_map, fn in (("position_auroc", roc, auroc),
-                              ("position_auprc", ap, average_precision)):
+    r_pool = (float(random_average_precision(pooled_y.size, int(pooled_y.sum())))
+              if pooled_y.size else math.nan)
+    for name, per_map, fn, r_mean, r_pooled in (
+            ("position_auroc", roc, auroc, 0.5, 0.5),
+            ("position_auprc", ap, average_precision, r_seq, r_pool)):
         mean, se, n = _mean_se(per_map)
-        rows.append(_row(name, "mean", mean, n, f_seq))
-        rows.append(_row(name, "se", se, n, f_seq))
-        rows.append(_row(name, "pooled", fn(pooled_y, pooled_s), pooled_y.size, f_pool))
+        rows.append(_row(name, "mean", mean, n, f_seq, random_ranking=r_mean))
+        rows.append(_row(name, "se", se, n, f_seq, random_ranking=r_mean))
+        rows.append(_row(name, "pooled", fn(pooled_y, pooled_s), pooled_y.size, f_pool,
+                         random_ranking=r_pooled))
     return rows
 
 
@@ -235,9 +248,10 @@ def attribution_mass(scores, mask, lengths=None) -> list[dict]:
     f_seq = float(frac.mean()) if frac.size else math.nan
     pooled = on.sum() / total.sum() if total.sum() > 0 else math.nan
     f_pool = float(y[valid].mean()) if valid.any() else math.nan
-    return [_row("attribution_mass", "mean", mean, n, f_seq),
-            _row("attribution_mass", "se", se, n, f_seq),
-            _row("attribution_mass", "pooled", pooled, int(valid.sum()), f_pool)]
+    return [_row("attribution_mass", "mean", mean, n, f_seq, random_ranking=f_seq),
+            _row("attribution_mass", "se", se, n, f_seq, random_ranking=f_seq),
+            _row("attribution_mass", "pooled", pooled, int(valid.sum()), f_pool,
+                 random_ranking=f_pool)]
 
 
 def window_detection(scores, mask, lengths, instances: pd.DataFrame, example) -> list[dict]:
@@ -291,9 +305,10 @@ def window_detection(scores, mask, lengths, instances: pd.DataFrame, example) ->
         values = np.r_[pos, neg]
         frac = pos.size / labels.size
         out.append(_row("window_auroc", "pooled", auroc(labels, values), labels.size, frac,
-                        element))
+                        element, random_ranking=0.5))
         out.append(_row("window_auprc", "pooled", average_precision(labels, values),
-                        labels.size, frac, element))
+                        labels.size, frac, element,
+                        random_ranking=random_average_precision(labels.size, pos.size)))
     return out
 
 
@@ -439,8 +454,8 @@ def score_maps(maps, codes, mask, lengths=None, instances: pd.DataFrame | None =
     -------
     table: pandas.DataFrame
         Long format: label columns, then ``subset``, ``metric``, ``statistic``,
-        ``element``, ``value``, ``n`` (maps, positions or windows behind the value) and
-        ``positive_fraction``. Includes a ``maps`` row (the number of maps scored).
+        ``element``, ``value``, ``n`` (maps, positions or windows behind the value),
+        ``positive_fraction`` and ``random_ranking`` (a random ranking's expected value). Includes a ``maps`` row (the number of maps scored).
     """
     maps_arr, codes, mask_b, valid, lengths = _check(maps, codes, mask, lengths)
     M = maps_arr.shape[0]
