@@ -195,7 +195,8 @@ class Grammar:
         return len(self.classes)
 
     def background_for(self, split: str, label: str | None) -> Background:
-        """The background of an example of ``split`` whose first label is ``label``: the
+        """The background of an example of ``split`` whose first label (after the
+        simulator's per-example shuffle of its labels) is ``label``: the
         most specific match among split+class, class, split, global."""
         best, best_score = self.background, -1
         for sel_split, sel_class, background in self.backgrounds:

@@ -344,11 +344,17 @@ class Oracle:
         self.entries = []
         for entry, w in zip(entries, weights / weights.sum()):
             if entry.shuffle_of is None:
-                self.entries.append((math.log(w), self._background_index(entry.labels), entry.labels, None))
+                # a multi-label example's background is that of a label drawn uniformly
+                # (the first after the simulator's per-example shuffle): one entry per
+                # distinct background, weighted by its share of the labels
+                for log_share, b in self._background_shares(entry.labels):
+                    self.entries.append((math.log(w) + log_share, b, entry.labels, None))
                 continue
             self._notes.add("shuffled-negatives")
             src_w = np.array([_label_weight(entries, s) for s in entry.shuffle_of], dtype=np.float64)
-            sources = [(math.log(p), self._background_index(s)) for s, p in zip(entry.shuffle_of, src_w / src_w.sum())]
+            sources = [(math.log(p) + log_share, b)
+                       for s, p in zip(entry.shuffle_of, src_w / src_w.sum())
+                       for log_share, b in self._background_shares(s)]
             self.entries.append((math.log(w), None, entry.labels, sources))
         self.chains = [_chain(b, A) for b in self.backgrounds]
         for b, chain in zip(self.backgrounds, self.chains):
@@ -363,8 +369,18 @@ class Oracle:
                 self._notes.add("independent-placements")
         self.class_index = {name: i for i, name in enumerate(g.class_names)}
 
-    def _background_index(self, labels) -> int:
-        background = self.grammar.background_for(self.split, labels[0] if labels else None)
+    def _background_shares(self, labels) -> list[tuple[float, int]]:
+        """(log share, background index) of the backgrounds an example with ``labels``
+        is drawn on: each label's with chance 1/len(labels) (merged where they coincide)."""
+        counts: dict[int, int] = {}
+        for label in labels or (None,):
+            b = self._background_index(label)
+            counts[b] = counts.get(b, 0) + 1
+        total = sum(counts.values())
+        return [(math.log(c / total), b) for b, c in counts.items()]
+
+    def _background_index(self, label) -> int:
+        background = self.grammar.background_for(self.split, label)
         for i, b in enumerate(self.backgrounds):
             if b is background:
                 return i

@@ -7,6 +7,16 @@ number from its own generator, seeded by ``SeedSequence(seed, spawn_key=(s, c))`
   trains on nested sets), and
 * the output is byte-identical whatever the number of threads (chunks are independent).
 
+Which composition entry (label set) each example gets is a function of its index alone
+(:func:`entry_assignment`): consecutive blocks of examples hold the entries in exact
+proportion, so a split of a definition's own size (seqgra's ``samples``) has exactly the
+class counts the definition gives.
+
+An example with several labels is simulated as seqgra simulates it: its labels are put in
+a random order (uniform, per example), the background is that of the first label in this
+order, and the labels' rules are applied in this order, later instances writing over
+earlier ones.
+
 Inside a chunk nothing loops over letters or positions: backgrounds are drawn for the
 whole chunk at once, and each rule is applied to every example it fires in at once.
 Loops run over classes, rules, copies and the elements of a rule — all small.
@@ -18,7 +28,8 @@ position says. When an instance would overlap one placed earlier in the same exa
 grammar's ``overlap`` policy decides: ``resample`` draws the block's position again (up to
 ``MAX_ATTEMPTS`` times; positions other than random / window cannot move), ``allow``
 writes over the earlier letters. Either way the instance table records the attempts and
-whether the instance still overlaps another.
+whether the instance overlaps another: both the instance written over (damaged) and the
+one that wrote over it are flagged.
 """
 
 from __future__ import annotations
@@ -27,7 +38,9 @@ import json
 import threading
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
+from fractions import Fraction
 from functools import cache
+from math import gcd, lcm
 from pathlib import Path
 
 import numpy as np
@@ -42,6 +55,12 @@ MAX_ATTEMPTS = 100
 #: Resolution of the letter lookup table: letter probabilities are rounded to 1/65536
 #: (error < 8e-6), which lets one 16-bit random number pick one letter.
 LUT_BITS = 16
+
+#: Longest block of the entry assignment (weights whose exact ratio needs longer blocks are
+#: rounded to this many examples per block).
+MAX_PERIOD = 1 << 16
+#: The second spawn-key word of the entry assignment's stream (chunk indices stay below).
+ASSIGNMENT_STREAM = 1 << 32
 
 SPLIT_KEYS = {split: i for i, split in enumerate(SPLITS)}
 INSTANCE_COLUMNS = ("example", "element", "start", "end", "strand", "class", "rule",
@@ -70,13 +89,57 @@ def chunk_rng(seed: int, split: str, chunk: int) -> np.random.Generator:
     return np.random.default_rng(np.random.SeedSequence(int(seed), spawn_key=(SPLIT_KEYS[split], chunk)))
 
 
-def balanced_assignment(weights: np.ndarray, n: int, rng: np.random.Generator) -> np.ndarray:
-    """Indices 0..len(weights)-1 for ``n`` items in proportion to ``weights`` (largest
-    remainder rounding), in random order."""
-    share = n * np.asarray(weights, float) / np.sum(weights)
-    counts = np.floor(share).astype(int)
-    counts[np.argsort(counts - share, kind="stable")[: n - counts.sum()]] += 1
-    return rng.permutation(np.repeat(np.arange(len(weights)), counts))
+@cache
+def block_counts(weights: tuple[float, ...]) -> np.ndarray:
+    """Examples of each entry per block of the entry assignment, shape=(E,): the weights'
+    exact ratio in the smallest whole numbers (seqgra's samples 5000 and 5000 give 1 and
+    1), or, where that needs more than ``MAX_PERIOD`` examples, the weights rounded to
+    ``MAX_PERIOD`` (largest remainders)."""
+    exact = [Fraction(repr(float(w))) for w in weights]
+    scale = lcm(*(f.denominator for f in exact))
+    counts = [int(f * scale) for f in exact]
+    divisor = gcd(*counts)
+    counts = np.array([c // divisor for c in counts], dtype=np.int64)
+    if counts.sum() > MAX_PERIOD:
+        share = MAX_PERIOD * np.asarray(weights, float) / np.sum(weights)
+        counts = np.floor(share).astype(np.int64)
+        counts[np.argsort(counts - share, kind="stable")[: MAX_PERIOD - counts.sum()]] += 1
+    return counts
+
+
+def _mix64(x: np.ndarray) -> np.ndarray:
+    """splitmix64's finaliser, elementwise on uint64 (wrapping arithmetic): a bijection
+    whose outputs for consecutive inputs look independent and uniform."""
+    x = x + np.uint64(0x9E3779B97F4A7C15)
+    x = (x ^ (x >> np.uint64(30))) * np.uint64(0xBF58476D1CE4E5B9)
+    x = (x ^ (x >> np.uint64(27))) * np.uint64(0x94D049BB133111EB)
+    return x ^ (x >> np.uint64(31))
+
+
+def entry_assignment(weights, seed: int, split: str, start: int, n: int) -> np.ndarray:
+    """The composition entry of examples ``start`` .. ``start + n - 1`` of a split,
+    shape=(n,) int64.
+
+    Examples come in consecutive blocks of P = ``block_counts(weights).sum()``; each
+    block holds exactly ``block_counts`` examples of each entry, in an order drawn per
+    block (from a hash of the data seed, the split and the example's index, so any range
+    of examples is computed alone, whatever the chunking). Every prefix of a split is
+    within one block of exact proportions, and exactly proportional at every multiple
+    of P: a seqgra definition at its own sizes gets exactly its ``samples``.
+    """
+    counts = block_counts(tuple(float(w) for w in weights))
+    if len(counts) == 1 or n <= 0:
+        return np.zeros(max(n, 0), dtype=np.int64)
+    period = int(counts.sum())
+    first, last = start // period, (start + n - 1) // period
+    state = np.random.SeedSequence(int(seed), spawn_key=(SPLIT_KEYS[split], ASSIGNMENT_STREAM))
+    base = state.generate_state(1, np.uint64)[0]
+    index = np.arange(first * period, (last + 1) * period, dtype=np.uint64)
+    keys = _mix64(_mix64(index) ^ base).reshape(-1, period)               # (blocks, P)
+    rank = np.argsort(np.argsort(keys, axis=1, kind="stable"), axis=1, kind="stable")
+    pattern = np.repeat(np.arange(len(counts), dtype=np.int64), counts)     # (P,)
+    offset = start - first * period
+    return pattern[rank].ravel()[offset: offset + n]
 
 
 @cache
@@ -296,6 +359,11 @@ class _ChunkBuilder:
                            if grammar.alphabet.complement is not None else None)
         self.element_index = {name: i for i, name in enumerate(grammar.elements)}
         self.records: list[tuple] = []
+        # the instance each letter belongs to (-1: background), to flag every instance an
+        # overlap touches: the one written over as well as the one that wrote
+        self.owner = np.full(sequences.shape, -1, dtype=np.int32)
+        self.n_instances = 0
+        self.overlapping: list[np.ndarray] = []
 
     def apply_class(self, class_index: int, rows: np.ndarray):
         gclass = self.g.classes[self.g.class_names[class_index]]
@@ -325,13 +393,13 @@ class _ChunkBuilder:
             widths = [w for _, w, _ in samples]
             offsets = _block_offsets(edges, widths, room, self.rng)
             extent = (offsets + np.stack(widths, 1)).max(1)
-            starts, attempts, overlaps = self.find_starts(rule, rows, offsets, widths, extent)
+            starts, attempts, _ = self.find_starts(rule, rows, offsets, widths, extent)
             for j, name in enumerate(component):
                 codes, width, strands = samples[j]
-                self.write(rows, starts + offsets[:, j], codes, width)
+                ids = self.write(rows, starts + offsets[:, j], codes, width)
                 self.records.append((rows, np.full(len(rows), self.element_index[name]),
                                      starts + offsets[:, j], starts + offsets[:, j] + width, strands,
-                                     class_index, rule_index, copy, attempts, overlaps))
+                                     class_index, rule_index, copy, attempts, ids))
             self.n_placed[rows] += 1
 
     def find_starts(self, rule, rows, offsets, widths, extent):
@@ -365,13 +433,22 @@ class _ChunkBuilder:
             clash |= hits.any(1)
         return clash
 
-    def write(self, rows, starts, codes, widths):
+    def write(self, rows, starts, codes, widths) -> np.ndarray:
+        """Write one instance per row; returns the instances' ids, shape=(len(rows),)."""
+        ids = self.n_instances + np.arange(len(rows), dtype=np.int64)
+        self.n_instances += len(rows)
         cols = starts[:, None] + np.arange(codes.shape[1])
         inside = np.arange(codes.shape[1])[None, :] < widths[:, None]
         r = np.broadcast_to(rows[:, None], cols.shape)[inside]
         c = cols[inside]
+        below = self.owner[r, c]
+        hit = below >= 0
+        if hit.any():  # the instances written over, and those writing over them
+            self.overlapping += [below[hit], np.broadcast_to(ids[:, None], cols.shape)[inside][hit]]
         self.seq[r, c] = codes[inside]
         self.mask[r, c] = 1
+        self.owner[r, c] = np.broadcast_to(ids[:, None], cols.shape)[inside]
+        return ids
 
     def instances(self) -> dict[str, np.ndarray]:
         if not self.records:
@@ -381,6 +458,10 @@ class _ChunkBuilder:
         out = {}
         for name, values in zip(INSTANCE_COLUMNS, columns):
             out[name] = np.concatenate([np.broadcast_to(v, (n,)) for v, n in zip(values, n_per)])
+        flagged = np.zeros(self.n_instances, dtype=bool)
+        if self.overlapping:
+            flagged[np.concatenate(self.overlapping)] = True
+        out["overlaps"] = flagged[out["overlaps"]]  # the column held the instances' ids
         return out
 
 
@@ -396,7 +477,8 @@ def simulate_chunk(grammar: Grammar, split: str, seed: int, chunk: int,
     g = grammar
     A, K = g.alphabet.size, g.n_classes
     entries = g.composition[split]
-    entry_of = balanced_assignment([e.weight for e in entries], chunk_size, rng)
+    entry_of = entry_assignment([e.weight for e in entries], seed, split, chunk * chunk_size,
+                                chunk_size)
     if g.max_length > g.min_length:
         lengths = rng.integers(g.min_length, g.max_length + 1, size=chunk_size).astype(np.int32)
     else:
@@ -415,11 +497,28 @@ def simulate_chunk(grammar: Grammar, split: str, seed: int, chunk: int,
         pick = rng.choice(len(entry.shuffle_of), size=len(rows), p=weights / weights.sum())
         source[rows] = np.array([labelset_index[s] for s in entry.shuffle_of])[pick]
 
-    # Backgrounds: one draw per distinct background, for all its examples at once.
-    first_label = [s[0] if s else None for s in labelsets]
-    background_of = [g.background_for(split, first_label[s]) for s in range(len(labelsets))]
+    # Each example's labels in the order their rules apply: a uniform random order per
+    # example, as seqgra shuffles an example's conditions (drawn only where some example
+    # has several labels). order[i, r] is the class applied r-th, valid for r < n_labels[i].
+    member = np.zeros((len(labelsets), K), dtype=bool)
+    for s, labels in enumerate(labelsets):
+        member[s, [g.class_names.index(label) for label in labels]] = True
+    n_labels = member.sum(1)[source]
+    if n_labels.max(initial=0) > 1:
+        keys = np.where(member[source], rng.random((chunk_size, K)), np.inf)
+        order = np.argsort(keys, axis=1, kind="stable")[:, : int(n_labels.max())]
+    else:
+        order = member[source].argmax(1)[:, None]
+
+    # Backgrounds: that of the first label in the example's order (seqgra's rule); one draw
+    # per distinct background, for all its examples at once.
+    firsts = list(dict.fromkeys(label for s in labelsets for label in (s or (None,))))
+    background_of = [g.background_for(split, label) for label in firsts]
     distinct = list({id(b): b for b in background_of}.values())
-    which = np.array([distinct.index(b) for b in background_of])[source]
+    first_of_class = np.array([firsts.index(name) if name in firsts else 0
+                               for name in g.class_names] + [firsts.index(None) if None in firsts else 0])
+    first = first_of_class[np.where(n_labels > 0, order[:, 0], K)]
+    which = np.array([distinct.index(b) for b in background_of])[first]
     if len(distinct) == 1:  # the common case: no copy
         sequences = draw_background(distinct[0], lengths, width, A, rng)
     else:
@@ -429,13 +528,12 @@ def simulate_chunk(grammar: Grammar, split: str, seed: int, chunk: int,
             if len(rows):
                 sequences[rows] = draw_background(background, lengths[rows], width, A, rng)
 
-    # Rules, class by class, for every example whose label set holds the class.
-    member = np.zeros((len(labelsets), K), dtype=bool)
-    for s, labels in enumerate(labelsets):
-        member[s, [g.class_names.index(label) for label in labels]] = True
+    # Rules: in round r, each example's r-th label; within a round, class by class.
     builder = _ChunkBuilder(g, sequences, lengths, rng)
-    for c in range(K):
-        builder.apply_class(c, np.flatnonzero(member[source, c]))
+    for r in range(order.shape[1]):
+        applied = np.where(r < n_labels, order[:, r], -1)
+        for c in range(K):
+            builder.apply_class(c, np.flatnonzero(applied == c))
     mask = builder.mask
     instances = builder.instances()
 
