@@ -42,3 +42,24 @@ def key_path(parts) -> str:
 class TrainingDiverged(RuntimeError):
     """Training stopped because the loss became NaN or infinite; the message names the
     architecture, the epoch and what to change."""
+
+
+class DamagedOutputError(InputError):
+    """An intermediate output of the workflow (a simulated split, a trained model) that is
+    missing, truncated or does not match its manifest: the message is one line naming the
+    file, the problem, and the output to delete or ``--forcerun``.
+
+    Parameters
+    ----------
+    path: str or Path
+        The damaged file.
+    problem: str
+        What is wrong with it.
+    output: str or Path or None
+        The workflow output it belongs to (a split folder, a ``model.pt``). Default: ``path``.
+    """
+
+    def __init__(self, path, problem: str, output=None):
+        output = path if output is None else output
+        super().__init__(path, "", f"{problem}; delete {output} and rerun, or rerun "
+                                   f"snakemake with --forcerun {output}")

@@ -9,6 +9,8 @@ cannot read).
 
 from __future__ import annotations
 
+import hashlib
+import math
 import os
 import shutil
 import tempfile
@@ -21,7 +23,8 @@ import yaml
 from grammarbench.errors import InputError
 
 __all__ = ["atomic_path", "atomic_directory", "write_text", "write_tsv", "read_tsv",
-           "read_yaml_mapping", "file_mode", "directory_mode"]
+           "read_yaml_mapping", "file_mode", "directory_mode", "file_record", "file_problem",
+           "npy_shape", "HASH_LIMIT"]
 
 
 def _umask() -> int:
@@ -168,3 +171,69 @@ def read_yaml_mapping(path: str | os.PathLike, what: str = "file") -> dict:
     if not isinstance(data, dict):
         raise InputError(path, "", f"a {what} must be a YAML mapping (key: value lines)")
     return data
+
+
+# --------------------------------------------------------------------------- manifests
+
+#: Files up to this size get a sha256 in a manifest (hashed again, in milliseconds, each
+#: time they are loaded); larger ones are checked by size (and, for arrays, header) only.
+HASH_LIMIT = 4 << 20
+
+
+def _sha256(path: Path) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as f:
+        for block in iter(lambda: f.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def file_record(path: str | os.PathLike, hash_limit: int = HASH_LIMIT) -> dict:
+    """What a manifest records of a file: ``bytes``, and ``sha256`` when it is at most
+    ``hash_limit`` bytes."""
+    path = Path(path)
+    size = path.stat().st_size
+    record = {"bytes": int(size)}
+    if size <= hash_limit:
+        record["sha256"] = _sha256(path)
+    return record
+
+
+def file_problem(path: str | os.PathLike, record: dict | None) -> str | None:
+    """What is wrong with a file against its manifest record (None: nothing): missing, a
+    different size (truncated, or written by another run), or different contents."""
+    path = Path(path)
+    if not path.is_file():
+        return "missing"
+    if not record:
+        return None
+    size = path.stat().st_size
+    if "bytes" in record and size != record["bytes"]:
+        return (f"{size} bytes where its manifest records {record['bytes']} "
+                f"({'truncated' if size < record['bytes'] else 'changed'})")
+    if "sha256" in record and _sha256(path) != record["sha256"]:
+        return "contents differ from its manifest's checksum"
+    return None
+
+
+def npy_shape(path: str | os.PathLike) -> tuple[tuple[int, ...], "np.dtype"]:
+    """Shape and dtype of a ``.npy`` file from its header, after checking that the file
+    is as long as the header says (a truncated array fails here, with the numbers,
+    rather than later in ``mmap``). Raises ``ValueError`` with the problem."""
+    import numpy as np
+
+    path = Path(path)
+    with open(path, "rb") as f:
+        try:
+            version = np.lib.format.read_magic(f)
+            shape, fortran, dtype = (np.lib.format.read_array_header_1_0(f) if version == (1, 0)
+                                     else np.lib.format.read_array_header_2_0(f))
+        except (ValueError, OSError, SyntaxError, EOFError) as err:
+            raise ValueError(f"not a readable .npy array ({' '.join(str(err).split())})") from None
+        offset = f.tell()
+    expected = offset + math.prod(shape) * dtype.itemsize
+    size = path.stat().st_size
+    if size != expected:
+        raise ValueError(f"{size} bytes where its header ({dtype} array of shape {shape}) "
+                         f"needs {expected} ({'truncated' if size < expected else 'too long'})")
+    return tuple(shape), dtype

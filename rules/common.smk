@@ -10,6 +10,7 @@ sys.path.insert(
     0, workflow.basedir
 )  # the grammarbench package sits beside the Snakefile
 
+from grammarbench.attribution.settings import has_reference_sweep
 from grammarbench.errors import InputError
 from grammarbench.grid import build_grid, check_config, coerce_command_line
 
@@ -188,7 +189,7 @@ def figure_targets():
     names = ["predictive", "learning_curves", "runtime", "positional_heatmaps"]
     if GRID.attribution:
         names += ["recovery", "methods_heatmap", "attribution_tracks"]
-        if any(run["reference"] for run in GRID.attribution["runs"]):
+        if has_reference_sweep(GRID.attribution["runs"]):
             names.append("reference_sweep")
     return [f"{FIGURES}/{name}.png" for name in names]
 

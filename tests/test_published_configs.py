@@ -3,7 +3,8 @@ override shrinks each to a grid that runs on a CPU — as a second ``--configfil
 and as ``--config`` key=value pairs; one model of the shrunk seqgra-paper grid runs through
 every stage. The seqgra-paper grammars written in our YAML are exactly what their generator
 writes, and the 50-class ones keep their promises (50 classes, dissimilar JASPAR motifs).
-The full grid's planning time is measured by bench/dry_run.py, not asserted here.
+The full grid's planning time is measured by bench/dry_run.py, not asserted here, and no
+subprocess has a time limit: on a loaded machine slow is not wrong.
 """
 
 from __future__ import annotations
@@ -44,7 +45,7 @@ def dry_run(workdir: Path, configfile: Path | list[Path], *overrides: str) -> tu
         cmd += ["--config", *overrides]
     before = resource.getrusage(resource.RUSAGE_CHILDREN)
     start = time.perf_counter()
-    proc = subprocess.run(cmd, cwd=REPO, env=env, capture_output=True, text=True, timeout=300)
+    proc = subprocess.run(cmd, cwd=REPO, env=env, capture_output=True, text=True)
     wall = time.perf_counter() - start
     after = resource.getrusage(resource.RUSAGE_CHILDREN)
     cpu = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
@@ -103,14 +104,14 @@ MC50 = ["jaspar-mc50", "jaspar-interaction-mc50", "jaspar-interaction-spacing-mc
 
 def test_grammar_files_are_what_the_generator_writes(tmp_path):
     generator = [sys.executable, str(SEQGRA_PAPER / "generate.py")]
-    check = subprocess.run(generator + ["--check"], capture_output=True, text=True, timeout=300)
+    check = subprocess.run(generator + ["--check"], capture_output=True, text=True)
     assert check.returncode == 0, check.stderr
     # and --check does fail on a file that differs
     for path in SEQGRA_PAPER.glob("*.yaml"):
         (tmp_path / path.name).write_text(path.read_text())
     (tmp_path / "jaspar-mc50.yaml").write_text("name: edited\n")
     stale = subprocess.run(generator + ["--check", "--out", str(tmp_path)], capture_output=True,
-                           text=True, timeout=300)
+                           text=True)
     assert stale.returncode == 1 and "jaspar-mc50.yaml" in stale.stderr
     listed = yaml.safe_load((REPO / "config/seqgra-paper.yaml").read_text())["grammars"]
     for name in MC50:
@@ -179,7 +180,7 @@ def test_one_model_of_each_shrunk_grid_runs_every_stage(name, tmp_path):
     cmd = [sys.executable, "-m", "snakemake", *targets, "--cores", "2", "--snakefile",
            str(REPO / "Snakefile"), "--directory", str(tmp_path), "--configfile",
            str(REPO / name), "--config", *SHRINK_ARGS, *extra]
-    proc = subprocess.run(cmd, cwd=REPO, env=env, capture_output=True, text=True, timeout=900)
+    proc = subprocess.run(cmd, cwd=REPO, env=env, capture_output=True, text=True)
     assert proc.returncode == 0, (proc.stdout + proc.stderr)[-4000:]
     config = yaml.safe_load((REPO / name).read_text())
     methods = config["attribution"]["methods"]

@@ -666,8 +666,10 @@ def attribution_tracks(maps, codes, instances: pd.DataFrame, example_ids=None, s
             ax.set_xticks(ticks)
             ax.set_xlabel("position")
             ax.set_ylabel("attribution")
-            ax.set_title(f"example {example_ids[i]}, instance {start}–{end} "
-                         f"({'observed letter' if logo_mode == 'observed' else 'hypothetical'})",
+            # half-open and 0-based, said so: "23–42" would read as inclusive
+            ax.set_title(f"example {example_ids[i]}, instance at [{start}, {end}) "
+                         f"(0-based, end excluded: {end - start} letters; "
+                         f"{'observed letter' if logo_mode == 'observed' else 'hypothetical'})",
                          fontsize="medium")
             sns.despine(ax=ax)
         if elements:

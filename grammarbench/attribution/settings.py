@@ -33,7 +33,7 @@ from grammarbench.attribution import references as refs_mod
 from grammarbench.errors import InputError
 from grammarbench.attribution.api import METHODS, check_applicable, resolve_options
 
-__all__ = ["validate_attribution_config"]
+__all__ = ["validate_attribution_config", "has_reference_sweep"]
 
 _TOP_KEYS = {"n_examples", "batch_size", "random_state", "methods", "metrics"}
 _METRIC_KEYS = {"score": ("sum", "observed"), "absolute": None,
@@ -153,6 +153,25 @@ def validate_attribution_config(cfg: dict, source: str,
                          "reference": resolved["reference"], "settings": kwargs})
     out["runs"] = runs
     return out
+
+
+def has_reference_sweep(runs) -> bool:
+    """Whether some method is run with two or more reference settings (a reference, or
+    a different number of shuffles): what a reference-sweep figure needs to show more
+    than one point per method.
+
+    Parameters
+    ----------
+    runs: list of dict
+        The ``runs`` of :func:`validate_attribution_config`.
+    """
+    settings: dict[str, set] = {}
+    for run in runs:
+        if run.get("reference") is None:
+            continue
+        setting = (run["reference"], run.get("settings", {}).get("n_references"))
+        settings.setdefault(run["method"], set()).add(setting)
+    return any(len(s) > 1 for s in settings.values())
 
 
 def _entries(methods, source, key):

@@ -15,10 +15,13 @@ A trained-model folder (written by :func:`grammarbench.models.train.train_model`
     architecture.yaml   the resolved architecture: layers (or module), input length,
                         alphabet, classes, task, training options
     history.tsv         one row per epoch (see grammarbench.models.train)
-    summary.json        parameter counts, wall time, device, epochs, best epoch
+    summary.json        parameter counts, wall time, device, epochs, best epoch, and the
+                        size and sha256 of model.pt and architecture.yaml (``files``)
     module.py           a copy of the module file, for `module:` architectures
 
-and :func:`load_trained` rebuilds the model from it.
+and :func:`load_trained` rebuilds the model from it, after checking the files against
+``summary.json``: a truncated or missing ``model.pt`` is one line naming it and the output
+to delete or ``--forcerun``, never a torch traceback.
 """
 
 from __future__ import annotations
@@ -34,7 +37,11 @@ import yaml
 from torch import nn
 
 from grammarbench.models.architectures import Architecture, walk_shapes
-from grammarbench.errors import InputError
+from grammarbench.errors import DamagedOutputError, InputError
+from grammarbench.io import file_problem
+
+#: The files of a trained-model folder that ``summary.json`` records.
+MODEL_FILES = ("model.pt", "architecture.yaml")
 
 
 class Exp(nn.Module):
@@ -250,7 +257,45 @@ def count_parameters(model: nn.Module) -> dict:
 
 def read_resolved(folder: str | Path) -> dict:
     """The resolved architecture of a trained-model folder."""
-    return yaml.safe_load((Path(folder) / "architecture.yaml").read_text())
+    path = Path(folder) / "architecture.yaml"
+    try:
+        resolved = yaml.safe_load(path.read_text())
+    except FileNotFoundError:
+        raise DamagedOutputError(path, "missing", Path(folder) / "model.pt") from None
+    except (OSError, UnicodeDecodeError, yaml.YAMLError) as err:
+        raise DamagedOutputError(path, f"unreadable ({type(err).__name__})",
+                                 Path(folder) / "model.pt") from None
+    if not isinstance(resolved, dict) or not {"input", "outputs"} <= set(resolved):
+        raise DamagedOutputError(path, "not a resolved architecture", Path(folder) / "model.pt")
+    return resolved
+
+
+def check_trained(folder: str | Path) -> None:
+    """Check a trained-model folder's files against what its ``summary.json`` records
+    (size, sha256); a folder without a summary, or one written before it recorded files,
+    gets the existence checks only.
+
+    Raises
+    ------
+    DamagedOutputError
+        One line naming the damaged file and the output (``model.pt``) to delete or
+        ``--forcerun``.
+    """
+    import json
+
+    folder = Path(folder)
+    output = folder / "model.pt"
+    records = {}
+    summary = folder / "summary.json"
+    if summary.is_file():
+        try:
+            records = json.loads(summary.read_text()).get("files", {})
+        except (ValueError, UnicodeDecodeError, AttributeError):
+            raise DamagedOutputError(summary, "unreadable", output) from None
+    for name in MODEL_FILES:
+        problem = file_problem(folder / name, records.get(name))
+        if problem is not None:
+            raise DamagedOutputError(folder / name, problem, output)
 
 
 def load_trained(folder: str | Path, device=None) -> nn.Module:
@@ -270,12 +315,26 @@ def load_trained(folder: str | Path, device=None) -> nn.Module:
     """
     from grammarbench.runtime import resolve_device
 
+    import pickle
+    import zipfile
+
     folder = Path(folder)
+    check_trained(folder)
     resolved = read_resolved(folder)
     copy = folder / "module.py"
     model = build_model(resolved, module_file=copy if copy.is_file() else None)
-    state = torch.load(folder / "model.pt", map_location="cpu", weights_only=True)
-    model.load_state_dict(state)
+    path = folder / "model.pt"
+    try:
+        state = torch.load(path, map_location="cpu", weights_only=True)
+    except (RuntimeError, EOFError, OSError, ValueError, pickle.UnpicklingError,
+            zipfile.BadZipFile) as err:
+        raise DamagedOutputError(path, f"not a readable PyTorch state dict "
+                                       f"({' '.join(str(err).split())[:200]})", path) from None
+    try:
+        model.load_state_dict(state)
+    except (RuntimeError, TypeError, AttributeError) as err:
+        raise DamagedOutputError(path, f"does not fit architecture.yaml "
+                                       f"({' '.join(str(err).split())[:200]})", path) from None
     model.to(resolve_device(device))
     model.eval()
     return model

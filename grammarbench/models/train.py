@@ -48,10 +48,10 @@ from grammarbench.models import evaluate as ev
 from grammarbench.models.architectures import Architecture, load_architecture, resolve
 from grammarbench.simulation.dataset import Split, load_split
 from grammarbench.errors import TrainingDiverged
-from grammarbench.models.networks import build_model, count_parameters
+from grammarbench.models.networks import MODEL_FILES, build_model, count_parameters
 from grammarbench.models.predict import one_hot_batch, predict
 from grammarbench.runtime import device_description, resolve_device, use_threads
-from grammarbench.io import atomic_path, write_text, write_tsv
+from grammarbench.io import atomic_path, file_record, write_text, write_tsv
 
 log = logging.getLogger("grammarbench")
 
@@ -284,8 +284,11 @@ def train_model(resolved: dict, train: Split, validation: Split, *, model_seed: 
     return TrainResult(model=model, resolved=resolved, history=history, summary=summary)
 
 
-def save_trained(result: TrainResult, out_dir: str | Path, module_file: str | Path | None = None) -> None:
-    """Write a trained-model folder (see :mod:`grammarbench.models.networks`), each file atomically."""
+def save_trained(result: TrainResult, out_dir: str | Path, module_file: str | Path | None = None) -> dict:
+    """Write a trained-model folder (see :mod:`grammarbench.models.networks`), each file
+    atomically; ``summary.json`` last, recording the size and sha256 of ``model.pt`` and
+    ``architecture.yaml`` (checked by :func:`grammarbench.models.networks.load_trained`).
+    Returns the summary written."""
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     state = {k: v.detach().cpu() for k, v in result.model.state_dict().items()}
@@ -297,9 +300,12 @@ def save_trained(result: TrainResult, out_dir: str | Path, module_file: str | Pa
         tmp.write_bytes(buffer.getvalue())
     write_text(out / "architecture.yaml", yaml.safe_dump(result.resolved, sort_keys=False))
     write_tsv(result.history, out / "history.tsv")
-    write_text(out / "summary.json", json.dumps(result.summary, indent=2) + "\n")
     if module_file is not None:
         shutil.copyfile(module_file, out / "module.py")
+    summary = {**result.summary,
+               "files": {name: file_record(out / name) for name in MODEL_FILES}}
+    write_text(out / "summary.json", json.dumps(summary, indent=2) + "\n")
+    return summary
 
 
 def fit(architecture: str | Path | Architecture, train_dir: str | Path, validation_dir: str | Path,
@@ -339,5 +345,4 @@ def fit(architecture: str | Path | Architecture, train_dir: str | Path, validati
     device = resolve_device(device, gpu_allowed=gpu_allowed)
     result = train_model(resolved, train, validation, model_seed=model_seed, device=device,
                          mixed_precision=mixed_precision, threads=threads, module_file=module_file)
-    save_trained(result, out_dir, module_file=module_file)
-    return result.summary
+    return save_trained(result, out_dir, module_file=module_file)

@@ -13,11 +13,15 @@ One folder per split::
     positional.tsv  per class and position: fraction of the class's examples with a grammar
                     position there (the data behind the positional heatmap)
     manifest.json   grammar (name, source, sha256), split, size, seed, classes, elements,
-                    composition, chunk size, software versions
+                    composition, chunk size, software versions, and ``files``: each file's
+                    size (and sha256, where small), checked by :func:`load_split`
     exports/        on request: sequences.fa + instances.bed; seqgra's <split>.txt and
                     <split>-annotation.txt
 
 Arrays are plain ``.npy`` so that training memory-maps them (``np.load(mmap_mode="r")``).
+Loading checks the folder against its manifest first (:func:`check_split`), so a truncated
+or missing file is named, with the folder to delete or ``--forcerun``, before anything
+reads it.
 """
 
 from __future__ import annotations
@@ -32,9 +36,14 @@ import numpy as np
 import pandas as pd
 
 import grammarbench
+from grammarbench.errors import DamagedOutputError
 from grammarbench.grammars.grammar import Grammar
+from grammarbench.io import file_problem, file_record, npy_shape
 
 EXPORT_FORMATS = ("fasta", "seqgra")
+ARRAYS = ("sequences", "lengths", "labels", "mask", "entries")
+#: The files of a split its manifest records (exports are optional extras, not checked).
+SPLIT_FILES = (*(f"{name}.npy" for name in ARRAYS), "instances.tsv", "positional.tsv")
 SEQGRA_SPLIT_NAMES = {"train": "training", "validation": "validation", "test": "test"}
 
 
@@ -63,13 +72,62 @@ class Split:
 
 
 def load_split(path: str | Path, mmap: bool = True) -> Split:
-    """Load a split folder written by :func:`grammarbench.simulation.simulate.simulate_split`."""
+    """Load a split folder written by :func:`grammarbench.simulation.simulate.simulate_split`,
+    after checking it against its manifest (:func:`check_split`)."""
     path = Path(path)
+    manifest = check_split(path)
     mode = "r" if mmap else None
-    arrays = {name: np.load(path / f"{name}.npy", mmap_mode=mode)
-              for name in ("sequences", "lengths", "labels", "mask", "entries")}
-    manifest = json.loads((path / "manifest.json").read_text())
+    arrays = {name: np.load(path / f"{name}.npy", mmap_mode=mode) for name in ARRAYS}
     return Split(path=path, manifest=manifest, **arrays)
+
+
+def check_split(path: str | Path) -> dict:
+    """Check a split folder against its manifest and return the manifest.
+
+    Every array's header must match its file's length (a truncated ``.npy`` is caught
+    here, not by ``mmap`` later) and the manifest's size; every file the manifest records
+    (``files``: bytes, and sha256 where small) must match. Folders written before the
+    manifest recorded files get the header checks only.
+
+    Raises
+    ------
+    DamagedOutputError
+        One line naming the first damaged file, and the folder to delete or ``--forcerun``.
+    """
+    path = Path(path)
+    manifest_path = path / "manifest.json"
+    if not manifest_path.is_file():
+        problem = ("no manifest.json: not a simulated split, or one whose writing was interrupted"
+                   if path.is_dir() else "no such split folder")
+        raise DamagedOutputError(manifest_path if path.is_dir() else path, problem, path)
+    try:
+        manifest = json.loads(manifest_path.read_text())
+        n = int(manifest["n"])
+        width = int(max(manifest["length"]))
+        n_classes = len(manifest["classes"])
+    except (ValueError, KeyError, TypeError, UnicodeDecodeError) as err:
+        raise DamagedOutputError(manifest_path, f"unreadable manifest ({type(err).__name__}: "
+                                                f"{' '.join(str(err).split())})", path) from None
+    records = manifest.get("files", {})
+    for name in SPLIT_FILES:
+        problem = file_problem(path / name, records.get(name))
+        if problem is not None:
+            raise DamagedOutputError(path / name, problem, path)
+    labels_shape = {"multi-class": [(n,)], "multi-label": [(n, n_classes)]}.get(
+        manifest.get("task"), [(n,), (n, n_classes)])
+    expected = {"sequences": [(n, width)], "mask": [(n, width)], "lengths": [(n,)],
+                "entries": [(n,)], "labels": labels_shape}
+    for name in ARRAYS:
+        file = path / f"{name}.npy"
+        try:
+            shape, _ = npy_shape(file)
+        except ValueError as err:
+            raise DamagedOutputError(file, str(err), path) from None
+        if shape not in expected[name]:
+            raise DamagedOutputError(file, f"shape {shape} where the manifest's {n} examples of "
+                                           f"up to {width} letters need "
+                                           f"{' or '.join(map(str, expected[name]))}", path)
+    return manifest
 
 
 def read_instances(path: str | Path) -> pd.DataFrame:
@@ -129,6 +187,7 @@ def write_split(folder: Path, *, grammar: Grammar, split: str, seed: int, chunk_
         "overlapping_instances": int(table["overlaps"].sum()),
         "resampled_instances": int((table["attempts"] > 1).sum()),
         "versions": software_versions(),
+        "files": {name: file_record(folder / name) for name in SPLIT_FILES},
     }
     (folder / "manifest.json").write_text(json.dumps(manifest, indent=2) + "\n")
     if exports:
