@@ -205,3 +205,28 @@ def test_multilabel_output_independent_of_threads_and_nested(grammar, tmp_path):
         x, y, z = (np.load(p / f"{name}.npy") for p in (a, b, c))
         assert (x == y).all() and (x[:300] == z).all(), name
     assert (a / "instances.tsv").read_bytes() == (b / "instances.tsv").read_bytes()
+
+
+def test_oracle_mixes_the_labels_backgrounds(grammar, train):
+    """The oracle scores a multi-label entry's background as the simulator draws it: each
+    label's with equal share (one entry per distinct background)."""
+    from grammarbench.models.oracle import Oracle
+
+    oracle = Oracle(grammar, split="train")
+    by_labels = {}
+    for log_w, b, labels, _ in oracle.entries:
+        by_labels.setdefault(tuple(sorted(labels)), []).append((log_w, b))
+    four = by_labels[("c1", "c2", "c3", "c4")]
+    assert len(four) == 4 and len({b for _, b in four}) == 4
+    assert np.allclose([w for w, _ in four], math.log(1600 / 3000) + math.log(0.25))
+    assert len(by_labels[("c2",)]) == 1
+    # the examples of c1|c2 drawn on c2's background (GC 0.6) are recognised as c1|c2 as
+    # often as those on c1's (scoring c1's background only, they were not)
+    sets = np.array(label_sets(train))
+    rows = np.flatnonzero(sets == "c1|c2")[:300]
+    joint = oracle.log_joint(train.sequences[rows], train.lengths[rows]).numpy()
+    entry_labels = np.array(["|".join(sorted(labels)) for _, _, labels, _ in oracle.entries])
+    right = entry_labels[joint.argmax(1)] == "c1|c2"
+    background = nearest_background(train)[rows]
+    on_c1, on_c2 = right[background == "c1"].mean(), right[background == "c2"].mean()
+    assert on_c1 > 0.8 and on_c2 > 0.8, (on_c1, on_c2)

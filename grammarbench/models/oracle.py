@@ -36,7 +36,9 @@ in log space (a banded convolution), then averaged over the allowed starts.
 [min, max]) of each block: ``LR_rule = (1 - p) + p · Σ_k P(k) Π_blocks M_block^k``.
 A class multiplies its rules' ratios (sequential) or mixes them with weights
 ``p_r / Σ p`` (mutually exclusive); a background-only class has ratio 1; an example with
-several labels multiplies the ratios of its classes. Priors are the entries' weights.
+several labels multiplies the ratios of its classes, and (as the simulator draws its
+background from a label chosen uniformly) mixes its labels' backgrounds in equal shares.
+Priors are the entries' weights.
 
 Where this is exact, and what is approximated
 ---------------------------------------------
