@@ -12,6 +12,7 @@ from __future__ import annotations
 import os
 import shutil
 import tempfile
+from collections.abc import Mapping
 from contextlib import contextmanager
 from pathlib import Path
 
@@ -21,7 +22,7 @@ import yaml
 from grammarbench.errors import InputError
 
 __all__ = ["atomic_path", "atomic_directory", "write_text", "write_tsv", "read_tsv",
-           "read_yaml_mapping", "file_mode", "directory_mode"]
+           "read_yaml_mapping", "plain_data", "file_mode", "directory_mode"]
 
 
 def _umask() -> int:
@@ -168,3 +169,14 @@ def read_yaml_mapping(path: str | os.PathLike, what: str = "file") -> dict:
     if not isinstance(data, dict):
         raise InputError(path, "", f"a {what} must be a YAML mapping (key: value lines)")
     return data
+
+
+def plain_data(value):
+    """Plain dicts (string keys) and lists in place of any other mapping or sequence, e.g.
+    Snakemake's config and ``--config`` types, so that YAML can write them and merges do
+    not share nested objects with their input."""
+    if isinstance(value, Mapping):
+        return {str(k): plain_data(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [plain_data(v) for v in value]
+    return value
