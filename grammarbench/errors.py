@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import sys
+
 
 class InputError(ValueError):
     """Bad user input: a grammar, an architecture or a config.
@@ -42,3 +44,22 @@ def key_path(parts) -> str:
 class TrainingDiverged(RuntimeError):
     """Training stopped because the loss became NaN or infinite; the message names the
     architecture, the epoch and what to change."""
+
+
+def quiet_interrupts() -> None:
+    """Report Ctrl-C in one line instead of a traceback (other errors keep theirs).
+
+    Ctrl-C reaches every running rule job at once, and Snakemake then shows each job's log:
+    a traceback per job would bury what happened. Outputs are written atomically, so an
+    interrupted job leaves nothing half-written behind. Installed by rule scripts (through
+    :mod:`grammarbench`'s import) and by :func:`grammarbench.runtime.configure_logging`.
+    """
+    if sys.excepthook is sys.__excepthook__:
+        sys.excepthook = _quiet_interrupt
+
+
+def _quiet_interrupt(kind, value, traceback) -> None:
+    if issubclass(kind, KeyboardInterrupt):
+        print("interrupted (Ctrl-C); nothing half-written was kept", file=sys.stderr)
+        return
+    sys.__excepthook__(kind, value, traceback)

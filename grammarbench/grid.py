@@ -288,8 +288,7 @@ def build_grid(config: dict, source: str | ConfigSources, basedir: str | Path | 
                                           else grammar.sizes.get(split, derived[split]))
     results = check_results(config.get("results", "results"), sources.blame("results"))
     seeds = list(config.get("seeds", [1]))
-    check_dataset_sizes(grammars, n_train, heldout, seeds, results, sources,
-                        exports=(config.get("simulate") or {}).get("exports", ()))
+    check_split_sizes(grammars, n_train, heldout, sources)
     architectures, architecture_paths = {}, {}
     for arch_id, path in (config.get("architectures") or {}).items():
         found = _find(path, basedir)
@@ -375,26 +374,38 @@ def check_disk(need: int, folder: str | Path, source: str, key: str) -> None:
                                       f"but only {_size(free)} is free there")
 
 
-def check_dataset_sizes(grammars: dict[str, Grammar], n_train: dict[str, list[int]],
-                        heldout: dict[str, dict[str, int]], seeds: list[int], results: str,
-                        sources: ConfigSources, exports=(), memory: int | None = None) -> int:
-    """Estimate the bytes of every simulated dataset before any job starts: a split that
-    cannot fit in memory, or datasets still to simulate that cannot fit on the disk under
-    ``results``, are an :class:`InputError` naming the size key (they would otherwise die
-    mid-run with an ``OSError``). Returns the estimated bytes still to write."""
-    total = 0
+def check_split_sizes(grammars: dict[str, Grammar], n_train: dict[str, list[int]],
+                      heldout: dict[str, dict[str, int]], sources: ConfigSources,
+                      memory: int | None = None) -> None:
+    """Every split of every grammar must fit in memory (:func:`check_split_fits`): checked
+    while the grid is built, so a size that cannot work fails planning, not a job."""
     for grammar_id, grammar in grammars.items():
-        length = grammar.max_length
-        splits = [("n_train", f"n{n}/train", n) for n in n_train[grammar_id]]
-        splits += [(f"n_{name}", f"heldout/{name}", n) for name, n in heldout[grammar_id].items()]
-        for key, folder, n in splits:
-            check_split_fits(n, length, sources.blame(key), key,
+        sizes = [("n_train", n) for n in n_train[grammar_id]] + [(f"n_{name}", n) for name, n in heldout[grammar_id].items()]
+        for key, n in sizes:
+            check_split_fits(n, grammar.max_length, sources.blame(key), key,
                              f" (grammar {grammar_id!r} in {grammar.source})", memory)
-            for seed in seeds:
-                if not Path(results, "datasets", grammar_id, f"seed{seed}", folder).exists():
-                    total += dataset_bytes(n, length, exports)
-    check_disk(total, results, sources.blame("n_train"), "n_train")
+
+
+def bytes_to_simulate(grid: Grid) -> int:
+    """Estimated bytes of the grid's simulated splits that do not exist yet."""
+    exports = (grid.config.get("simulate") or {}).get("exports", ())
+    total = 0
+    for grammar_id, grammar in grid.grammars.items():
+        folders = [(f"n{n}/train", n) for n in grid.n_train[grammar_id]]
+        folders += [(f"heldout/{name}", n) for name, n in grid.heldout[grammar_id].items()]
+        for seed in grid.seeds:
+            for folder, n in folders:
+                if not Path(grid.results, "datasets", grammar_id, f"seed{seed}", folder).exists():
+                    total += dataset_bytes(n, grammar.max_length, exports)
     return total
+
+
+def check_disk_space(grid: Grid, source: str | ConfigSources) -> None:
+    """The splits still to simulate must fit on the disk under the results folder, else an
+    :class:`InputError` naming the sizes (they would otherwise die mid-run with an
+    ``OSError``). The workflow runs this when a run starts, before any job, not while
+    planning: a grid may be planned on one machine and run on a bigger one."""
+    check_disk(bytes_to_simulate(grid), grid.results, _sources(source).blame("n_train"), "n_train")
 
 
 def check_attribution(section: dict, source: str, architectures: dict[str, Architecture],

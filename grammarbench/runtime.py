@@ -9,6 +9,8 @@ import sys
 
 import torch
 
+from grammarbench.errors import quiet_interrupts
+
 __all__ = ["DEVICE_CHOICES", "resolve_device", "device_description", "use_threads",
            "configure_logging"]
 
@@ -70,15 +72,4 @@ def configure_logging(level=logging.INFO) -> None:
     line, not a traceback, when the user stops the run with Ctrl-C."""
     logging.basicConfig(level=level, stream=sys.stderr,
                         format="%(asctime)s %(name)s %(levelname)s: %(message)s")
-    if sys.excepthook is sys.__excepthook__:
-        sys.excepthook = _quiet_interrupt
-
-
-def _quiet_interrupt(kind, value, traceback) -> None:
-    """Ctrl-C reaches every running job at once; Snakemake then shows each job's log, so a
-    traceback per job would bury what happened. Outputs are written atomically, so the
-    interrupted job left nothing half-written behind."""
-    if issubclass(kind, KeyboardInterrupt):
-        print("interrupted (Ctrl-C); nothing half-written was kept", file=sys.stderr)
-        return
-    sys.__excepthook__(kind, value, traceback)
+    quiet_interrupts()

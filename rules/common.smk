@@ -11,7 +11,13 @@ sys.path.insert(
 )  # the grammarbench package sits beside the Snakefile
 
 from grammarbench.errors import InputError
-from grammarbench.grid import COMMAND_LINE, build_grid, check_config, resolve_config
+from grammarbench.grid import (
+    COMMAND_LINE,
+    build_grid,
+    check_config,
+    check_disk_space,
+    resolve_config,
+)
 
 CONFIG_SCHEMA = Path(workflow.basedir) / "schemas" / "config.schema.yaml"
 # The default grid, read only when no --configfile is given: a swapped grid is exactly that
@@ -34,6 +40,15 @@ try:
     GRID = build_grid(config, SOURCES, basedir=workflow.basedir)
 except InputError as err:
     raise WorkflowError(f"bad input: {err}") from None
+
+
+# The disk-space estimate waits for a real run (not a dry run): a grid may be planned on a
+# laptop and run where the disk is big enough. Still before any job starts.
+onstart:
+    try:
+        check_disk_space(GRID, SOURCES)
+    except InputError as err:
+        raise WorkflowError(f"bad input: {err}") from None
 
 
 def _command_line():

@@ -213,16 +213,24 @@ def test_the_good_inputs_pass(tmp_path, monkeypatch):
 
 
 def test_datasets_that_cannot_fit_on_disk_are_refused(tmp_path, monkeypatch):
+    """Checked when a run starts (rules/common.smk's onstart), not while planning."""
     import grammarbench.grid as grid
     from grammarbench.errors import InputError
 
     write_inputs(tmp_path, CONFIG, GRAMMAR)
     monkeypatch.chdir(tmp_path)
+    built = check("c.yaml", {})  # planning passes
+    assert grid.bytes_to_simulate(built) == (100 + 50 + 50) * 200 * 2
     monkeypatch.setattr(grid, "_free_bytes", lambda folder: 1000)
     with pytest.raises(InputError, match=r"c.yaml: n_train: the datasets need about 80.0 KB "
                                          r"under results/, but only 1.0 KB is free there"):
-        check("c.yaml", {})
+        grid.check_disk_space(built, "c.yaml")
     assert not (tmp_path / "results").exists()
+    # splits already simulated need no more room
+    for folder in ("n100/train", "heldout/validation", "heldout/test"):
+        (tmp_path / "results/datasets/g/seed1" / folder).mkdir(parents=True)
+    assert grid.bytes_to_simulate(built) == 0
+    grid.check_disk_space(built, "c.yaml")
 
 
 def test_a_missing_default_config_is_one_message(tmp_path):
@@ -275,6 +283,20 @@ def test_ctrl_c_leaves_one_line_in_a_job_log():
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=REPO)
     assert result.returncode != 0
     assert result.stderr.strip().splitlines() == ["interrupted (Ctrl-C); nothing half-written was kept"]
+
+
+def test_ctrl_c_in_a_rule_script_is_one_line_even_while_importing():
+    """A rule script has a global ``snakemake``; importing the package quiets Ctrl-C before
+    any heavy import. Elsewhere (a notebook) the package leaves the excepthook alone."""
+    code = ("import sys\n"
+            "snakemake = object()\n"
+            "import grammarbench\n"
+            "assert sys.excepthook is not sys.__excepthook__\n"
+            "raise KeyboardInterrupt\n")
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=REPO)
+    assert result.stderr.strip().splitlines() == ["interrupted (Ctrl-C); nothing half-written was kept"]
+    code = "import sys, grammarbench\nassert sys.excepthook is sys.__excepthook__\n"
+    assert subprocess.run([sys.executable, "-c", code], cwd=REPO).returncode == 0
 
 
 def test_other_errors_keep_their_traceback():
