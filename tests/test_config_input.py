@@ -276,35 +276,29 @@ def test_profiles_do_not_print_a_shell_command_per_job():
         assert not yaml.safe_load(profile.read_text()).get("printshellcmds"), profile
 
 
-def test_ctrl_c_leaves_one_line_in_a_job_log():
-    code = ("from grammarbench.runtime import configure_logging\n"
-            "configure_logging()\n"
-            "raise KeyboardInterrupt\n")
-    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=REPO)
+def run_python(code: str) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=REPO)
+
+
+QUIET = {
+    # a job (or the CLI) once logging is set up
+    "configure_logging": "from grammarbench.runtime import configure_logging\nconfigure_logging()\n",
+    # a rule script (it has a global `snakemake`) while still importing
+    "rule script importing": "import sys\nsnakemake = object()\nimport grammarbench\n",
+}
+
+
+@pytest.mark.parametrize("where", QUIET)
+def test_ctrl_c_leaves_one_line_in_a_job_log(where):
+    result = run_python(QUIET[where] + "raise KeyboardInterrupt\n")
     assert result.returncode != 0
     assert result.stderr.strip().splitlines() == ["interrupted (Ctrl-C); nothing half-written was kept"]
 
 
-def test_ctrl_c_in_a_rule_script_is_one_line_even_while_importing():
-    """A rule script has a global ``snakemake``; importing the package quiets Ctrl-C before
-    any heavy import. Elsewhere (a notebook) the package leaves the excepthook alone."""
-    code = ("import sys\n"
-            "snakemake = object()\n"
-            "import grammarbench\n"
-            "assert sys.excepthook is not sys.__excepthook__\n"
-            "raise KeyboardInterrupt\n")
-    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=REPO)
-    assert result.stderr.strip().splitlines() == ["interrupted (Ctrl-C); nothing half-written was kept"]
-    code = "import sys, grammarbench\nassert sys.excepthook is sys.__excepthook__\n"
-    assert subprocess.run([sys.executable, "-c", code], cwd=REPO).returncode == 0
-
-
-def test_other_errors_keep_their_traceback():
-    code = ("from grammarbench.runtime import configure_logging\n"
-            "configure_logging()\n"
-            "raise ValueError('boom')\n")
-    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=REPO)
+def test_other_errors_keep_their_traceback_and_notebooks_their_excepthook():
+    result = run_python(QUIET["configure_logging"] + "raise ValueError('boom')\n")
     assert "Traceback" in result.stderr and "ValueError: boom" in result.stderr
+    assert run_python("import sys, grammarbench\nassert sys.excepthook is sys.__excepthook__\n").returncode == 0
 
 
 def test_the_package_license_is_an_spdx_expression(tmp_path):
