@@ -211,7 +211,8 @@ def build_parser() -> argparse.ArgumentParser:
     sim.add_argument("--n-test", type=_positive, help="test examples (default: from the grammar)")
     sim.add_argument("--seed", type=_seed, help="data seed (default: the grammar's seed, else 1)")
     sim.add_argument("--out", required=True, help="output folder (train/, validation/, test/ inside)")
-    sim.add_argument("--threads", type=_positive, default=1, help="chunks simulated at once (the output does not depend on it)")
+    sim.add_argument("--threads", type=_positive, default=1,
+                     help="chunks simulated at once (the output does not depend on it)")
     sim.add_argument("--export", action="append", help="also write fasta (FASTA + BED) and/or seqgra layout")
     sim.set_defaults(run=_simulate)
 

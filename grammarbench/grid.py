@@ -268,7 +268,8 @@ def build_grid(config: dict, source: str | ConfigSources, basedir: str | Path | 
     for grammar_id, path in config["grammars"].items():
         found = _find(path, basedir)
         if found is None:
-            raise InputError(sources.blame("grammars"), f"grammars.{grammar_id}", f"grammar file not found: {path}")
+            raise InputError(sources.blame("grammars"), f"grammars.{grammar_id}",
+                             f"grammar file not found: {path}")
         paths[grammar_id] = str(found)
         grammars[grammar_id] = load_grammar(found)
     n_train, heldout = {}, {}
@@ -380,7 +381,8 @@ def check_split_sizes(grammars: dict[str, Grammar], n_train: dict[str, list[int]
     """Every split of every grammar must fit in memory (:func:`check_split_fits`): checked
     while the grid is built, so a size that cannot work fails planning, not a job."""
     for grammar_id, grammar in grammars.items():
-        sizes = [("n_train", n) for n in n_train[grammar_id]] + [(f"n_{name}", n) for name, n in heldout[grammar_id].items()]
+        sizes = [("n_train", n) for n in n_train[grammar_id]]
+        sizes += [(f"n_{name}", n) for name, n in heldout[grammar_id].items()]
         for key, n in sizes:
             check_split_fits(n, grammar.max_length, sources.blame(key), key,
                              f" (grammar {grammar_id!r} in {grammar.source})", memory)
