@@ -71,23 +71,26 @@ def _output_folder(out: str) -> None:
         raise InputError(out, "--out", "is an existing file; name a folder to write")
 
 
-def _split_folder(folder: str, option: str) -> str:
-    """A simulated split folder (it holds a manifest.json), else an :class:`InputError`."""
+def _split_manifest(folder: str, option: str) -> dict:
+    """The manifest of a simulated split folder; a folder that is not one (it holds no
+    manifest.json) is an :class:`InputError` naming the option."""
+    import json
     from pathlib import Path
 
     if not Path(folder).is_dir():
         raise InputError(folder, option, "not found: name a split folder written by `grammarbench simulate`")
-    if not (Path(folder) / "manifest.json").is_file():
+    manifest = Path(folder) / "manifest.json"
+    if not manifest.is_file():
         raise InputError(folder, option, "not a simulated split (no manifest.json); name a split folder "
                                          "such as OUT/train written by `grammarbench simulate`")
-    return folder
+    return json.loads(manifest.read_text())
 
 
 def _train(args) -> None:
     from grammarbench.models.train import fit
 
-    _split_folder(args.train, "--train")
-    _split_folder(args.validation, "--validation")
+    _split_manifest(args.train, "--train")
+    _split_manifest(args.validation, "--validation")
     _output_folder(args.out)
     overrides = {"max_epochs": args.max_epochs, "patience": args.patience, "batch_size": args.batch_size}
     summary = fit(args.architecture, args.train, args.validation, args.out, model_seed=args.model_seed,
@@ -99,13 +102,12 @@ def _train(args) -> None:
 
 def _split_outputs(data: list[str], out: str) -> tuple[dict, dict]:
     """Split name (from each folder's manifest) → folder, and → its three output tables."""
-    import json
     from pathlib import Path
 
     _output_folder(out)
     splits = {}
     for folder in data:
-        name = json.loads((Path(_split_folder(folder, "--data")) / "manifest.json").read_text())["split"]
+        name = _split_manifest(folder, "--data")["split"]
         if name in splits:
             raise InputError(folder, "", f"a second {name} split (the first: {splits[name]})")
         splits[name] = folder
@@ -140,10 +142,15 @@ def _attribute(args) -> None:
 
     settings = {key: value for key, value in (("reference", args.reference),
                                               ("n_references", args.n_references)) if value is not None}
-    section = {"n_examples": args.n_examples, "batch_size": args.batch_size, "random_state": args.random_state,
+    section = {"batch_size": args.batch_size, "random_state": args.random_state,
                "methods": {method: dict(settings) for method in args.method}}
-    _split_folder(args.test, "--test")
-    _split_folder(args.train, "--train")
+    n_test = _split_manifest(args.test, "--test")["n"]
+    if args.n_examples is not None:
+        if args.n_examples > n_test:
+            raise InputError(args.test, "--n-examples", f"{args.n_examples} is more than this split's "
+                                                        f"{n_test} examples")
+        section["n_examples"] = args.n_examples
+    _split_manifest(args.train, "--train")
     _output_folder(args.out)
     layers = model_layers(load_trained(args.model, device="cpu"))
     checked = validate_attribution_config(section, "command line", layers)
@@ -158,7 +165,7 @@ def _score(args) -> None:
 
     from grammarbench.attribution import score_runs
 
-    _split_folder(args.test, "--test")
+    _split_manifest(args.test, "--test")
     if Path(args.out).is_dir():
         raise InputError(args.out, "--out", "is a folder; name the TSV file to write")
     paths = sorted(Path(args.attributions).glob("*.npz"))
@@ -259,7 +266,8 @@ def build_parser() -> argparse.ArgumentParser:
                                 "smoothgrad, occlusion, ism, sis")
     attribute.add_argument("--reference", help="zeros, uniform, mean_composition or shuffle (default: the method's)")
     attribute.add_argument("--n-references", type=_positive, help="references per example (shuffle)")
-    attribute.add_argument("--n-examples", type=_positive, default=500, help="explain the first n examples")
+    attribute.add_argument("--n-examples", type=_positive,
+                           help="explain the first n examples (default: 500, or the whole split if smaller)")
     attribute.add_argument("--batch-size", type=_positive, default=128)
     attribute.add_argument("--random-state", type=_seed, default=0)
     attribute.add_argument("--device", choices=devices, default="auto")

@@ -34,6 +34,9 @@ CASES = {
     "train with zero threads": (["train", ARCHITECTURE, "--train", "{tmp}/not-a-split", "--validation",
                                  "{tmp}/not-a-split", "--out", "{tmp}/model", "--threads", "0"],
                                 "argument --threads: must be a positive number, got 0"),
+    "more examples to explain than the split": (
+        ["attribute", "{tmp}/model", "--test", "{tmp}/split", "--train", "{tmp}/split", "--method", "ism",
+         "--n-examples", "51", "--out", "{tmp}/maps"], "split: --n-examples: 51 is more than this split's 50 examples"),
     "evaluate --out is a file": (["evaluate", "{tmp}/model", "--data", "{tmp}/not-a-split", "--out",
                                   "{tmp}/a-file"], "a-file: --out: is an existing file"),
 }
@@ -54,6 +57,8 @@ def test_bad_cli_input_is_one_line_and_writes_nothing(tmp_path, capsys, case):
     arguments, fragment = CASES[case]
     (tmp_path / "a-file").write_text("not a folder\n")
     (tmp_path / "not-a-split").mkdir()
+    (tmp_path / "split").mkdir()
+    (tmp_path / "split" / "manifest.json").write_text('{"split": "test", "n": 50}')
     before = sorted(tmp_path.rglob("*"))
     code, err = run_cli([a.replace("{tmp}", str(tmp_path)) for a in arguments], capsys)
     assert code == 2
