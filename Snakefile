@@ -5,8 +5,8 @@ from snakemake.utils import min_version
 
 min_version("9.0")
 
-
-configfile: "config/config.yaml"
+# No `configfile:` directive: Snakemake would merge config/config.yaml under every
+# --configfile. rules/common.smk reads it only when no --configfile is given.
 
 
 report: "report/workflow.rst"

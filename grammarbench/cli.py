@@ -24,12 +24,24 @@ def _simulate(args) -> None:
     from grammarbench.grammars.grammar import load_grammar
     from grammarbench.simulation.simulate import simulate_dataset
 
+    from grammarbench.grid import check_disk, check_split_fits, dataset_bytes
+
+    _output_folder(args.out)
     grammar = load_grammar(args.grammar)
     seed = args.seed if args.seed is not None else (grammar.seed if grammar.seed is not None else 1)
     exports = tuple(args.export or ())
     for fmt in exports:
         if fmt not in EXPORT_FORMATS:
             raise InputError("--export", "", f"unknown format {fmt!r}; known: {', '.join(EXPORT_FORMATS)}")
+    n_train = args.n_train if args.n_train is not None else grammar.sizes.get("train")
+    heldout = grammar.heldout_sizes(n_train) if n_train else {}
+    sizes = {"--n-train": n_train, "--n-validation": args.n_validation or heldout.get("validation"),
+             "--n-test": args.n_test or heldout.get("test")}
+    for option, n in sizes.items():
+        if n:
+            check_split_fits(n, grammar.max_length, "command line", option)
+    check_disk(dataset_bytes(sum(n for n in sizes.values() if n), grammar.max_length, exports), args.out,
+               "command line", "--n-train")
     start = time.perf_counter()
     manifests = simulate_dataset(grammar, args.out, seed, n_train=args.n_train,
                                  n_validation=args.n_validation, n_test=args.n_test,
@@ -50,9 +62,36 @@ def _device(name: str):
         raise InputError("--device", "", str(err)) from None
 
 
+def _output_folder(out: str) -> None:
+    """``--out`` must be a folder to write: an existing file is refused before anything is
+    written (nothing is created either)."""
+    from pathlib import Path
+
+    if Path(out).exists() and not Path(out).is_dir():
+        raise InputError(out, "--out", "is an existing file; name a folder to write")
+
+
+def _split_manifest(folder: str, option: str) -> dict:
+    """The manifest of a simulated split folder; a folder that is not one (it holds no
+    manifest.json) is an :class:`InputError` naming the option."""
+    import json
+    from pathlib import Path
+
+    if not Path(folder).is_dir():
+        raise InputError(folder, option, "not found: name a split folder written by `grammarbench simulate`")
+    manifest = Path(folder) / "manifest.json"
+    if not manifest.is_file():
+        raise InputError(folder, option, "not a simulated split (no manifest.json); name a split folder "
+                                         "such as OUT/train written by `grammarbench simulate`")
+    return json.loads(manifest.read_text())
+
+
 def _train(args) -> None:
     from grammarbench.models.train import fit
 
+    _split_manifest(args.train, "--train")
+    _split_manifest(args.validation, "--validation")
+    _output_folder(args.out)
     overrides = {"max_epochs": args.max_epochs, "patience": args.patience, "batch_size": args.batch_size}
     summary = fit(args.architecture, args.train, args.validation, args.out, model_seed=args.model_seed,
                   device=_device(args.device), overrides=overrides,
@@ -63,15 +102,12 @@ def _train(args) -> None:
 
 def _split_outputs(data: list[str], out: str) -> tuple[dict, dict]:
     """Split name (from each folder's manifest) → folder, and → its three output tables."""
-    import json
     from pathlib import Path
 
+    _output_folder(out)
     splits = {}
     for folder in data:
-        manifest = Path(folder) / "manifest.json"
-        if not manifest.is_file():
-            raise InputError(folder, "", "not a simulated split (no manifest.json)")
-        name = json.loads(manifest.read_text())["split"]
+        name = _split_manifest(folder, "--data")["split"]
         if name in splits:
             raise InputError(folder, "", f"a second {name} split (the first: {splits[name]})")
         splits[name] = folder
@@ -106,8 +142,16 @@ def _attribute(args) -> None:
 
     settings = {key: value for key, value in (("reference", args.reference),
                                               ("n_references", args.n_references)) if value is not None}
-    section = {"n_examples": args.n_examples, "batch_size": args.batch_size, "random_state": args.random_state,
+    section = {"batch_size": args.batch_size, "random_state": args.random_state,
                "methods": {method: dict(settings) for method in args.method}}
+    n_test = _split_manifest(args.test, "--test")["n"]
+    if args.n_examples is not None:
+        if args.n_examples > n_test:
+            raise InputError(args.test, "--n-examples", f"{args.n_examples} is more than this split's "
+                                                        f"{n_test} examples")
+        section["n_examples"] = args.n_examples
+    _split_manifest(args.train, "--train")
+    _output_folder(args.out)
     layers = model_layers(load_trained(args.model, device="cpu"))
     checked = validate_attribution_config(section, "command line", layers)
     paths = attribute_model(args.model, args.test, args.train, checked["runs"], args.out,
@@ -121,6 +165,9 @@ def _score(args) -> None:
 
     from grammarbench.attribution import score_runs
 
+    _split_manifest(args.test, "--test")
+    if Path(args.out).is_dir():
+        raise InputError(args.out, "--out", "is a folder; name the TSV file to write")
     paths = sorted(Path(args.attributions).glob("*.npz"))
     if not paths:
         raise InputError(args.attributions, "", "no attribution runs (*.npz) in this folder")
@@ -129,17 +176,35 @@ def _score(args) -> None:
     log.info("wrote %s: %d rows from %d runs", args.out, len(table), len(paths))
 
 
+#: The largest seed: every random generator the stages use accepts 0 .. 2**32 - 1.
+MAX_SEED = 2**32 - 1
+
+
+def _integer(text: str) -> int:
+    try:
+        return int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"must be a whole number, got {text!r}") from None
+
+
 def _positive(text: str) -> int:
-    value = int(text)
+    value = _integer(text)
     if value < 1:
         raise argparse.ArgumentTypeError(f"must be a positive number, got {value}")
     return value
 
 
 def _non_negative(text: str) -> int:
-    value = int(text)
+    value = _integer(text)
     if value < 0:
         raise argparse.ArgumentTypeError(f"must be >= 0, got {value}")
+    return value
+
+
+def _seed(text: str) -> int:
+    value = _non_negative(text)
+    if value > MAX_SEED:
+        raise argparse.ArgumentTypeError(f"must be at most {MAX_SEED}, got {value}")
     return value
 
 
@@ -148,12 +213,13 @@ def build_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", required=True)
     sim = sub.add_parser("simulate", help="simulate a dataset (train/validation/test) from a grammar")
     sim.add_argument("grammar", help="grammar file: YAML, or a seqgra XML data definition")
-    sim.add_argument("--n-train", type=int, help="training examples (default: the grammar's sizes.train)")
-    sim.add_argument("--n-validation", type=int, help="validation examples (default: from the grammar)")
-    sim.add_argument("--n-test", type=int, help="test examples (default: from the grammar)")
-    sim.add_argument("--seed", type=int, help="data seed (default: the grammar's seed, else 1)")
+    sim.add_argument("--n-train", type=_positive, help="training examples (default: the grammar's sizes.train)")
+    sim.add_argument("--n-validation", type=_positive, help="validation examples (default: from the grammar)")
+    sim.add_argument("--n-test", type=_positive, help="test examples (default: from the grammar)")
+    sim.add_argument("--seed", type=_seed, help="data seed (default: the grammar's seed, else 1)")
     sim.add_argument("--out", required=True, help="output folder (train/, validation/, test/ inside)")
-    sim.add_argument("--threads", type=int, default=1, help="chunks simulated at once (the output does not depend on it)")
+    sim.add_argument("--threads", type=_positive, default=1,
+                     help="chunks simulated at once (the output does not depend on it)")
     sim.add_argument("--export", action="append", help="also write fasta (FASTA + BED) and/or seqgra layout")
     sim.set_defaults(run=_simulate)
 
@@ -163,7 +229,7 @@ def build_parser() -> argparse.ArgumentParser:
     train.add_argument("--train", required=True, help="training split folder (all of it is used)")
     train.add_argument("--validation", required=True, help="validation split folder")
     train.add_argument("--out", required=True, help="model folder to write")
-    train.add_argument("--model-seed", type=_non_negative, default=1, help="seeds weights, dropout, batch order (default 1)")
+    train.add_argument("--model-seed", type=_seed, default=1, help="seeds weights, dropout, batch order (default 1)")
     train.add_argument("--device", choices=devices, default="auto", help="default: CUDA when available, else the CPU")
     train.add_argument("--max-epochs", type=_positive, help="override the architecture's max_epochs")
     train.add_argument("--patience", type=_non_negative, help="override the architecture's patience")
@@ -200,9 +266,10 @@ def build_parser() -> argparse.ArgumentParser:
                                 "smoothgrad, occlusion, ism, sis")
     attribute.add_argument("--reference", help="zeros, uniform, mean_composition or shuffle (default: the method's)")
     attribute.add_argument("--n-references", type=_positive, help="references per example (shuffle)")
-    attribute.add_argument("--n-examples", type=_positive, default=500, help="explain the first n examples")
+    attribute.add_argument("--n-examples", type=_positive,
+                           help="explain the first n examples (default: 500, or the whole split if smaller)")
     attribute.add_argument("--batch-size", type=_positive, default=128)
-    attribute.add_argument("--random-state", type=_non_negative, default=0)
+    attribute.add_argument("--random-state", type=_seed, default=0)
     attribute.add_argument("--device", choices=devices, default="auto")
     attribute.add_argument("--out", required=True, help="folder for <method>.npz")
     attribute.set_defaults(run=_attribute)
@@ -220,12 +287,6 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv=None) -> int:
     args = build_parser().parse_args(argv)
     configure_logging()
-    for name in ("n_train", "n_validation", "n_test"):
-        value = getattr(args, name, None)
-        if value is not None and value < 1:
-            print(f"grammarbench: error: --{name.replace('_', '-')} must be a positive number, got {value}",
-                  file=sys.stderr)
-            return 2
     from grammarbench.errors import TrainingDiverged
 
     try:

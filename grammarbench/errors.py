@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import sys
+
 
 class InputError(ValueError):
     """Bad user input: a grammar, an architecture or a config.
@@ -44,6 +46,7 @@ class TrainingDiverged(RuntimeError):
     architecture, the epoch and what to change."""
 
 
+<<<<<<< HEAD
 class DamagedOutputError(InputError):
     """An intermediate output of the workflow (a simulated split, a trained model) that is
     missing, truncated or does not match its manifest: the message is one line naming the
@@ -63,3 +66,22 @@ class DamagedOutputError(InputError):
         output = path if output is None else output
         super().__init__(path, "", f"{problem}; delete {output} and rerun, or rerun "
                                    f"snakemake with --forcerun {output}")
+=======
+def quiet_interrupts() -> None:
+    """Report Ctrl-C in one line instead of a traceback (other errors keep theirs).
+
+    Ctrl-C reaches every running rule job at once, and Snakemake then shows each job's log:
+    a traceback per job would bury what happened. Outputs are written atomically, so an
+    interrupted job leaves nothing half-written behind. Installed by rule scripts (through
+    :mod:`grammarbench`'s import) and by :func:`grammarbench.runtime.configure_logging`.
+    """
+    if sys.excepthook is sys.__excepthook__:
+        sys.excepthook = _quiet_interrupt
+
+
+def _quiet_interrupt(kind, value, traceback) -> None:
+    if issubclass(kind, KeyboardInterrupt):
+        print("interrupted (Ctrl-C); nothing half-written was kept", file=sys.stderr)
+        return
+    sys.__excepthook__(kind, value, traceback)
+>>>>>>> config

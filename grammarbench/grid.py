@@ -9,6 +9,9 @@ and the problem (:class:`~grammarbench.errors.InputError`).
 
 from __future__ import annotations
 
+import os
+import shutil
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from functools import cache
 from pathlib import Path
@@ -19,10 +22,109 @@ import yaml
 from grammarbench.models.architectures import Architecture, check_fit, load_architecture
 from grammarbench.errors import InputError, key_path
 from grammarbench.grammars.grammar import Grammar, load_grammar
+from grammarbench.io import plain_data, read_yaml_mapping
+
+#: How the values of ``snakemake --config key=value`` are named in messages and on the
+#: report's configuration page.
+COMMAND_LINE = "command line (--config)"
+
 
 @cache
 def _read_schema(path: str) -> dict:
     return yaml.safe_load(Path(path).read_text())
+
+
+@dataclass
+class ConfigSources:
+    """Where a config came from: ``(label, mapping)`` layers in the order they apply, each
+    later one overriding the earlier ones key by key (nested mappings merged, as Snakemake
+    merges config files).
+
+    :meth:`blame` names the layer a top-level key's value came from, so that a bad value
+    given with ``--config`` is reported against the command line, not a file.
+    """
+
+    layers: list[tuple[str, Mapping]] = field(default_factory=list)
+
+    @classmethod
+    def single(cls, label: str) -> ConfigSources:
+        return cls([(str(label), {})])
+
+    @property
+    def labels(self) -> list[str]:
+        return [label for label, _ in self.layers]
+
+    def blame(self, key: str = "") -> str:
+        """The label of the last layer that sets ``key``'s top-level part (``n_train`` of
+        ``n_train[0]``, ``train`` of ``train.max_epochs``); every label joined when no
+        layer sets it (a missing key is the config files' fault together)."""
+        top = key.split(".")[0].split("[")[0]
+        for label, data in reversed(self.layers):
+            if top and top in data:
+                return label
+        files = [label for label in self.labels if label != COMMAND_LINE]
+        return " + ".join(files or self.labels)
+
+    def __str__(self) -> str:
+        return " + ".join(self.labels)
+
+
+def _sources(source: str | ConfigSources) -> ConfigSources:
+    return source if isinstance(source, ConfigSources) else ConfigSources.single(source)
+
+
+def merge_config(base: dict, update: Mapping) -> dict:
+    """Merge ``update`` into ``base`` in place, as Snakemake merges config files: nested
+    mappings key by key, every other value replaced. Returns ``base``."""
+    for key, value in update.items():
+        if isinstance(value, Mapping) and isinstance(base.get(key), dict):
+            merge_config(base[key], value)
+        else:
+            base[key] = plain_data(value)
+    return base
+
+
+def _label(path: Path) -> str:
+    """A config file as a user would name it: relative to the working directory when it
+    lies below it, else absolute."""
+    path = Path(os.path.abspath(path))
+    try:
+        return str(path.relative_to(Path.cwd()))
+    except ValueError:
+        return str(path)
+
+
+def resolve_config(configfiles: Sequence[str | os.PathLike], command_line: Mapping | None,
+                   default: str | os.PathLike) -> tuple[dict, ConfigSources]:
+    """The config a run uses, and where each part of it came from.
+
+    The config files given (``snakemake --configfile a.yaml b.yaml``), merged in order, are
+    the whole grid: the ``default`` file (the workflow's ``config/config.yaml``) is read
+    only when none is given, so a swapped grid is exactly that grid. ``command_line``
+    (``--config key=value``, its values typed by :func:`coerce_command_line`) applies last.
+    Defaults from the schema fill what is still missing afterwards (Snakemake's
+    ``validate``). Every file is read strictly: a missing, binary or malformed file, or a
+    key given twice, is one :class:`InputError` naming the file.
+
+    Returns
+    -------
+    config: dict
+        The merged config, plain dicts and lists.
+    sources: ConfigSources
+        The layers in the order they apply.
+    """
+    layers = []
+    config: dict = {}
+    for path in list(configfiles) or [default]:
+        label = _label(path)
+        data = read_yaml_mapping(label, "config file")
+        layers.append((label, data))
+        merge_config(config, data)
+    if command_line:
+        typed = coerce_command_line(plain_data(command_line))
+        layers.append((COMMAND_LINE, typed))
+        merge_config(config, typed)
+    return config, ConfigSources(layers)
 
 
 def coerce_command_line(value):
@@ -53,24 +155,61 @@ def coerce_command_line(value):
     return value
 
 
-def check_config(config: dict, source: str, schema: str | Path) -> None:
-    """Check the config's structure against ``schemas/config.schema.yaml``.
+def check_config(config: dict, source: str | ConfigSources, schema: str | Path) -> None:
+    """Check the config's structure against ``schemas/config.schema.yaml``, and that its
+    results folder keeps every output inside it.
 
     Snakemake's own ``validate`` reports the same problems with a schema dump; this
-    names the key and the problem in one line, then ``validate`` fills the defaults.
+    names the source (the file, or the command line, that set the key), the key and the
+    violated bound in one line, then ``validate`` fills the defaults.
     """
     import jsonschema
 
+    sources = _sources(source)
+    if "results" in config and (config["results"] is None or isinstance(config["results"], str)):
+        check_results(config["results"] or "", sources.blame("results"))
     validator = jsonschema.Draft202012Validator(_read_schema(str(schema)))
     errors = sorted(validator.iter_errors(config), key=lambda e: len(e.absolute_path))
     if errors:
         err = errors[0]
-        message = err.message
+        path, message = list(err.absolute_path), err.message
         if err.validator == "oneOf":
-            message = f"{err.instance!r} is not valid: {err.schema.get('description', '').strip()}"
+            path, message = _one_of_problem(err)
         elif err.validator == "additionalProperties":
             message = message.replace("Additional properties are not allowed", "unknown key(s)")
-        raise InputError(source, key_path(err.absolute_path), message)
+        key = key_path(path)
+        raise InputError(sources.blame(key), key, message)
+
+
+def _one_of_problem(err) -> tuple[list, str]:
+    """The problem of a value that matches none of a ``oneOf``'s alternatives (a list of
+    sizes, or null): the violated bound inside the alternative of the value's own type
+    (``n_train[0]: -5 is less than the minimum of 1``), else the types allowed."""
+    path = list(err.absolute_path)
+    inner = [e for e in err.context if e.validator != "type" or len(e.relative_path) > 0]
+    if inner:
+        best = min(inner, key=lambda e: len(e.relative_path))
+        return path + list(best.relative_path), best.message
+    types = [e.validator_value for e in err.context if e.validator == "type"]
+    return path, f"{err.instance!r} is not of type {' or '.join(repr(t) for t in types)}"
+
+
+def check_results(results: str, source: str) -> str:
+    """The results folder, normalised; an empty one, the file system's root or one that
+    climbs out of the working directory (``..``) is an :class:`InputError`: every output
+    goes below it, and nothing may be written outside it."""
+    text = str(results).strip()
+    if not text:
+        raise InputError(source, "results", "is empty: every output would go to the file system's "
+                                            "root (/datasets, /config.html); name a folder, e.g. results")
+    norm = os.path.normpath(text)
+    if Path(norm) == Path(Path(norm).anchor):
+        raise InputError(source, "results", f"{results!r} is the file system's root; name a folder "
+                                            "below it, e.g. results or /scratch/me/results")
+    if not os.path.isabs(norm) and (norm == ".." or norm.startswith(".." + os.sep)):
+        raise InputError(source, "results", f"{results!r} climbs out of the working directory; name "
+                                            "a folder below it, or an absolute path")
+    return norm
 
 
 @dataclass
@@ -110,24 +249,27 @@ def _find(path: str, basedir) -> Path | None:
     return next((p for p in candidates if p.is_file()), None)
 
 
-def build_grid(config: dict, source: str, basedir: str | Path | None = None) -> Grid:
+def build_grid(config: dict, source: str | ConfigSources, basedir: str | Path | None = None) -> Grid:
     """Load every grammar (validating it) and resolve the sizes of every split.
 
     Parameters
     ----------
     config: dict
         The config, after :func:`check_config` and default filling.
-    source: str
-        Where the config came from, for messages.
+    source: str or ConfigSources
+        Where the config came from, for messages (each key blamed on the file, or the
+        command line, that set it).
     basedir: str or Path, optional
         The workflow's folder: a relative grammar or architecture path not found from the
         working directory is looked up there.
     """
+    sources = _sources(source)
     grammars, paths = {}, {}
     for grammar_id, path in config["grammars"].items():
         found = _find(path, basedir)
         if found is None:
-            raise InputError(source, f"grammars.{grammar_id}", f"grammar file not found: {path}")
+            raise InputError(sources.blame("grammars"), f"grammars.{grammar_id}",
+                             f"grammar file not found: {path}")
         paths[grammar_id] = str(found)
         grammars[grammar_id] = load_grammar(found)
     n_train, heldout = {}, {}
@@ -135,7 +277,7 @@ def build_grid(config: dict, source: str, basedir: str | Path | None = None) -> 
         sizes = config.get("n_train")
         if sizes is None:
             if "train" not in grammar.sizes:
-                raise InputError(source, "n_train", f"is null, and grammar {grammar_id!r} "
+                raise InputError(sources.blame("n_train"), "n_train", f"is null, and grammar {grammar_id!r} "
                                  f"({grammar.source}) has no sizes.train of its own")
             sizes = [grammar.sizes["train"]]
         n_train[grammar_id] = sorted(sizes)
@@ -145,11 +287,15 @@ def build_grid(config: dict, source: str, basedir: str | Path | None = None) -> 
             given = config.get(f"n_{split}")
             heldout[grammar_id][split] = (given if given is not None
                                           else grammar.sizes.get(split, derived[split]))
+    results = check_results(config.get("results", "results"), sources.blame("results"))
+    seeds = list(config.get("seeds", [1]))
+    check_split_sizes(grammars, n_train, heldout, sources)
     architectures, architecture_paths = {}, {}
     for arch_id, path in (config.get("architectures") or {}).items():
         found = _find(path, basedir)
         if found is None:
-            raise InputError(source, f"architectures.{arch_id}", f"architecture file not found: {path}")
+            raise InputError(sources.blame("architectures"), f"architectures.{arch_id}",
+                             f"architecture file not found: {path}")
         arch = load_architecture(found)
         for grammar_id, grammar in grammars.items():
             check_fit(arch, length=grammar.max_length, alphabet_size=grammar.alphabet.size,
@@ -158,15 +304,110 @@ def build_grid(config: dict, source: str, basedir: str | Path | None = None) -> 
                               f"{grammar.max_length}, {grammar.n_classes} classes, {grammar.task}")
         architectures[arch_id], architecture_paths[arch_id] = arch, str(found)
     attribution = None
-    if (config.get("attribution") or {}).get("methods"):
+    section = config.get("attribution") or {}
+    if section.get("methods"):
+        blame = sources.blame("attribution")
         if not architectures:
-            raise InputError(source, "attribution", "attribution methods need trained models: "
+            raise InputError(blame, "attribution", "attribution methods need trained models: "
                              "the config has no architectures")
-        attribution = check_attribution(config["attribution"], source, architectures, grammars)
+        attribution = check_attribution(section, blame, architectures, grammars)
+        if "n_examples" in section:
+            for grammar_id in grammars:
+                n_test = heldout[grammar_id]["test"]
+                if section["n_examples"] > n_test:
+                    raise InputError(blame, "attribution.n_examples",
+                                     f"{section['n_examples']} is more than the test set of grammar "
+                                     f"{grammar_id!r} ({n_test} examples); lower it or raise n_test")
     return Grid(config=config, grammars=grammars, grammar_paths=paths, n_train=n_train, heldout=heldout,
-                seeds=list(config.get("seeds", [1])), results=config.get("results", "results"),
+                seeds=seeds, results=results,
                 architectures=architectures, architecture_paths=architecture_paths,
                 model_seeds=list(config.get("model_seeds", [1])), attribution=attribution)
+
+
+# Bytes a simulated example takes per letter: sequences.npy and mask.npy (one byte each);
+# the FASTA export adds about one, seqgra's layout (x and annotation) about two.
+_BYTES_PER_LETTER = {"base": 2, "fasta": 1, "seqgra": 2}
+
+
+def dataset_bytes(n_examples: int, length: int, exports=()) -> int:
+    """Estimated bytes on disk of ``n_examples`` simulated examples of ``length`` letters,
+    with the ``exports`` (fasta, seqgra) beside them."""
+    return n_examples * length * (_BYTES_PER_LETTER["base"] + sum(_BYTES_PER_LETTER.get(f, 0) for f in exports))
+
+
+def _size(n_bytes: float) -> str:
+    for unit in ("bytes", "KB", "MB", "GB", "TB", "PB"):
+        if n_bytes < 1000 or unit == "PB":
+            return f"{n_bytes:.0f} {unit}" if unit == "bytes" else f"{n_bytes:.1f} {unit}"
+        n_bytes /= 1000
+
+
+def _free_bytes(folder: str | Path) -> int:
+    """Free space of the file system that holds ``folder`` (or its nearest existing parent)."""
+    path = Path(os.path.abspath(folder))
+    while not path.exists() and path != path.parent:
+        path = path.parent
+    return shutil.disk_usage(path).free
+
+
+def memory_bytes() -> int:
+    """Physical memory of this machine."""
+    return os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
+
+
+def check_split_fits(n_examples: int, length: int, source: str, key: str, context: str = "",
+                     memory: int | None = None) -> None:
+    """One split's sequences (``n_examples`` × ``length`` bytes) are held in memory by the
+    stages that read them (training keeps its split whole); more than the machine's memory
+    is an :class:`InputError` before anything is written."""
+    memory = memory_bytes() if memory is None else memory
+    need = n_examples * length
+    if need > memory:
+        raise InputError(source, key, f"{n_examples} examples of {length} letters{context} need "
+                                      f"{_size(need)} in memory, more than this machine's {_size(memory)}")
+
+
+def check_disk(need: int, folder: str | Path, source: str, key: str) -> None:
+    """``need`` bytes more than the free space under ``folder`` is an :class:`InputError`."""
+    free = _free_bytes(folder)
+    if need > free:
+        raise InputError(source, key, f"the datasets need about {_size(need)} under {folder}/, "
+                                      f"but only {_size(free)} is free there")
+
+
+def check_split_sizes(grammars: dict[str, Grammar], n_train: dict[str, list[int]],
+                      heldout: dict[str, dict[str, int]], sources: ConfigSources,
+                      memory: int | None = None) -> None:
+    """Every split of every grammar must fit in memory (:func:`check_split_fits`): checked
+    while the grid is built, so a size that cannot work fails planning, not a job."""
+    for grammar_id, grammar in grammars.items():
+        sizes = [("n_train", n) for n in n_train[grammar_id]]
+        sizes += [(f"n_{name}", n) for name, n in heldout[grammar_id].items()]
+        for key, n in sizes:
+            check_split_fits(n, grammar.max_length, sources.blame(key), key,
+                             f" (grammar {grammar_id!r} in {grammar.source})", memory)
+
+
+def bytes_to_simulate(grid: Grid) -> int:
+    """Estimated bytes of the grid's simulated splits that do not exist yet."""
+    exports = (grid.config.get("simulate") or {}).get("exports", ())
+    total = 0
+    for grammar_id, grammar in grid.grammars.items():
+        folders = [(f"n{n}/train", n) for n in grid.n_train[grammar_id]]
+        folders += [(f"heldout/{name}", n) for name, n in grid.heldout[grammar_id].items()]
+        for seed in grid.seeds:
+            for folder, n in folders:
+                if not Path(grid.results, "datasets", grammar_id, f"seed{seed}", folder).exists():
+                    total += dataset_bytes(n, grammar.max_length, exports)
+    return total
+
+
+def check_disk_space(grid: Grid, source: str | ConfigSources) -> None:
+    """The splits still to simulate must fit on the disk under the results folder, else an
+    :class:`InputError` naming the sizes (they would otherwise die mid-run with an
+    ``OSError``). The workflow runs this when a run starts, before any job, not while
+    planning: a grid may be planned on one machine and run on a bigger one."""
+    check_disk(bytes_to_simulate(grid), grid.results, _sources(source).blame("n_train"), "n_train")
 
 
 def check_attribution(section: dict, source: str, architectures: dict[str, Architecture],

@@ -14,6 +14,7 @@ import math
 import os
 import shutil
 import tempfile
+from collections.abc import Mapping
 from contextlib import contextmanager
 from pathlib import Path
 
@@ -23,8 +24,8 @@ import yaml
 from grammarbench.errors import InputError
 
 __all__ = ["atomic_path", "atomic_directory", "write_text", "write_tsv", "read_tsv",
-           "read_yaml_mapping", "file_mode", "directory_mode", "file_record", "file_problem",
-           "npy_shape", "HASH_LIMIT"]
+           "read_yaml_mapping", "plain_data", "file_mode", "directory_mode", "file_record",
+           "file_problem", "npy_shape", "HASH_LIMIT"]
 
 
 def _umask() -> int:
@@ -237,3 +238,14 @@ def npy_shape(path: str | os.PathLike) -> tuple[tuple[int, ...], "np.dtype"]:
         raise ValueError(f"{size} bytes where its header ({dtype} array of shape {shape}) "
                          f"needs {expected} ({'truncated' if size < expected else 'too long'})")
     return tuple(shape), dtype
+
+
+def plain_data(value):
+    """Plain dicts (string keys) and lists in place of any other mapping or sequence, e.g.
+    Snakemake's config and ``--config`` types, so that YAML can write them and merges do
+    not share nested objects with their input."""
+    if isinstance(value, Mapping):
+        return {str(k): plain_data(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [plain_data(v) for v in value]
+    return value

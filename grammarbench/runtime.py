@@ -9,6 +9,8 @@ import sys
 
 import torch
 
+from grammarbench.errors import quiet_interrupts
+
 __all__ = ["DEVICE_CHOICES", "resolve_device", "device_description", "use_threads",
            "configure_logging"]
 
@@ -66,6 +68,8 @@ def use_threads(threads: int | None) -> None:
 
 
 def configure_logging(level=logging.INFO) -> None:
-    """One line per event on stderr (rule scripts point stderr at the rule's log)."""
+    """One line per event on stderr (rule scripts point stderr at the rule's log), and one
+    line, not a traceback, when the user stops the run with Ctrl-C."""
     logging.basicConfig(level=level, stream=sys.stderr,
                         format="%(asctime)s %(name)s %(levelname)s: %(message)s")
+    quiet_interrupts()

@@ -12,21 +12,56 @@ sys.path.insert(
 
 from grammarbench.attribution.settings import has_reference_sweep
 from grammarbench.errors import InputError
-from grammarbench.grid import build_grid, check_config, coerce_command_line
+from grammarbench.grid import (
+    COMMAND_LINE,
+    build_grid,
+    check_config,
+    check_disk_space,
+    resolve_config,
+)
 
 CONFIG_SCHEMA = Path(workflow.basedir) / "schemas" / "config.schema.yaml"
-CONFIG_SOURCES = [str(f) for f in workflow.configfiles] or ["config/config.yaml"]
-CONFIG_SOURCE = " + ".join(CONFIG_SOURCES)
+# The default grid, read only when no --configfile is given: a swapped grid is exactly that
+# grid (the Snakefile has no `configfile:` directive, which Snakemake would merge under it).
+DEFAULT_CONFIG = Path(workflow.basedir) / "config" / "config.yaml"
 
-# Check, fill defaults, then load and validate every grammar: all before any job starts,
-# each problem as one line naming the file, the key and what is wrong.
+# Resolve, check, fill defaults, then load and validate every grammar: all before any job
+# starts, each problem as one line naming the file (or the command line), the key and what
+# is wrong.
 try:
-    config.update(coerce_command_line(config))
-    check_config(config, CONFIG_SOURCE, CONFIG_SCHEMA)
+    _resolved, SOURCES = resolve_config(
+        workflow.config_settings.configfiles,
+        workflow.config_settings.config,
+        DEFAULT_CONFIG,
+    )
+    config.clear()
+    config.update(_resolved)
+    check_config(config, SOURCES, CONFIG_SCHEMA)
     validate(config, schema=str(CONFIG_SCHEMA))
-    GRID = build_grid(config, CONFIG_SOURCE, basedir=workflow.basedir)
+    GRID = build_grid(config, SOURCES, basedir=workflow.basedir)
 except InputError as err:
     raise WorkflowError(f"bad input: {err}") from None
+
+
+# The disk-space estimate waits for a real run (not a dry run): a grid may be planned on a
+# laptop and run where the disk is big enough. Still before any job starts.
+onstart:
+    try:
+        check_disk_space(GRID, SOURCES)
+    except InputError as err:
+        raise WorkflowError(f"bad input: {err}") from None
+
+
+def _command_line():
+    args = workflow.config_settings.config_args or []
+    return " ".join(args) if isinstance(args, (list, tuple)) else str(args)
+
+
+# The config page lists where the config came from, in the order the sources apply.
+CONFIG_SOURCES = [f"defaults: {CONFIG_SCHEMA.relative_to(workflow.basedir)}"] + [
+    f"{label}: {_command_line()}" if label == COMMAND_LINE else label
+    for label in SOURCES.labels
+]
 
 RESULTS = GRID.results
 DATASETS = f"{RESULTS}/datasets"

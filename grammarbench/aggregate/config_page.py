@@ -15,6 +15,8 @@ from pathlib import Path
 
 import yaml
 
+from grammarbench.io import plain_data, write_text
+
 __all__ = ["config_page", "write_config_page"]
 
 _STYLE = """
@@ -36,16 +38,18 @@ def _definition(title: str, name: str, path: Path) -> str:
 
 def config_page(config: Mapping, sources: Sequence[str], grammars: Mapping[str, str],
                 architectures: Mapping[str, str]) -> str:
-    """One self-contained HTML page: the resolved config, where it came from, and every
+    """One self-contained HTML page: the resolved config, where it came from (``sources``,
+    in the order they apply: schema defaults, config files, the command line), and every
     grammar (``name -> path``) and architecture (``name -> path``) file it names."""
-    resolved = yaml.safe_dump(_plain(config), sort_keys=False, default_flow_style=False)
+    resolved = yaml.safe_dump(plain_data(config), sort_keys=False, default_flow_style=False)
     parts = [
         "<!DOCTYPE html><html><head><meta charset=\"utf-8\"><title>Run configuration</title>"
         f"<style>{_STYLE}</style></head><body>",
         "<h1>Run configuration</h1>",
-        "<p>Config file(s): " + ", ".join(f"<code>{html.escape(s)}</code>" for s in sources)
-        + " (later files and <code>--config</code> override earlier ones). Below: the config "
-          "as the workflow used it, every default filled in.</p>",
+        "<p>Sources of the config, in the order they apply (each later one overrides the "
+        "earlier ones key by key):</p>",
+        "<ol>" + "".join(f"<li><code>{html.escape(s)}</code></li>" for s in sources) + "</ol>",
+        "<p>Below: the config as the workflow used it, every default filled in.</p>",
         f"<pre>{html.escape(resolved)}</pre>",
         "<h2>Grammars</h2>",
         *(_definition("grammar", name, Path(path)) for name, path in grammars.items()),
@@ -58,14 +62,5 @@ def config_page(config: Mapping, sources: Sequence[str], grammars: Mapping[str, 
 
 def write_config_page(path, config: Mapping, sources: Sequence[str],
                       grammars: Mapping[str, str], architectures: Mapping[str, str]) -> None:
-    Path(path).parent.mkdir(parents=True, exist_ok=True)
-    Path(path).write_text(config_page(config, sources, grammars, architectures))
+    write_text(path, config_page(config, sources, grammars, architectures))
 
-
-def _plain(value):
-    """Snakemake's config holds its own Mapping and Namedlist types; YAML wants plain ones."""
-    if isinstance(value, Mapping):
-        return {str(k): _plain(v) for k, v in value.items()}
-    if isinstance(value, (list, tuple)):
-        return [_plain(v) for v in value]
-    return value

@@ -538,13 +538,25 @@ class _Resolver:
             extent = sum(self.elements[e].min_width for e in component)
             extent += sum(s.min_gap for s in rule.spacing if s.first in component)
             if extent > room:
-                where = {"fixed": f"after position {rule.position.start}",
-                         "window": f"in the window {[rule.position.start, rule.position.end]}"
-                         }.get(rule.position.kind, "in the shortest sequence")
+                where = _where(rule.position)
                 what = ("spacing constraints need" if len(component) > 1 else "element needs")
                 self.fail(f"{key}.spacing" if len(component) > 1 else f"{key}.elements",
                           f"cannot fit: {' + '.join(component)} with its {what} at least "
                           f"{extent} letters, but only {room} are available {where}")
+        self.check_copies_fit(rule, key, room)
+
+    def check_copies_fit(self, rule: Rule, key: str, room: int):
+        """The most copies a rule places in one example must fit side by side where the rule
+        puts them; when they cannot, every such example holds overlapping instances, which
+        damage each other and blur the ground truth."""
+        copies = rule.copies[1]
+        if copies < 2:
+            return
+        extent = sum(self.elements[e].min_width for e in rule.elements) + sum(s.min_gap for s in rule.spacing)
+        if copies * extent > room:
+            self.fail(f"{key}.copies", f"cannot fit without overlap: {copies} copies of "
+                                       f"{' + '.join(rule.elements)} need at least {copies * extent} "
+                                       f"letters, but only {room} are available {_where(rule.position)}")
 
     # -- composition
     def composition(self, classes) -> dict[str, tuple[CompositionEntry, ...]]:
@@ -585,6 +597,13 @@ class _Resolver:
             self.fail(key, f"a multi-class grammar needs exactly one label per example, got {list(labels)} "
                            "(use task: multi-label, or a background_only class for negatives)")
         return tuple(labels)
+
+
+def _where(position: Position) -> str:
+    """Where a rule puts its elements, for messages."""
+    return {"fixed": f"after position {position.start}",
+            "window": f"in the window {[position.start, position.end]}"}.get(position.kind,
+                                                                          "in the shortest sequence")
 
 
 def _components(rule: Rule) -> list[list[str]]:
