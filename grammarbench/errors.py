@@ -46,7 +46,6 @@ class TrainingDiverged(RuntimeError):
     architecture, the epoch and what to change."""
 
 
-<<<<<<< HEAD
 class DamagedOutputError(InputError):
     """An intermediate output of the workflow (a simulated split, a trained model) that is
     missing, truncated or does not match its manifest: the message is one line naming the
@@ -66,7 +65,8 @@ class DamagedOutputError(InputError):
         output = path if output is None else output
         super().__init__(path, "", f"{problem}; delete {output} and rerun, or rerun "
                                    f"snakemake with --forcerun {output}")
-=======
+
+
 def quiet_interrupts() -> None:
     """Report Ctrl-C in one line instead of a traceback (other errors keep theirs).
 
@@ -84,4 +84,3 @@ def _quiet_interrupt(kind, value, traceback) -> None:
         print("interrupted (Ctrl-C); nothing half-written was kept", file=sys.stderr)
         return
     sys.__excepthook__(kind, value, traceback)
->>>>>>> config
