@@ -24,6 +24,7 @@ SIMULATE = {
     "jsonschema",
     "numba",
     "pyjaspar",
+    "pyfaidx",
     "matplotlib",
     "seaborn",
 }
@@ -35,7 +36,7 @@ EXPECTED = {
 # conda-forge names that differ from the pip names.
 CONDA_TO_PIP = {"pytorch": "torch", "matplotlib-base": "matplotlib"}
 # Only on bioconda.
-BIOCONDA_ONLY = {"pyjaspar"}
+BIOCONDA_ONLY = {"pyjaspar", "pyfaidx"}
 # In pyproject.toml but not needed inside a rule's env (the rule runs under it).
 NOT_IN_ENVS = {"snakemake"}
 
