@@ -37,7 +37,7 @@ from grammarbench.alphabet import DNA
 from grammarbench.errors import InputError
 
 __all__ = ["Windows", "genome_windows", "read_peaks", "read_window_fasta", "janggu_fasta",
-           "remove_overlapping"]
+           "remove_overlapping", "check_peaks_against_genome"]
 
 #: The janggu release whose wheel carries the offline ChIP-seq windows (GPL-3: fetched at
 #: set-up or test time, never copied into this repository).
@@ -224,7 +224,24 @@ def genome_windows(genome, peaks: pd.DataFrame, width: int, source="", key: str 
         peak that ends past its chromosome's end.
     """
     faidx = _faidx(genome, source, key)
-    index = faidx.index
+    sizes = check_peaks_against_genome(peaks, faidx.index, source, key, peaks_path, str(genome))
+    chroms = peaks["chrom"].to_numpy(dtype=object)
+    starts = peaks["summit"].to_numpy(dtype=np.int64) - width // 2
+    inside = (starts >= 0) & (starts + width <= sizes)
+    dropped = {}
+    if (~inside).any():
+        dropped["window past a chromosome end"] = int((~inside).sum())
+    chroms, starts = chroms[inside], starts[inside]
+    codes = _gather(faidx, Path(genome), chroms, starts, width)
+    names = np.array([f"{c}:{s}-{s + width}" for c, s in zip(chroms, starts)], dtype=object)
+    codes, names, chroms, starts = _keep_acgt(codes, names, chroms, starts, dropped=dropped)
+    return Windows(np.ascontiguousarray(codes), names, chroms, starts, str(genome), dropped)
+
+
+def check_peaks_against_genome(peaks: pd.DataFrame, index, source, key: str, peaks_path: str,
+                               genome: str) -> np.ndarray:
+    """Every peak's chromosome size, shape=(n,); an InputError for a chromosome the genome
+    lacks or a peak that ends past its chromosome's end (naming the peak file's line)."""
     chroms = peaks["chrom"].to_numpy(dtype=object)
     missing = sorted(set(chroms) - set(index))
     if missing:
@@ -238,16 +255,7 @@ def genome_windows(genome, peaks: pd.DataFrame, width: int, source="", key: str 
         raise InputError(source, key, f"{peaks_path} line {row['line']}: peak "
                                       f"{row['chrom']}:{row['start']}-{row['end']} ends past "
                                       f"the end of {row['chrom']} ({sizes[past[0]]} bp)")
-    starts = peaks["summit"].to_numpy(dtype=np.int64) - width // 2
-    inside = (starts >= 0) & (starts + width <= sizes)
-    dropped = {}
-    if (~inside).any():
-        dropped["window past a chromosome end"] = int((~inside).sum())
-    chroms, starts = chroms[inside], starts[inside]
-    codes = _gather(faidx, Path(genome), chroms, starts, width)
-    names = np.array([f"{c}:{s}-{s + width}" for c, s in zip(chroms, starts)], dtype=object)
-    codes, names, chroms, starts = _keep_acgt(codes, names, chroms, starts, dropped=dropped)
-    return Windows(np.ascontiguousarray(codes), names, chroms, starts, str(genome), dropped)
+    return sizes
 
 
 def _gather(faidx, path: Path, chroms: np.ndarray, starts: np.ndarray, width: int) -> np.ndarray:

@@ -1,0 +1,73 @@
+# implant.py
+# grammarbench: dinucleotide shuffle of real windows and re-implanting of their motif hits
+
+"""Shuffle real windows and put their retained motif hits back (Prakash et al. 2021).
+
+A simulated example is a k-let shuffle (k=2: dinucleotide, the default) of one window,
+with the letters of retained motif hits copied back in from another (or the same)
+window at the same positions. Copying the letters keeps each hit's strand and its exact
+sequence, so the re-scan finds every implanted hit again (tests check it). The shuffle is
+:func:`grammarbench.seq.kshuffle`: uniform among sequences with the same k-let counts,
+one seed per example, numba-parallel over examples.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+__all__ = ["shuffle_and_implant", "hit_letters_index"]
+
+
+def hit_letters_index(rows, starts, ends, width: int) -> tuple[np.ndarray, np.ndarray]:
+    """Row and column of every letter of every hit, flattened: shape=(total letters,).
+
+    Built with one broadcast over the longest hit, so no Python code runs per hit.
+    """
+    rows = np.asarray(rows, dtype=np.int64)
+    starts = np.asarray(starts, dtype=np.int64)
+    lengths = np.asarray(ends, dtype=np.int64) - starts
+    if not len(rows):
+        return np.zeros(0, np.int64), np.zeros(0, np.int64)
+    offsets = np.arange(int(lengths.max()))
+    inside = offsets[None, :] < lengths[:, None]                     # (hits, longest)
+    columns = np.minimum(starts[:, None] + offsets[None, :], width - 1)
+    return np.broadcast_to(rows[:, None], inside.shape)[inside], columns[inside]
+
+
+def shuffle_and_implant(shuffle_from: np.ndarray, implant_from: np.ndarray, hit_rows,
+                        hit_starts, hit_ends, seeds: np.ndarray, k: int = 2,
+                        shuffle: bool = True) -> np.ndarray:
+    """k-let shuffles of ``shuffle_from`` with hits of ``implant_from`` copied back.
+
+    Parameters
+    ----------
+    shuffle_from: np.ndarray, dtype=uint8, shape=(M, L)
+        The windows to shuffle, one per example.
+    implant_from: np.ndarray, dtype=uint8, shape=(M, L)
+        The windows the hits were found in, one per example (the same as
+        ``shuffle_from`` for a positive).
+    hit_rows, hit_starts, hit_ends: np.ndarray, shape=(H,)
+        Example (row), start and end (half-open) of each hit to implant.
+    seeds: np.ndarray, dtype=uint64, shape=(M,)
+        One shuffle seed per example.
+    k: int
+        k-let size kept by the shuffle. Default is 2.
+    shuffle: bool
+        False copies ``shuffle_from`` unshuffled (the ``real`` negatives). Default True.
+
+    Returns
+    -------
+    examples: np.ndarray, dtype=uint8, shape=(M, L)
+        A new array; the inputs are unchanged.
+    """
+    from grammarbench.seq import kshuffle
+
+    shuffle_from = np.ascontiguousarray(shuffle_from, dtype=np.uint8)
+    implant_from = np.asarray(implant_from, dtype=np.uint8)
+    if shuffle_from.shape != implant_from.shape:
+        raise ValueError(f"shuffle_from {shuffle_from.shape} and implant_from "
+                         f"{implant_from.shape} must have the same shape")
+    out = kshuffle(shuffle_from, k, seeds) if shuffle else shuffle_from.copy()
+    rows, columns = hit_letters_index(hit_rows, hit_starts, hit_ends, out.shape[1])
+    out[rows, columns] = implant_from[rows, columns]
+    return out
