@@ -106,6 +106,140 @@ def scan_worker(engine: str, args) -> dict:
             "windows": int(len(codes)), "letters": int(codes.size), "motifs": len(motifs)}
 
 
+def synthetic_grammar(folder: Path, n_windows: int, width: int = 400, seed: int = 0) -> Path:
+    """A random genome with three JASPAR motifs planted at positive summits and peaks at
+    the planted sites (positives) and elsewhere (background); returns the grammar file."""
+    import pyfaidx
+
+    from grammarbench.motifs import jaspar_matrix
+
+    rng = np.random.default_rng(seed)
+    ids = ["MA0139.2", "MA0142.1", "MA0496.3"]  # CTCF, Pou5f1::Sox2, MAFK
+    ppms = [jaspar_matrix(i)[1] for i in ids]
+    spacing = 2 * width
+    size = 2 * n_windows * spacing + 2 * width
+    genome = rng.integers(0, 4, size=size).astype(np.uint8)
+    summits = width + np.arange(2 * n_windows) * spacing
+    positives, background = summits[::2], summits[1::2]
+    for k, ppm in enumerate(ppms):
+        # each positive gets motif k with probability 0.6, near its centre, either strand
+        chosen = positives[rng.random(len(positives)) < 0.6]
+        words = (rng.random((len(chosen), len(ppm)))[:, :, None] > np.cumsum(ppm, 1)[None, :, :-1]).sum(-1)
+        flip = rng.random(len(chosen)) < 0.5
+        words[flip] = 3 - words[flip, ::-1]
+        at = chosen - 60 + 40 * k + rng.integers(-10, 10, size=len(chosen))
+        genome[at[:, None] + np.arange(len(ppm))] = words
+    fasta = folder / "genome.fa"
+    letters = np.frombuffer(b"ACGT", dtype=np.uint8)[genome]
+    lines = np.concatenate([letters.reshape(-1, 80) if size % 80 == 0 else letters[: size - size % 80].reshape(-1, 80),
+                            np.full((size // 80, 1), ord("\n"), dtype=np.uint8)], axis=1).tobytes()
+    fasta.write_bytes(b">chr1\n" + lines + letters[size - size % 80:].tobytes() + b"\n")
+    pyfaidx.Faidx(str(fasta))
+    for name, sites in (("positives.bed", positives), ("background.bed", background)):
+        (folder / name).write_text("".join(f"chr1\t{s - 100}\t{s + 100}\n" for s in sites))
+    grammar = {"kind": "realistic", "name": "bench", "width": width,
+               "positives": {"genome": str(fasta), "peaks": str(folder / "positives.bed")},
+               "background": {"peaks": str(folder / "background.bed")},
+               "motifs": {"jaspar": ids}, "filter": {"min_hits": 100, "min_enrichment": 1.25},
+               "splits": {"proportions": {"train": 0.98, "validation": 0.01, "test": 0.01}}}
+    path = folder / "grammar.yaml"
+    import yaml
+
+    path.write_text(yaml.safe_dump(grammar))
+    return path
+
+
+def dinucleotide_shuffle_python(tokens: np.ndarray, rng: np.random.RandomState) -> np.ndarray:
+    """interpret-benchmark's (deeplift's) dinucleotide shuffle: a random Eulerian walk over
+    each letter's shuffled successor lists, in Python (the reference's speed)."""
+    next_indices = [np.flatnonzero(tokens[:-1] == t) + 1 for t in range(4)]
+    for t in range(4):
+        order = np.arange(len(next_indices[t]))
+        order[:-1] = rng.permutation(len(order) - 1)  # the last successor stays last
+        next_indices[t] = next_indices[t][order]
+    counters = [0, 0, 0, 0]
+    result = np.empty_like(tokens)
+    index = 0
+    result[0] = tokens[0]
+    for j in range(1, len(tokens)):
+        t = tokens[index]
+        index = next_indices[t][counters[t]]
+        counters[t] += 1
+        result[j] = tokens[index]
+    return result
+
+
+def reference_windows_per_second(codes: np.ndarray, hits, seconds: float = 3.0) -> float:
+    """Windows per second of the pure-Python shuffle-and-implant reference (per window: the
+    shuffle above, then each hit's letters pasted back)."""
+    rng = np.random.RandomState(0)
+    by_window = {w: list(zip(g["start"], g["end"])) for w, g in hits.groupby("window")}
+    done, start = 0, time.perf_counter()
+    while time.perf_counter() - start < seconds:
+        row = done % len(codes)
+        shuffled = dinucleotide_shuffle_python(codes[row], rng)
+        for a, b in by_window.get(row, []):
+            shuffled[a:b] = codes[row, a:b]
+        done += 1
+    return done / (time.perf_counter() - start)
+
+
+def simulate_worker(engine: str, args) -> dict:
+    """Runs in its own process: the simulate step of one training split, timed."""
+    import shutil
+    import tempfile
+
+    import numba
+
+    from grammarbench.simulation.realistic.grammar import realistic_grammar_from_dict
+    from grammarbench.simulation.realistic.simulate import (
+        scan_and_filter, simulate_realistic_split, write_motif_tables)
+
+    import yaml
+
+    numba.set_num_threads(args.threads)
+    folder = Path(tempfile.mkdtemp(prefix="gb-realistic-bench-"))
+    try:
+        path = synthetic_grammar(folder, args.windows)
+        grammar = realistic_grammar_from_dict(yaml.safe_load(path.read_text()), source=str(path))
+        start = time.perf_counter()
+        tables = scan_and_filter(grammar, threads=args.threads)
+        scan_seconds = time.perf_counter() - start
+        write_motif_tables(folder / "motifs", tables)
+        hits, summary = tables.hits, tables.summary
+        n = int(0.97 * args.windows)  # positives and negatives of the training split
+        simulate_realistic_split(grammar, "train", 256, seed=1, out_dir=folder / "warmup",
+                                 motif_tables=folder / "motifs", threads=args.threads)
+        walls = []
+        for repeat in range(args.repeats):
+            start = time.perf_counter()
+            manifest = simulate_realistic_split(grammar, "train", n, seed=1, out_dir=folder / f"run{repeat}",
+                                                motif_tables=folder / "motifs", threads=args.threads)
+            walls.append(time.perf_counter() - start)
+        positives = tables.positives
+        kept = hits[(hits["set"] == "positive") & hits["motif"].isin(summary["kept"])]
+        reference = reference_windows_per_second(positives.codes, kept)
+    finally:
+        shutil.rmtree(folder, ignore_errors=True)
+    return {"seconds": min(walls), "examples": n, "width": grammar.width, "scan_seconds": scan_seconds,
+            "kept": summary["kept"], "instances": manifest["instances_by_origin"],
+            "reference_per_second": reference}
+
+
+def bench_simulate(args) -> None:
+    result = run_worker("simulate", "grammarbench", args)
+    ours = result["examples"] / result["seconds"]
+    print(f"windows           {args.windows:,} positive + {args.windows:,} background peaks, "
+          f"{result['width']} bp, synthetic genome, {args.threads} threads")
+    print(f"scan + filter     {result['scan_seconds']:.2f} s (once per grammar), kept {result['kept']}")
+    print(f"simulate train    {result['examples']:,} examples in {result['seconds']:.2f} s "
+          f"(load windows, shuffle, implant, re-scan, write): {ours:,.0f} windows/s")
+    print(f"instances         {result['instances']}")
+    print(f"python reference  {result['reference_per_second']:,.0f} windows/s (shuffle + implant only)")
+    print(f"ratio             {ours / result['reference_per_second']:.0f}x the reference "
+          f"(target >= 100x of ~1,800 windows/s)")
+
+
 def run_worker(mode: str, engine: str, args) -> dict:
     command = [sys.executable, __file__, mode, "--worker", engine, "--threads", str(args.threads),
                "--repeats", str(args.repeats), "--cache", str(args.cache)]

@@ -109,12 +109,14 @@ def grammar(genome):
 @pytest.fixture(scope="module")
 def tables(grammar, tmp_path_factory):
     folder = tmp_path_factory.mktemp("motifs")
-    write_motif_tables(folder, *scan_and_filter(grammar))
+    write_motif_tables(folder, scan_and_filter(grammar))
     return folder
 
 
 def test_filter_keeps_exactly_the_planted_motifs(tables):
-    hits, table, summary = read_motif_tables(tables)
+    found = read_motif_tables(tables)
+    hits, table, summary = found.hits, found.table, found.summary
+    assert found.kept == ["A", "B"] and len(found.positives) == summary["positive_windows"]
     assert table.loc[table["kept"], "motif"].tolist() == ["A", "B"]
     reasons = table.set_index("motif")["reason"]
     assert reasons["C"].startswith("fewer than min_hits")
@@ -167,7 +169,7 @@ def train_sets(grammar, tables, tmp_path_factory):
 
 
 def test_every_implanted_hit_is_in_the_rescan(train_sets, tables):
-    hits, _, _ = read_motif_tables(tables)
+    hits = read_motif_tables(tables).hits
     hits = hits[hits["motif"].isin(["A", "B"])]
     for name in ("n180", "validation"):
         folder = train_sets / name
@@ -266,7 +268,7 @@ def test_oct4_windows_against_mafk_keep_the_oct4_motifs(janggu_files, tmp_path):
          "background": {"janggu": "sample2.fa"}, "motifs": {"jaspar": motifs},
          "filter": {"min_hits": 200, "min_enrichment": 1.25}}
     grammar = realistic_grammar_from_dict(d, source=str(tmp_path / "oct4.yaml"))
-    hits, table, summary = scan_and_filter(grammar)
+    table = scan_and_filter(grammar).table
     kept = table.loc[table["kept"], "motif"].tolist()
     assert any(m.startswith(("MA1115", "MA0142")) for m in kept), table
     assert not any(m.startswith(("MA0496", "MA0495")) for m in kept), table

@@ -491,12 +491,13 @@ def _words(flat, total, q, word):
     """``word[f]``: base-4 code of flat[f:f+q] (first letter most significant). A word that
     runs into the next window, or past the last (zeros), is only read by windows that
     ``reach`` rejects."""
-    size = 4 ** q
+    # words are 2 bits per letter: shifting and masking, no integer division per letter
+    mask = (1 << (2 * q)) - 1
     v = 0
     for j in range(q - 1):
-        v = v * 4 + flat[j]
+        v = (v << 2) | flat[j]
     for f in range(total):
-        v = (v * 4 + flat[f + q - 1]) % size
+        v = ((v << 2) | flat[f + q - 1]) & mask
         word[f] = v
 
 

@@ -30,6 +30,7 @@ import json
 import os
 import shutil
 import tempfile
+from dataclasses import dataclass
 from pathlib import Path
 
 import numba
@@ -41,13 +42,15 @@ from grammarbench.simulation.realistic.filter import filter_motifs, require_kept
 from grammarbench.simulation.realistic.grammar import CLASSES, SPLITS, RealisticGrammar
 from grammarbench.simulation.realistic.implant import shuffle_and_implant
 from grammarbench.simulation.realistic.scan import MotifScanner
+from grammarbench.simulation.realistic.windows import Windows
 
-__all__ = ["scan_and_filter", "write_motif_tables", "read_motif_tables", "assign_splits",
+__all__ = ["MotifTables", "scan_and_filter", "write_motif_tables", "read_motif_tables", "assign_splits",
            "simulate_realistic_split", "HIT_TABLE", "FILTER_TABLE"]
 
 HIT_TABLE = "hits.tsv"
 FILTER_TABLE = "filter.tsv"
 SUMMARY = "motifs.json"
+WINDOWS = "windows.npz"
 #: Examples per block of the label stream; each block holds the exact negative fraction.
 LABEL_BLOCK = 64
 SPLIT_KEYS = {split: i for i, split in enumerate(SPLITS)}
@@ -55,6 +58,23 @@ INSTANCE_COLUMNS = ("example", "element", "start", "end", "strand", "class", "ru
                     "attempts", "overlaps", "origin", "score", "p_value")
 # stream keys: every random draw of a split comes from SeedSequence([seed, key, split, ...])
 _ASSIGN, _LABELS, _POSITIVE_ORDER, _NEGATIVE_ORDER, _SHUFFLE, _DONOR = range(6)
+
+
+@dataclass
+class MotifTables:
+    """What the scan of the real windows gives every simulated split: the windows
+    themselves (kept, so that every split reads exactly the windows that were scanned),
+    the hit table, the filter table and a summary."""
+
+    positives: Windows
+    background: Windows
+    hits: pd.DataFrame
+    table: pd.DataFrame
+    summary: dict
+
+    @property
+    def kept(self) -> list[str]:
+        return self.table.loc[self.table["kept"], "motif"].tolist()
 
 
 class _Threads:
@@ -79,11 +99,13 @@ def scanner_for(grammar: RealisticGrammar, motifs: dict) -> MotifScanner:
     return MotifScanner(motifs, p_threshold=grammar.p_threshold, pseudocount=grammar.pseudocount)
 
 
-def scan_and_filter(grammar: RealisticGrammar, threads: int | None = None):
-    """Scan both window sets for every motif and filter the motifs.
+def scan_and_filter(grammar: RealisticGrammar, threads: int | None = None) -> MotifTables:
+    """Read both window sets, scan them for every motif and filter the motifs.
 
     Returns
     -------
+    tables: MotifTables
+        The windows, and:
     hits: pd.DataFrame
         Every hit: ``set`` (positive / background), ``window`` (row in its set),
         ``window_name``, ``motif``, ``start``, ``end``, ``strand``, ``score``, ``p_value``.
@@ -120,29 +142,47 @@ def scan_and_filter(grammar: RealisticGrammar, threads: int | None = None):
                "dropped": {"positives": positives.dropped, "background": background.dropped},
                "motifs": len(motifs), "kept": table.loc[table["kept"], "motif"].tolist()}
     require_kept(table, grammar.min_hits, grammar.min_enrichment, grammar.source)
-    return hits, table, summary
+    return MotifTables(positives, background, hits, table, summary)
 
 
-def write_motif_tables(folder, hits: pd.DataFrame, table: pd.DataFrame, summary: dict) -> None:
-    """hits.tsv, filter.tsv and motifs.json into ``folder``, each written atomically."""
+def _save_windows(path, tables: MotifTables) -> None:
+    arrays = {}
+    for label, windows in (("positive", tables.positives), ("background", tables.background)):
+        arrays.update({f"{label}_codes": windows.codes, f"{label}_starts": windows.starts,
+                       f"{label}_names": windows.names.astype(str), f"{label}_chroms": windows.chroms.astype(str)})
+    with open(path, "wb") as handle:
+        np.savez(handle, **arrays)
+
+
+def write_motif_tables(folder, tables: MotifTables) -> None:
+    """hits.tsv, filter.tsv, motifs.json and the windows (windows.npz) into ``folder``,
+    each written atomically."""
     folder = Path(folder)
     folder.mkdir(parents=True, exist_ok=True)
-    for name, write in ((HIT_TABLE, lambda p: hits.to_csv(p, sep="\t", index=False, float_format="%.6g")),
-                        (FILTER_TABLE, lambda p: table.to_csv(p, sep="\t", index=False, float_format="%.6g")),
-                        (SUMMARY, lambda p: Path(p).write_text(json.dumps(summary, indent=2) + "\n"))):
+    for name, write in (
+            (HIT_TABLE, lambda p: tables.hits.to_csv(p, sep="\t", index=False, float_format="%.6g")),
+            (FILTER_TABLE, lambda p: tables.table.to_csv(p, sep="\t", index=False, float_format="%.6g")),
+            (SUMMARY, lambda p: Path(p).write_text(json.dumps(tables.summary, indent=2) + "\n")),
+            (WINDOWS, lambda p: _save_windows(p, tables))):
         partial = folder / f".{name}.{os.getpid()}.part"
         write(partial)
         os.replace(partial, folder / name)
 
 
-def read_motif_tables(folder):
+def read_motif_tables(folder) -> MotifTables:
+    """What :func:`write_motif_tables` wrote."""
     folder = Path(folder)
     hits = pd.read_csv(folder / HIT_TABLE, sep="\t", dtype={"motif": str, "window_name": str})
     table = pd.read_csv(folder / FILTER_TABLE, sep="\t", dtype={"motif": str},
                         keep_default_na=False)
     table["kept"] = table["kept"].astype(str) == "True"
     summary = json.loads((folder / SUMMARY).read_text())
-    return hits, table, summary
+    with np.load(folder / WINDOWS) as arrays:
+        sets = [Windows(arrays[f"{label}_codes"], arrays[f"{label}_names"].astype(object),
+                        arrays[f"{label}_chroms"].astype(object), arrays[f"{label}_starts"],
+                        str(folder / WINDOWS), summary["dropped"][key])
+                for label, key in (("positive", "positives"), ("background", "background"))]
+    return MotifTables(*sets, hits, table, summary)
 
 
 # --------------------------------------------------------------------------- splits
@@ -226,23 +266,18 @@ def simulate_realistic_split(grammar: RealisticGrammar, split: str, n: int, seed
     manifest: dict
     """
     from grammarbench.seq import shuffle_seeds
-    from grammarbench.simulation.realistic.windows import remove_overlapping
 
     if split not in SPLITS:
         raise ValueError(f"split must be one of {SPLITS}, got {split!r}")
     if n < 1:
         raise ValueError(f"n must be a positive number of examples, got {n}")
-    if motif_tables is None:
-        hits, table, summary = scan_and_filter(grammar, threads)
-    else:
-        hits, table, summary = read_motif_tables(motif_tables)
-    kept = [m for m in table.loc[table["kept"], "motif"]]
-    positives = grammar.load_windows(grammar.positives)
-    background = remove_overlapping(grammar.load_windows(grammar.background), positives)
-    if (len(positives), len(background)) != (summary["positive_windows"], summary["background_windows"]):
-        raise ValueError(f"{motif_tables}: the motif tables were made from other windows "
-                         f"({summary['positive_windows']} + {summary['background_windows']}) than "
-                         f"the grammar gives now ({len(positives)} + {len(background)})")
+    tables = scan_and_filter(grammar, threads) if motif_tables is None else read_motif_tables(motif_tables)
+    if tables.summary["sha256"] != grammar.digest:
+        raise ValueError(f"{motif_tables}: the motif tables were made from another version of "
+                         f"{grammar.source} (sha256 {tables.summary['sha256'][:12]}..., now "
+                         f"{grammar.digest[:12]}...)")
+    kept, summary = tables.kept, tables.summary
+    positives, background, hits = tables.positives, tables.background, tables.hits
     hits = hits[hits["motif"].isin(kept)]
     by_set = {label: hits[hits["set"] == label] for label in ("positive", "background")}
 
