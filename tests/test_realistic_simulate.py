@@ -248,6 +248,30 @@ def test_bad_input_one_line(genome, tmp_path):
         scan_and_filter(grammar)
 
 
+def test_tsv_writer_round_trips(tmp_path):
+    from grammarbench.simulation.realistic.tsv import Fixed, Scientific, write_tsv
+
+    rng = np.random.default_rng(0)
+    n = 2000
+    ints = rng.integers(-5000, 100000, n)
+    ints[:3] = [0, -7, 10]
+    fixed = rng.integers(-3000, 3000, n) / 100
+    fixed[:4] = [0.0, 0.05, -0.05, -12.3]
+    small = 10 ** rng.uniform(-12, 0, n)
+    small[:3] = [0, 1e-4, 9.996e-5]
+    names = np.array(["MA0139.2_CTCF", "a", "Pou5f1::Sox2"], dtype=object)[rng.integers(0, 3, n)]
+    flags = rng.random(n) < 0.5
+    write_tsv(tmp_path / "t.tsv", {"i": ints, "f": Fixed(fixed, 2), "p": Scientific(small),
+                                   "s": names, "b": flags})
+    back = pd.read_csv(tmp_path / "t.tsv", sep="\t")
+    assert (back["i"] == ints).all() and (back["s"] == names).all() and (back["b"] == flags).all()
+    assert np.allclose(back["f"], fixed, rtol=0, atol=1e-12)
+    assert np.allclose(back["p"], small, rtol=5e-3, atol=0)
+    assert (tmp_path / "t.tsv").read_text().splitlines()[1:4] == [
+        "0\t0.00\t0\tMA0139.2_CTCF\tTrue".replace("MA0139.2_CTCF", names[0]).replace("True", str(flags[0])),
+        f"-7\t0.05\t1.00e-04\t{names[1]}\t{flags[1]}", f"10\t-0.05\t1.00e-04\t{names[2]}\t{flags[2]}"]
+
+
 # --------------------------------------------------------------------------- janggu
 
 

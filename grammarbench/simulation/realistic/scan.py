@@ -281,7 +281,7 @@ class MotifScanner:
             "motif": pd.Categorical.from_codes(motif, categories=self.names),
             "start": start,
             "end": start + self.widths[motif],
-            "strand": np.where(sign > 0, "+", "-"),
+            "strand": pd.Categorical.from_codes((sign < 0).astype(np.int8), categories=["+", "-"]),
             "score": score / self.resolution,
             "p_value": p_value,
         })

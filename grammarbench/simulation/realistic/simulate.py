@@ -42,6 +42,7 @@ from grammarbench.simulation.realistic.filter import filter_motifs, require_kept
 from grammarbench.simulation.realistic.grammar import CLASSES, SPLITS, RealisticGrammar
 from grammarbench.simulation.realistic.implant import shuffle_and_implant
 from grammarbench.simulation.realistic.scan import MotifScanner
+from grammarbench.simulation.realistic.tsv import Fixed, Scientific, write_tsv
 from grammarbench.simulation.realistic.windows import Windows
 
 __all__ = ["MotifTables", "scan_and_filter", "write_motif_tables", "read_motif_tables", "assign_splits",
@@ -354,33 +355,44 @@ def _example_hits(by_set: dict, window: np.ndarray, is_positive: np.ndarray) -> 
     return pd.concat(parts, ignore_index=True).sort_values(["example", "start"], kind="stable")
 
 
+ORIGINS = ["implanted", "chance", "real"]
+
+
 def _instances(rescan: pd.DataFrame, implanted: pd.DataFrame, labels: np.ndarray,
                real: np.ndarray) -> pd.DataFrame:
     """The re-scan as the instance table: origin ``implanted`` (an implanted hit found
-    again), ``chance`` (made by the shuffle) or ``real`` (a hit in an unshuffled window)."""
-    key = ["example", "motif", "start", "strand"]
-    found = rescan.rename(columns={"window": "example"}).copy()
-    found["motif"] = found["motif"].astype(str)
-    marks = implanted[key].drop_duplicates().assign(implanted=True)
-    found = found.merge(marks, on=key, how="left")
-    origin = np.where(found["implanted"].fillna(False).astype(bool), "implanted", "chance")
-    origin = np.where(real[found["example"].to_numpy()], "real", origin)
-    starts, ends = found["start"].to_numpy(), found["end"].to_numpy()
-    examples = found["example"].to_numpy()
-    # an instance overlaps another when the previous one in its example reaches past its start
+    again), ``chance`` (made by the shuffle) or ``real`` (a hit in an unshuffled window).
+    Text columns are categoricals: cheap to build and to write."""
+    motifs = list(rescan["motif"].cat.categories)
+    examples = rescan["window"].to_numpy()
+    starts, ends = rescan["start"].to_numpy(), rescan["end"].to_numpy()
+    minus = (rescan["strand"] == "-").to_numpy()
+
+    def keys(example, motif, start, reverse):
+        # one integer per (example, motif, start, strand): a set lookup without a merge
+        return ((example * len(motifs) + motif) * (int(ends.max(initial=0)) + 1) + start) * 2 + reverse
+
+    motif_index = pd.Categorical(implanted["motif"].astype(str), categories=motifs).codes
+    known = motif_index >= 0
+    marks = keys(implanted["example"].to_numpy()[known], motif_index[known],
+                 implanted["start"].to_numpy()[known], (implanted["strand"] == "-").to_numpy()[known])
+    found = np.isin(keys(examples, rescan["motif"].cat.codes.to_numpy(), starts, minus), marks)
+    origin = np.where(real[examples], 2, np.where(found, 0, 1))
+    # an instance overlaps another when an earlier one in its example reaches past its start
     order = np.lexsort((starts, examples))
     reach = pd.Series(ends[order]).groupby(examples[order]).cummax().shift(1)
     same = np.r_[False, examples[order][1:] == examples[order][:-1]]
-    overlaps = np.zeros(len(found), dtype=bool)
+    overlaps = np.zeros(len(rescan), dtype=bool)
     overlaps[order] = same & (reach.fillna(-1).to_numpy() > starts[order])
-    copy = pd.Series(np.ones(len(found), dtype=np.int64)).groupby(examples).cumsum().to_numpy() - 1
+    copy = pd.Series(np.ones(len(rescan), dtype=np.int64)).groupby(examples).cumsum().to_numpy() - 1
     return pd.DataFrame({
-        "example": examples, "element": found["motif"].to_numpy(), "start": starts, "end": ends,
-        "strand": found["strand"].to_numpy(),
-        "class": np.array(CLASSES, dtype=object)[labels[examples]],
-        "rule": np.zeros(len(found), dtype=np.int16), "copy": copy.astype(np.int16),
-        "attempts": np.ones(len(found), dtype=np.int16), "overlaps": overlaps,
-        "origin": origin, "score": found["score"].to_numpy(), "p_value": found["p_value"].to_numpy(),
+        "example": examples, "element": rescan["motif"].array, "start": starts, "end": ends,
+        "strand": rescan["strand"].array,
+        "class": pd.Categorical.from_codes(labels[examples], categories=CLASSES),
+        "rule": np.zeros(len(rescan), dtype=np.int16), "copy": copy.astype(np.int16),
+        "attempts": np.ones(len(rescan), dtype=np.int16), "overlaps": overlaps,
+        "origin": pd.Categorical.from_codes(origin, categories=ORIGINS),
+        "score": rescan["score"].to_numpy(), "p_value": rescan["p_value"].to_numpy(),
     })
 
 
@@ -409,11 +421,13 @@ def _write_split(out_dir, grammar: RealisticGrammar, split: str, seed: int, sequ
         mask = _mask(instances, sequences.shape)
         np.save(tmp / "mask.npy", mask)
         np.save(tmp / "mask_implanted.npy", _mask(instances[instances["origin"] == "implanted"], sequences.shape))
-        instances.to_csv(tmp / "instances.tsv", sep="\t", index=False, float_format="%.6g")
-        pd.DataFrame({
-            "example": np.arange(n), "class": np.array(CLASSES, dtype=object)[labels],
-            "window": window_names, "shuffled_from": shuffled_from,
-        }).to_csv(tmp / "windows.tsv", sep="\t", index=False)
+        columns = {name: instances[name].array for name in INSTANCE_COLUMNS}
+        columns["score"] = Fixed(instances["score"].to_numpy(), 2)  # hundredths of a bit: exact
+        columns["p_value"] = Scientific(instances["p_value"].to_numpy())
+        write_tsv(tmp / "instances.tsv", columns)
+        write_tsv(tmp / "windows.tsv", {"example": np.arange(n),
+                                        "class": pd.Categorical.from_codes(labels, categories=CLASSES),
+                                        "window": window_names, "shuffled_from": shuffled_from})
         members = labels[:, None] == np.arange(len(CLASSES))[None, :]
         counts = members.sum(0)
         positional = np.stack([mask[members[:, c]].sum(0) for c in range(len(CLASSES))])
@@ -423,6 +437,7 @@ def _write_split(out_dir, grammar: RealisticGrammar, split: str, seed: int, sequ
         frame.insert(0, "examples", counts)
         frame.to_csv(tmp / "positional.tsv", sep="\t", float_format="%.5g")
         origins = instances["origin"].value_counts().to_dict()
+        origins = {k: v for k, v in origins.items() if v}
         manifest = {
             "grammar": {"name": grammar.name, "source": str(grammar.source), "sha256": grammar.digest,
                         "kind": "realistic"},
