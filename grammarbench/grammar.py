@@ -252,6 +252,8 @@ def load_grammar(path: str | Path) -> Grammar:
     Returns
     -------
     grammar: Grammar
+        Or a :class:`~grammarbench.simulation.realistic.grammar.RealisticGrammar` when the
+        file says ``kind: realistic``.
 
     Raises
     ------
@@ -260,6 +262,11 @@ def load_grammar(path: str | Path) -> Grammar:
     """
     path = Path(path)
     definition = read_grammar_definition(path)
+    if definition.get("kind") == "realistic":
+        # real DNA windows, scanned, filtered, shuffled and re-implanted (issue 12)
+        from grammarbench.simulation.realistic.grammar import realistic_grammar_from_dict
+
+        return realistic_grammar_from_dict(definition, source=path)
     return grammar_from_dict(definition, source=path)
 
 

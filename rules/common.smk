@@ -67,6 +67,23 @@ def grammar_path(wildcards):
     return GRID.grammar_paths[wildcards.grammar]
 
 
+# Realistic grammars (real windows, scanned once by rule realistic_motifs) and rule
+# grammars (elements listed by rule grammar_elements): disjoint wildcard values.
+REALISTIC = [
+    name
+    for name, grammar in GRID.grammars.items()
+    if getattr(grammar, "kind", "") == "realistic"
+]
+RULE_GRAMMARS = [name for name in GRID.grammars if name not in REALISTIC]
+
+
+def motif_tables(wildcards):
+    """The scan a realistic grammar's splits are made from; nothing for a rule grammar."""
+    if wildcards.grammar in REALISTIC:
+        return {"motifs": f"{RESULTS}/grammars/{wildcards.grammar}/motifs/motifs.json"}
+    return {}
+
+
 def heldout_sizes(wildcards):
     return GRID.heldout[wildcards.grammar]
 
@@ -142,6 +159,7 @@ PREDICTIVE_JOBS = [
         f"{ORACLE}/{r.grammar}/seed{r.seed}/{split}.metrics.tsv",
     )
     for r in (GRID.datasets.itertuples() if GRID.architectures else [])
+    if r.grammar not in REALISTIC  # no oracle: real DNA has no generative model
     for split in EVAL_SPLITS
 ]
 TRAINING_JOBS = [
