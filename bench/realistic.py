@@ -47,7 +47,7 @@ def janggu_windows(cache: Path) -> tuple[np.ndarray, np.ndarray]:
 
 
 def sampled_motifs(n: int, seed: int = 0) -> dict[str, np.ndarray]:
-    from grammarbench.motifs import jaspar_collection
+    from grammarbench.grammars.motifs import jaspar_collection
 
     collection = jaspar_collection()
     ids = sorted(collection)
@@ -114,7 +114,7 @@ def synthetic_grammar(folder: Path, n_windows: int, width: int = 400, seed: int 
     the planted sites (positives) and elsewhere (background); returns the grammar file."""
     import pyfaidx
 
-    from grammarbench.motifs import jaspar_matrix
+    from grammarbench.grammars.motifs import jaspar_matrix
 
     rng = np.random.default_rng(seed)
     ids = ["MA0139.2", "MA0142.1", "MA0496.3"]  # CTCF, Pou5f1::Sox2, MAFK

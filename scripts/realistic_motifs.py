@@ -7,8 +7,8 @@ from pathlib import Path
 sys.stderr = open(snakemake.log[0], "w", buffering=1)
 sys.path.insert(0, snakemake.scriptdir + "/..")
 
-from grammarbench.cli import configure_logging
-from grammarbench.grammar import load_grammar
+from grammarbench.grammars.grammar import load_grammar
+from grammarbench.runtime import configure_logging
 from grammarbench.simulation.realistic.elements import write_element_files
 from grammarbench.simulation.realistic.simulate import scan_and_filter, write_motif_tables
 

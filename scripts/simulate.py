@@ -7,10 +7,10 @@ from pathlib import Path
 sys.stderr = open(snakemake.log[0], "w", buffering=1)
 sys.path.insert(0, snakemake.scriptdir + "/..")
 
-from grammarbench.cli import configure_logging
-from grammarbench.grammar import load_grammar
-from grammarbench.simulate import simulate_split
+from grammarbench.grammars.grammar import load_grammar
+from grammarbench.runtime import configure_logging
 from grammarbench.simulation.realistic.simulate import simulate_realistic_split
+from grammarbench.simulation.simulate import simulate_split
 
 configure_logging()
 grammar = load_grammar(snakemake.input.grammar)

@@ -12,8 +12,8 @@ import pytest
 import yaml
 
 from grammarbench.errors import InputError
-from grammarbench.motifs import write_meme
-from grammarbench.seq import kshuffle, random_seeds
+from grammarbench.grammars.motifs import write_meme
+from grammarbench.sequences.kernels import kshuffle, random_seeds
 from grammarbench.simulation.realistic.grammar import realistic_grammar_from_dict
 from grammarbench.simulation.realistic.implant import shuffle_and_implant
 from grammarbench.simulation.realistic.simulate import (

@@ -9,7 +9,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from grammarbench import motifs as motif_tools
+from grammarbench.grammars import motifs as motif_tools
 from grammarbench.simulation.realistic.simulate import MotifTables
 
 __all__ = ["element_table", "similarity_table", "write_element_files"]
@@ -35,7 +35,7 @@ def element_table(ppms: dict[str, np.ndarray], tables: MotifTables) -> pd.DataFr
 
 
 def similarity_table(ppms: dict[str, np.ndarray]) -> pd.DataFrame:
-    """Kept motif × kept motif :func:`grammarbench.motifs.ppm_similarity`, both strands."""
+    """Kept motif × kept motif :func:`grammarbench.grammars.motifs.ppm_similarity`, both strands."""
     names = list(ppms)
     matrix = np.ones((len(names), len(names)))
     for i in range(len(names)):  # pairs of kept motifs: a handful, not a hot path

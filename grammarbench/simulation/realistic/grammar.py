@@ -26,7 +26,7 @@ from pathlib import Path
 import numpy as np
 import yaml
 
-from grammarbench.alphabet import DNA
+from grammarbench.sequences.alphabet import DNA
 from grammarbench.errors import InputError, key_path
 
 __all__ = ["RealisticGrammar", "WindowSource", "realistic_grammar_from_dict", "CLASSES"]
@@ -58,7 +58,7 @@ class WindowSource:
 @dataclass(frozen=True, eq=False)
 class RealisticGrammar:
     """A validated realistic grammar. Build it with :func:`realistic_grammar_from_dict` (or
-    :func:`grammarbench.grammar.load_grammar`, which dispatches on ``kind``)."""
+    :func:`grammarbench.grammars.grammar.load_grammar`, which dispatches on ``kind``)."""
 
     name: str
     source: str
@@ -142,7 +142,7 @@ class RealisticGrammar:
 
 @cache
 def _schema() -> dict:
-    text = resources.files("grammarbench").joinpath("schemas/realistic.schema.yaml").read_text()
+    text = resources.files("grammarbench").joinpath("grammars/realistic.schema.yaml").read_text()
     return yaml.safe_load(text)
 
 
@@ -257,7 +257,7 @@ def _check_inputs(grammar: RealisticGrammar) -> None:
 
 
 def _resolve_motifs(motif_source: dict, source) -> dict[str, np.ndarray]:
-    from grammarbench import motifs as motif_files
+    from grammarbench.grammars import motifs as motif_files
 
     if "jaspar" in motif_source:
         out = {}

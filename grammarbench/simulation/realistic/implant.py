@@ -7,7 +7,7 @@ A simulated example is a k-let shuffle (k=2: dinucleotide, the default) of one w
 with the letters of retained motif hits copied back in from another (or the same)
 window at the same positions. Copying the letters keeps each hit's strand and its exact
 sequence, so the re-scan finds every implanted hit again (tests check it). The shuffle is
-:func:`grammarbench.seq.kshuffle`: uniform among sequences with the same k-let counts,
+:func:`grammarbench.sequences.kernels.kshuffle`: uniform among sequences with the same k-let counts,
 one seed per example, numba-parallel over examples.
 """
 
@@ -60,7 +60,7 @@ def shuffle_and_implant(shuffle_from: np.ndarray, implant_from: np.ndarray, hit_
     examples: np.ndarray, dtype=uint8, shape=(M, L)
         A new array; the inputs are unchanged.
     """
-    from grammarbench.seq import kshuffle
+    from grammarbench.sequences.kernels import kshuffle
 
     shuffle_from = np.ascontiguousarray(shuffle_from, dtype=np.uint8)
     implant_from = np.asarray(implant_from, dtype=np.uint8)

@@ -27,9 +27,6 @@ output does not depend on the number of threads.
 from __future__ import annotations
 
 import json
-import os
-import shutil
-import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -38,6 +35,7 @@ import numpy as np
 import pandas as pd
 
 from grammarbench.errors import InputError
+from grammarbench.io import atomic_directory, atomic_path
 from grammarbench.simulation.realistic.filter import filter_motifs, require_kept
 from grammarbench.simulation.realistic.grammar import CLASSES, SPLITS, RealisticGrammar
 from grammarbench.simulation.realistic.implant import shuffle_and_implant
@@ -165,9 +163,8 @@ def write_motif_tables(folder, tables: MotifTables) -> None:
             (FILTER_TABLE, lambda p: tables.table.to_csv(p, sep="\t", index=False, float_format="%.6g")),
             (SUMMARY, lambda p: Path(p).write_text(json.dumps(tables.summary, indent=2) + "\n")),
             (WINDOWS, lambda p: _save_windows(p, tables))):
-        partial = folder / f".{name}.{os.getpid()}.part"
-        write(partial)
-        os.replace(partial, folder / name)
+        with atomic_path(folder / name) as partial:
+            write(partial)
 
 
 def read_motif_tables(folder) -> MotifTables:
@@ -266,7 +263,7 @@ def simulate_realistic_split(grammar: RealisticGrammar, split: str, n: int, seed
     -------
     manifest: dict
     """
-    from grammarbench.seq import shuffle_seeds
+    from grammarbench.sequences.kernels import shuffle_seeds
 
     if split not in SPLITS:
         raise ValueError(f"split must be one of {SPLITS}, got {split!r}")
@@ -407,13 +404,11 @@ def _mask(instances: pd.DataFrame, shape: tuple[int, int]) -> np.ndarray:
 
 def _write_split(out_dir, grammar: RealisticGrammar, split: str, seed: int, sequences, labels,
                  instances, summary, window_names, shuffled_from) -> dict:
-    from grammarbench.dataset import software_versions
+    from grammarbench.simulation.dataset import software_versions
 
-    out_dir = Path(out_dir)
-    out_dir.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=f".{out_dir.name}.", dir=out_dir.parent))
     n, width = sequences.shape
-    try:
+    # the folder appears complete or not at all
+    with atomic_directory(out_dir) as tmp:
         np.save(tmp / "sequences.npy", sequences)
         np.save(tmp / "lengths.npy", np.full(n, width, dtype=np.int32))
         np.save(tmp / "labels.npy", labels.astype(np.int16))
@@ -459,10 +454,4 @@ def _write_split(out_dir, grammar: RealisticGrammar, split: str, seed: int, sequ
             "versions": software_versions(),
         }
         (tmp / "manifest.json").write_text(json.dumps(manifest, indent=2) + "\n")
-        if out_dir.exists():
-            shutil.rmtree(out_dir)
-        os.replace(tmp, out_dir)
-    except BaseException:
-        shutil.rmtree(tmp, ignore_errors=True)
-        raise
     return manifest

@@ -15,11 +15,12 @@ tables hold; a pandas Categorical is written through its categories.
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
+
+from grammarbench.io import atomic_path
 
 __all__ = ["write_tsv", "Scientific", "Fixed"]
 
@@ -141,6 +142,5 @@ def write_tsv(path, columns: dict) -> None:
         parts += [chars, np.full((n, 1), end, np.uint8)]
         masks += [used, np.ones((n, 1), bool)]
     body = np.hstack(parts)[np.hstack(masks)].tobytes() if n else b""
-    partial = path.with_name(f".{path.name}.{os.getpid()}.part")
-    partial.write_bytes(header + body)
-    os.replace(partial, path)
+    with atomic_path(path) as partial:
+        partial.write_bytes(header + body)

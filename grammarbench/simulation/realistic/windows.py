@@ -33,8 +33,9 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from grammarbench.alphabet import DNA
+from grammarbench.sequences.alphabet import DNA
 from grammarbench.errors import InputError
+from grammarbench.io import atomic_path
 
 __all__ = ["Windows", "genome_windows", "read_peaks", "read_window_fasta", "janggu_fasta",
            "remove_overlapping", "check_peaks_against_genome"]
@@ -108,7 +109,7 @@ def read_window_fasta(path, width: int | None = None, source="", key: str = "") 
     InputError
         The file is missing or not FASTA, or ``width`` exceeds every record.
     """
-    from grammarbench.seq import read_fasta
+    from grammarbench.sequences.fasta import read_fasta
 
     path = Path(path)
     source = source or path
@@ -343,7 +344,6 @@ def janggu_fasta(name: str, cache=None) -> Path:
                                f"({done.stderr.strip().splitlines()[-1:] or 'no wheel'})")
     with zipfile.ZipFile(wheels[0]) as wheel:
         data = wheel.read(f"janggu/resources/{name}")
-    partial = target.with_suffix(f".{os.getpid()}.part")
-    partial.write_bytes(data)
-    os.replace(partial, target)  # atomic: a concurrent reader never sees half a file
+    with atomic_path(target) as partial:  # a concurrent reader never sees half a file
+        partial.write_bytes(data)
     return target
