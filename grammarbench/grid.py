@@ -124,12 +124,14 @@ def build_grid(config: dict, source: str, basedir: str | Path | None = None) -> 
         working directory is looked up there.
     """
     grammars, paths = {}, {}
+    # files a job downloads first (config downloads:): their checks wait for that job
+    pending = {Path(p).resolve() for p in (config.get("downloads") or {})}
     for grammar_id, path in config["grammars"].items():
         found = _find(path, basedir)
         if found is None:
             raise InputError(source, f"grammars.{grammar_id}", f"grammar file not found: {path}")
         paths[grammar_id] = str(found)
-        grammars[grammar_id] = load_grammar(found)
+        grammars[grammar_id] = load_grammar(found, pending=pending)
     n_train, heldout = {}, {}
     for grammar_id, grammar in grammars.items():
         sizes = config.get("n_train")

@@ -28,6 +28,8 @@ except InputError as err:
     raise WorkflowError(f"bad input: {err}") from None
 
 RESULTS = GRID.results
+# Remote inputs, path -> {url, sha256, gunzip, index} (rules/download.smk)
+DOWNLOADS = config["downloads"]
 DATASETS = f"{RESULTS}/datasets"
 MODELS = f"{RESULTS}/models"
 EVALUATION = f"{RESULTS}/evaluation"
@@ -77,6 +79,11 @@ REALISTIC = [
     if getattr(grammar, "kind", "") == "realistic"
 ]
 RULE_GRAMMARS = [name for name in GRID.grammars if name not in REALISTIC]
+
+
+def realistic_inputs(wildcards):
+    """The files a realistic grammar reads, so that their downloads run first."""
+    return GRID.grammars[wildcards.grammar].input_files()
 
 
 def motif_tables(wildcards):

@@ -70,6 +70,7 @@ rule grammar_elements:
 rule realistic_motifs:
     input:
         grammar=grammar_path,
+        files=realistic_inputs,
     output:
         hits=report(
             f"{RESULTS}/grammars/{{grammar}}/motifs/hits.tsv",

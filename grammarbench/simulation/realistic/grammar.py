@@ -132,6 +132,26 @@ class RealisticGrammar:
         return windows.genome_windows(source.genome, peaks, self.width, self.source,
                                       f"{source.key}.genome", peaks_path=str(source.peaks))
 
+    def input_files(self) -> list[str]:
+        """Every local file the grammar reads (genome and its index, peaks, FASTA, MEME
+        file), relative to the working directory where they lie under it: what a job that
+        reads the windows must wait for (a download, say)."""
+        files = []
+        for spec in (self.positives, self.background):
+            if spec.genome is not None:
+                files += [spec.genome, Path(f"{spec.genome}.fai")]
+            files += [p for p in (spec.peaks, spec.fasta) if p is not None]
+        if "meme" in self.motif_source:
+            files.append(Path(self.motif_source["meme"]))
+        here = Path.cwd().resolve()
+        out = []
+        for path in files:
+            absolute = path.resolve()
+            text = str(absolute.relative_to(here)) if absolute.is_relative_to(here) else str(absolute)
+            if text not in out:
+                out.append(text)
+        return out
+
     def motifs(self) -> dict[str, np.ndarray]:
         """Motif name → PPM, shape=(w, 4), in the order the grammar gives them."""
         return _resolve_motifs(self.motif_source, self.source)
@@ -157,8 +177,13 @@ def _fill_defaults(schema: dict, instance: dict) -> dict:
     return out
 
 
-def realistic_grammar_from_dict(definition: dict, source="<grammar>") -> RealisticGrammar:
-    """Validate (schema, then files and sizes) and resolve a realistic grammar."""
+def realistic_grammar_from_dict(definition: dict, source="<grammar>",
+                                pending=frozenset()) -> RealisticGrammar:
+    """Validate (schema, then files and sizes) and resolve a realistic grammar.
+
+    Files in ``pending`` (absolute paths a job downloads first) are checked when the job
+    that reads them loads the grammar again, not now.
+    """
     import jsonschema
 
     source = str(source)
@@ -219,18 +244,19 @@ def realistic_grammar_from_dict(definition: dict, source="<grammar>") -> Realist
         test_chromosomes=tuple(splits.get("test_chromosomes", ())),
         sizes=dict(d.get("sizes", {})), seed=d.get("seed"), description=d.get("description", ""),
         definition=d)
-    _check_inputs(grammar)
+    _check_inputs(grammar, {Path(p).resolve() for p in pending})
     return grammar
 
 
-def _check_inputs(grammar: RealisticGrammar) -> None:
+def _check_inputs(grammar: RealisticGrammar, pending: set[Path]) -> None:
     """The checks that read files: everything but the filter, before any job."""
     from grammarbench.simulation.realistic import windows
 
     source = grammar.source
     chromosomes = {}
     for spec in (grammar.positives, grammar.background):
-        if spec.janggu:
+        files = [p for p in (spec.fasta, spec.genome, spec.peaks) if p is not None]
+        if spec.janggu or any(p.resolve() in pending for p in files):
             continue  # fetched (and so checked) when the windows are read
         if spec.fasta:
             found = windows.read_window_fasta(spec.fasta, grammar.width, source, f"{spec.key}.fasta")
