@@ -1,5 +1,5 @@
 # Remote inputs (config downloads:): each file is fetched over HTTP(S) by Snakemake's
-# storage plugin, its sha256 checked, decompressed and indexed if asked, before any job
+# storage plugin, its sha256 (or md5) checked, decompressed and indexed if asked, before any job
 # reads it. One rule per file, named download_<n>, so no input function runs per job.
 
 
@@ -24,7 +24,7 @@ for number, (path, spec) in enumerate(DOWNLOADS.items()):
             mem_mb=1000,
             runtime=120,
         params:
-            sha256=spec["sha256"],
+            checksum={key: spec[key] for key in ("sha256", "md5") if key in spec},
             gunzip=spec["gunzip"],
             index=spec["index"],
             url=spec["url"],

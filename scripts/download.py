@@ -7,6 +7,6 @@ sys.path.insert(0, snakemake.scriptdir + "/..")
 
 from grammarbench.simulation.realistic.fetch import install_download
 
-install_download(snakemake.input[0], snakemake.output[0], snakemake.params.sha256,
+install_download(snakemake.input[0], snakemake.output[0], snakemake.params.checksum,
                  gunzip=snakemake.params.gunzip, index=snakemake.params.index,
                  source=snakemake.params.source, url=snakemake.params.url)

@@ -2,7 +2,7 @@
 # grammarbench: install a file that Snakemake downloaded (checksum, gunzip, FASTA index)
 
 """The last step of a remote input (config ``downloads:``): Snakemake's HTTP storage plugin
-fetches the file; this checks its sha256, decompresses it if asked and indexes a FASTA,
+fetches the file; this checks its sha256 or md5, decompresses it if asked and indexes a FASTA,
 so that realistic grammars read it like any local file."""
 
 from __future__ import annotations
@@ -15,23 +15,24 @@ from pathlib import Path
 from grammarbench.errors import InputError
 from grammarbench.io import atomic_path
 
-__all__ = ["sha256sum", "install_download"]
+__all__ = ["checksum", "install_download"]
 
 _BLOCK = 1 << 20
 
 
-def sha256sum(path) -> str:
-    digest = hashlib.sha256()
+def checksum(path, algorithm: str) -> str:
+    digest = hashlib.new(algorithm)
     with open(path, "rb") as handle:
         for block in iter(lambda: handle.read(_BLOCK), b""):
             digest.update(block)
     return digest.hexdigest()
 
 
-def install_download(downloaded, target, sha256: str, gunzip: bool = False, index: bool = False,
-                     source: str = "config", url: str = "") -> Path:
-    """Check ``downloaded`` against ``sha256`` and write it (decompressed when ``gunzip``)
-    to ``target``, atomically; with ``index`` also write ``target``.fai (pyfaidx).
+def install_download(downloaded, target, expected: dict[str, str], gunzip: bool = False,
+                     index: bool = False, source: str = "config", url: str = "") -> Path:
+    """Check ``downloaded`` against ``expected`` ({"sha256": hex} or {"md5": hex}) and
+    write it (decompressed when ``gunzip``) to ``target``, atomically; with ``index`` also
+    write ``target``.fai (pyfaidx).
 
     Raises
     ------
@@ -41,10 +42,11 @@ def install_download(downloaded, target, sha256: str, gunzip: bool = False, inde
     import pyfaidx
 
     target = Path(target)
-    found = sha256sum(downloaded)
-    if found != sha256.lower():
-        raise InputError(source, f"downloads.{target}.sha256",
-                         f"{url or downloaded} has sha256 {found}, not {sha256}")
+    (algorithm, wanted), = expected.items()
+    found = checksum(downloaded, algorithm)
+    if found != wanted.lower():
+        raise InputError(source, f"downloads.{target}.{algorithm}",
+                         f"{url or downloaded} has {algorithm} {found}, not {wanted}")
     with atomic_path(target) as partial:
         opener = gzip.open if gunzip else open
         with opener(downloaded, "rb") as read, open(partial, "wb") as write:
