@@ -94,7 +94,7 @@ def grammar_dict(genome: Path, **changes) -> dict:
         "positives": {"genome": str(genome / "genome.fa"), "peaks": str(genome / "positives.narrowPeak")},
         "background": {"peaks": str(genome / "background.bed")},
         "motifs": {"meme": str(genome / "motifs.meme")},
-        "filter": {"min_hits": 60, "min_enrichment": 1.25},
+        "filter": {"min_hits": 60, "min_enrichment": 1.25}, "controls": True,
         "splits": {"mode": "chromosomes", "validation_chromosomes": ["chr2"], "test_chromosomes": ["chr3"]},
     }
     d.update(changes)
@@ -203,6 +203,22 @@ def test_training_sets_are_nested(train_sets):
     assert a.equals(b[b["example"] < 100].reset_index(drop=True))
     labels = np.load(large / "labels.npy")
     assert abs(labels.mean() - 0.5) < 0.05
+
+
+def test_paired_controls_shuffle_only_the_implanted_motifs(train_sets):
+    folder = train_sets / "n180"
+    sequences, controls = np.load(folder / "sequences.npy"), np.load(folder / "controls.npy")
+    implanted = np.load(folder / "mask_implanted.npy").astype(bool)
+    assert (controls[~implanted] == sequences[~implanted]).all()
+    assert (controls[implanted] != sequences[implanted]).mean() > 0.4
+    # every run of implanted letters keeps its letters, in another order
+    rows, cols = np.nonzero(implanted)
+    run = np.cumsum(np.r_[True, (rows[1:] != rows[:-1]) | (cols[1:] != cols[:-1] + 1)])
+    for r in np.unique(run)[:50]:
+        here = run == r
+        assert sorted(controls[rows[here], cols[here]]) == sorted(sequences[rows[here], cols[here]])
+    assert (np.load(train_sets / "n100" / "controls.npy") == controls[:100]).all()
+    assert json.loads((folder / "manifest.json").read_text())["controls"] is True
 
 
 def test_chromosome_splits_never_leak(train_sets):

@@ -74,6 +74,7 @@ class RealisticGrammar:
     shuffle_k: int
     negatives: str
     negative_fraction: float
+    controls: bool
     split_mode: str
     proportions: dict[str, float]
     validation_chromosomes: tuple[str, ...]
@@ -238,7 +239,8 @@ def realistic_grammar_from_dict(definition: dict, source="<grammar>",
         p_threshold=float(d["scan"]["p_threshold"]), pseudocount=float(d["scan"]["pseudocount"]),
         min_hits=int(d["filter"]["min_hits"]), min_enrichment=float(d["filter"]["min_enrichment"]),
         shuffle_k=int(d["shuffle_k"]), negatives=d["negatives"],
-        negative_fraction=float(d["negative_fraction"]), split_mode=splits["mode"],
+        negative_fraction=float(d["negative_fraction"]), controls=bool(d["controls"]),
+        split_mode=splits["mode"],
         proportions=proportions,
         validation_chromosomes=tuple(splits.get("validation_chromosomes", ())),
         test_chromosomes=tuple(splits.get("test_chromosomes", ())),

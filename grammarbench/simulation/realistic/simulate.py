@@ -38,7 +38,7 @@ from grammarbench.errors import InputError
 from grammarbench.io import atomic_directory, atomic_path
 from grammarbench.simulation.realistic.filter import filter_motifs, require_kept
 from grammarbench.simulation.realistic.grammar import CLASSES, SPLITS, RealisticGrammar
-from grammarbench.simulation.realistic.implant import shuffle_and_implant
+from grammarbench.simulation.realistic.implant import paired_controls, shuffle_and_implant
 from grammarbench.simulation.realistic.scan import MotifScanner
 from grammarbench.simulation.realistic.tsv import Fixed, Scientific, write_tsv
 from grammarbench.simulation.realistic.windows import Windows
@@ -56,7 +56,7 @@ SPLIT_KEYS = {split: i for i, split in enumerate(SPLITS)}
 INSTANCE_COLUMNS = ("example", "element", "start", "end", "strand", "class", "rule", "copy",
                     "attempts", "overlaps", "origin", "score", "p_value")
 # stream keys: every random draw of a split comes from SeedSequence([seed, key, split, ...])
-_ASSIGN, _LABELS, _POSITIVE_ORDER, _NEGATIVE_ORDER, _SHUFFLE, _DONOR = range(6)
+_ASSIGN, _LABELS, _POSITIVE_ORDER, _NEGATIVE_ORDER, _SHUFFLE, _DONOR, _CONTROL = range(7)
 
 
 @dataclass
@@ -330,8 +330,14 @@ def simulate_realistic_split(grammar: RealisticGrammar, split: str, n: int, seed
         rescan = scanner_for(grammar, kept_motifs).scan(sequences)
     instances = _instances(rescan, implanted, labels, real)
     shuffled_from = np.where(donor_rows >= 0, positives.names[np.maximum(donor_rows, 0)], window_names)
+    controls = None
+    if grammar.controls:
+        control_seeds = shuffle_seeds(np.random.SeedSequence([seed, _CONTROL, SPLIT_KEYS[split]]),
+                                      n, 1, index=np.arange(n))[:, 0]
+        implanted_letters = _mask(instances[instances["origin"] == "implanted"], sequences.shape)
+        controls = paired_controls(sequences, implanted_letters, control_seeds)
     return _write_split(out_dir, grammar, split, seed, sequences, labels, instances, summary,
-                        window_names, shuffled_from)
+                        window_names, shuffled_from, controls)
 
 
 def _example_hits(by_set: dict, window: np.ndarray, is_positive: np.ndarray) -> pd.DataFrame:
@@ -403,7 +409,7 @@ def _mask(instances: pd.DataFrame, shape: tuple[int, int]) -> np.ndarray:
 
 
 def _write_split(out_dir, grammar: RealisticGrammar, split: str, seed: int, sequences, labels,
-                 instances, summary, window_names, shuffled_from) -> dict:
+                 instances, summary, window_names, shuffled_from, controls=None) -> dict:
     from grammarbench.simulation.dataset import software_versions
 
     n, width = sequences.shape
@@ -416,6 +422,8 @@ def _write_split(out_dir, grammar: RealisticGrammar, split: str, seed: int, sequ
         mask = _mask(instances, sequences.shape)
         np.save(tmp / "mask.npy", mask)
         np.save(tmp / "mask_implanted.npy", _mask(instances[instances["origin"] == "implanted"], sequences.shape))
+        if controls is not None:
+            np.save(tmp / "controls.npy", controls)
         columns = {name: instances[name].array for name in INSTANCE_COLUMNS}
         columns["score"] = Fixed(instances["score"].to_numpy(), 2)  # hundredths of a bit: exact
         columns["p_value"] = Scientific(instances["p_value"].to_numpy())
@@ -444,6 +452,7 @@ def _write_split(out_dir, grammar: RealisticGrammar, split: str, seed: int, sequ
             "composition": ["positive: shuffled real positive window, retained hits put back",
                             f"negative: {grammar.negatives}"],
             "negatives": grammar.negatives, "shuffle_k": grammar.shuffle_k,
+            "controls": controls is not None,
             "split_mode": grammar.split_mode,
             "instances": int(len(instances)),
             "instances_by_origin": {k: int(v) for k, v in origins.items()},
