@@ -73,33 +73,23 @@ def shuffle_and_implant(shuffle_from: np.ndarray, implant_from: np.ndarray, hit_
     return out
 
 
-def _mix(z: np.ndarray) -> np.ndarray:
-    """splitmix64's output function (Steele, Lea & Flood 2014) on uint64, vectorised: a
-    well-spread hash of each value."""
-    z = z.astype(np.uint64, copy=True)
-    z ^= z >> np.uint64(30)
-    z *= np.uint64(0xBF58476D1CE4E5B9)
-    z ^= z >> np.uint64(27)
-    z *= np.uint64(0x94D049BB133111EB)
-    z ^= z >> np.uint64(31)
-    return z
-
-
-def paired_controls(sequences: np.ndarray, implanted_mask: np.ndarray, seeds: np.ndarray) -> np.ndarray:
+def paired_controls(sequences: np.ndarray, implanted_mask: np.ndarray, random_state) -> np.ndarray:
     """Each example with every implanted motif replaced by a shuffle of its own letters
     (the paired controls of DART-Eval): the response of a model to the motif alone is the
     difference between the two.
 
     Overlapping implanted hits form one run of letters, shuffled as one. The permutation of
-    a run sorts its letters by a hash of (the example's seed, the column), so an example's
-    control depends only on itself and its seed, not on the batch (nested sets stay nested).
+    a run sorts its letters by a random key per (example, column) from
+    :func:`~grammarbench.sequences.kernels.shuffle_seeds` keyed by that position, so an
+    example's control depends only on itself, not on the batch (nested sets stay nested).
 
     Parameters
     ----------
     sequences: np.ndarray, dtype=uint8, shape=(N, L)
     implanted_mask: np.ndarray, dtype=uint8 or bool, shape=(N, L)
         1 at the letters of implanted hits.
-    seeds: np.ndarray, dtype=uint64, shape=(N,)
+    random_state: int or np.random.SeedSequence
+        Source of the keys.
 
     Returns
     -------
@@ -112,7 +102,10 @@ def paired_controls(sequences: np.ndarray, implanted_mask: np.ndarray, seeds: np
         return controls
     new_run = np.r_[True, (rows[1:] != rows[:-1]) | (cols[1:] != cols[:-1] + 1)]
     run = np.cumsum(new_run) - 1
-    keys = _mix(np.asarray(seeds, dtype=np.uint64)[rows] ^ _mix(cols.astype(np.uint64)))
+    from grammarbench.sequences.kernels import shuffle_seeds
+
+    position = rows.astype(np.int64) * sequences.shape[1] + cols
+    keys = shuffle_seeds(random_state, len(rows), 1, index=position)[:, 0]
     order = np.lexsort((keys, run))                   # a random order within each run
     controls[rows, cols] = sequences[rows[order], cols[order]]
     return controls

@@ -332,10 +332,9 @@ def simulate_realistic_split(grammar: RealisticGrammar, split: str, n: int, seed
     shuffled_from = np.where(donor_rows >= 0, positives.names[np.maximum(donor_rows, 0)], window_names)
     controls = None
     if grammar.controls:
-        control_seeds = shuffle_seeds(np.random.SeedSequence([seed, _CONTROL, SPLIT_KEYS[split]]),
-                                      n, 1, index=np.arange(n))[:, 0]
         implanted_letters = _mask(instances[instances["origin"] == "implanted"], sequences.shape)
-        controls = paired_controls(sequences, implanted_letters, control_seeds)
+        controls = paired_controls(sequences, implanted_letters,
+                                   np.random.SeedSequence([seed, _CONTROL, SPLIT_KEYS[split]]))
     return _write_split(out_dir, grammar, split, seed, sequences, labels, instances, summary,
                         window_names, shuffled_from, controls)
 
