@@ -371,9 +371,10 @@ WIDE_COST, TWO_COST, PASS_COST = 0.4, 1.3, 9.0
 def _word_table(columns: np.ndarray) -> np.ndarray:
     """Summed score of ``columns`` (shape=(k, 4)) for every base-4 word of k letters, the
     first letter most significant: shape=(4**k,), built by k outer sums."""
-    table = np.zeros(1, dtype=np.int64)
+    # int32: a column's score is at most a few thousand, and half the bytes of int64
+    table = np.zeros(1, dtype=np.int32)
     for column in columns:
-        table = (table[:, None] + column[None, :].astype(np.int64)).reshape(-1)
+        table = (table[:, None] + column[None, :].astype(np.int32)).reshape(-1)
     return table
 
 
@@ -384,11 +385,11 @@ def _word_probabilities(k: int, background: np.ndarray) -> np.ndarray:
     return table
 
 
-def _pass_fraction(first: np.ndarray, second: np.ndarray, cut: int, q: int,
-                   background: np.ndarray) -> float:
+def _pass_fraction(first: np.ndarray, second: np.ndarray, cut: int,
+                   probabilities: np.ndarray) -> float:
     """P(first[word] + second[other word] >= cut) for two independent random q-letter
-    words of the background (two blocks cover disjoint columns)."""
-    probabilities = _word_probabilities(q, background)
+    words of the background (two blocks cover disjoint columns), ``probabilities`` the
+    background probability of each q-letter word."""
     order = np.argsort(second, kind="stable")
     values = second[order]
     # probability that the second block scores at least v, for every v in `values`
@@ -403,6 +404,7 @@ def _block_tables(strands: list[_Strand], q: int, background: np.ndarray) -> _Ta
     order and bounds; and the wide first test where it pays."""
     size = 4 ** q
     wide_probabilities = _word_probabilities(WIDE, background)
+    block_probabilities = _word_probabilities(q, background)
     tables, columns, rests, lo, hi = [], [], [], [], []
     wide_row, wide_column, wide_cut, wide_tables = [], [], [], []
     for s in strands:
@@ -436,7 +438,7 @@ def _block_tables(strands: list[_Strand], q: int, background: np.ndarray) -> _Ta
         table = np.repeat(_word_table(s.scores[start: start + k]), 4 ** (WIDE - k))
         cut = s.threshold - (column_max.sum() - column_max[start: start + k].sum())
         pass_wide = float(wide_probabilities[table >= cut].sum())
-        pass_two = _pass_fraction(blocks[0][2], blocks[1][2], s.threshold - rest[1], q, background)
+        pass_two = _pass_fraction(blocks[0][2], blocks[1][2], s.threshold - rest[1], block_probabilities)
         fits = table.min() >= np.iinfo(np.int16).min and table.max() <= np.iinfo(np.int16).max
         if fits and WIDE_COST + pass_wide * PASS_COST < TWO_COST + pass_two * PASS_COST:
             wide_row.append(len(wide_tables))
