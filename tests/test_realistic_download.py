@@ -117,3 +117,17 @@ def test_wrong_checksum_fails_the_download_naming_it(tmp_path, server):
     log = "".join(p.read_text() for p in (workdir / "logs/download").glob("*.log"))
     assert "downloads.resources/background.bed.sha256" in log and "not " + "f" * 64 in log
     assert not (workdir / "resources/background.bed").exists()
+
+
+def test_bad_realistic_grammar_stops_before_any_job(tmp_path, server):
+    workdir = workdir_with_config(tmp_path, server)
+    config = yaml.safe_load((workdir / "config.yaml").read_text())
+    del config["downloads"]["resources/genome.fa"]  # nothing will fetch the genome now
+    (workdir / "config.yaml").write_text(yaml.safe_dump(config))
+    result = snakemake(workdir, "-n")
+    assert result.returncode != 0
+    output = result.stdout + result.stderr  # a dry run reports on stdout
+    message = [line for line in output.splitlines() if line.startswith("bad input: ")]
+    assert len(message) == 1, output[-2000:]
+    assert "remote.yaml: positives.genome: genome FASTA resources/genome.fa does not exist" in message[0]
+    assert not (workdir / "results").exists() and not (workdir / "resources").exists()

@@ -257,18 +257,23 @@ def _check_inputs(grammar: RealisticGrammar, pending: set[Path]) -> None:
     source = grammar.source
     chromosomes = {}
     for spec in (grammar.positives, grammar.background):
-        files = [p for p in (spec.fasta, spec.genome, spec.peaks) if p is not None]
-        if spec.janggu or any(p.resolve() in pending for p in files):
+        if spec.janggu:
             continue  # fetched (and so checked) when the windows are read
+        waiting = {name for name in ("fasta", "genome", "peaks")
+                   if getattr(spec, name) is not None and getattr(spec, name).resolve() in pending}
         if spec.fasta:
-            found = windows.read_window_fasta(spec.fasta, grammar.width, source, f"{spec.key}.fasta")
-            chromosomes[spec.key] = set(found.chroms) - {""}
+            if "fasta" not in waiting:
+                found = windows.read_window_fasta(spec.fasta, grammar.width, source, f"{spec.key}.fasta")
+                chromosomes[spec.key] = set(found.chroms) - {""}
             continue
-        peaks = windows.read_peaks(spec.peaks, source, f"{spec.key}.peaks")
-        faidx = windows._faidx(spec.genome, source, f"{spec.key}.genome")
-        windows.check_peaks_against_genome(peaks, faidx.index, source, f"{spec.key}.peaks",
-                                           str(spec.peaks), str(spec.genome))
-        chromosomes[spec.key] = set(peaks["chrom"])
+        # what is not downloaded first is checked now; the rest when the job reads it
+        faidx = None if "genome" in waiting else windows._faidx(spec.genome, source, f"{spec.key}.genome")
+        peaks = None if "peaks" in waiting else windows.read_peaks(spec.peaks, source, f"{spec.key}.peaks")
+        if faidx is not None and peaks is not None:
+            windows.check_peaks_against_genome(peaks, faidx.index, source, f"{spec.key}.peaks",
+                                               str(spec.peaks), str(spec.genome))
+        if peaks is not None:
+            chromosomes[spec.key] = set(peaks["chrom"])
     _resolve_motifs(grammar.motif_source, source)
     if grammar.split_mode == "chromosomes":
         known = chromosomes.get("positives")
