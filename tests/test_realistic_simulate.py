@@ -137,6 +137,23 @@ def test_windows_match_the_genome(grammar, genome):
         assert "".join("ACGT"[c] for c in windows.codes[row]) == expected
 
 
+def test_background_windows_overlapping_a_positive_are_removed():
+    from grammarbench.simulation.realistic.windows import Windows, remove_overlapping
+
+    def windows(chroms, starts):
+        n = len(starts)
+        return Windows(np.zeros((n, 100), np.uint8), np.array([f"w{i}" for i in range(n)], dtype=object),
+                       np.array(chroms, dtype=object), np.array(starts, dtype=np.int64))
+
+    positives = windows(["chr1", "chr1", "chr2"], [1000, 5000, 1000])
+    background = windows(["chr1", "chr1", "chr1", "chr1", "chr2", "chr3", ""],
+                         [901, 900, 1099, 1100, 2000, 1000, -1])
+    kept = remove_overlapping(background, positives)
+    # 900 ends where 1000 starts and 1100 starts where it ends (half-open): no overlap
+    assert list(kept.starts) == [900, 1100, 2000, 1000, -1]
+    assert kept.dropped == {"overlaps a positive window": 2}
+
+
 def dinucleotide_counts(codes):
     pairs = codes[:, :-1].astype(np.int64) * 4 + codes[:, 1:]
     return np.stack([np.bincount(row, minlength=16) for row in pairs])
@@ -262,6 +279,22 @@ def test_bad_input_one_line(genome, tmp_path):
     with pytest.raises(InputError, match=r"filter.min_hits: no motif passes the filter: none has "
                                          r"100000 hits in the positives \(best: A with"):
         scan_and_filter(grammar)
+
+
+def test_command_line_simulates_a_realistic_dataset(genome, tmp_path):
+    import subprocess
+    import sys
+
+    grammar = tmp_path / "planted.yaml"
+    grammar.write_text(yaml.safe_dump(grammar_dict(genome)))
+    cli = Path(sys.executable).with_name("grammarbench")
+    result = subprocess.run([str(cli), "simulate", str(grammar), "--n-train", "60", "--n-validation", "20",
+                             "--n-test", "20", "--seed", "5", "--out", str(tmp_path / "data")],
+                            capture_output=True, text=True, timeout=300)
+    assert result.returncode == 0, result.stderr[-2000:]
+    for split, n in (("train", 60), ("validation", 20), ("test", 20)):
+        assert json.loads((tmp_path / "data" / split / "manifest.json").read_text())["n"] == n
+    assert (tmp_path / "data/motifs/filter.tsv").is_file()
 
 
 def test_tsv_writer_round_trips(tmp_path):

@@ -44,7 +44,7 @@ from grammarbench.simulation.realistic.tsv import Fixed, Scientific, write_tsv
 from grammarbench.simulation.realistic.windows import Windows
 
 __all__ = ["MotifTables", "scan_and_filter", "write_motif_tables", "read_motif_tables", "assign_splits",
-           "simulate_realistic_split", "HIT_TABLE", "FILTER_TABLE"]
+           "simulate_realistic_split", "simulate_realistic_dataset", "HIT_TABLE", "FILTER_TABLE"]
 
 HIT_TABLE = "hits.tsv"
 FILTER_TABLE = "filter.tsv"
@@ -337,6 +337,25 @@ def simulate_realistic_split(grammar: RealisticGrammar, split: str, n: int, seed
                                    np.random.SeedSequence([seed, _CONTROL, SPLIT_KEYS[split]]))
     return _write_split(out_dir, grammar, split, seed, sequences, labels, instances, summary,
                         window_names, shuffled_from, controls)
+
+
+def simulate_realistic_dataset(grammar: RealisticGrammar, out_dir, seed: int, n_train: int | None = None,
+                               n_validation: int | None = None, n_test: int | None = None,
+                               threads: int | None = None) -> dict[str, dict]:
+    """The motif tables into ``out_dir/motifs`` and all three splits into
+    ``out_dir/{train,validation,test}`` (the CLI's layout), scanning the windows once."""
+    from grammarbench.io import write_text
+    from grammarbench.simulation.simulate import split_sizes
+
+    out_dir = Path(out_dir)
+    sizes = split_sizes(grammar, n_train, n_validation, n_test)
+    write_motif_tables(out_dir / "motifs", scan_and_filter(grammar, threads))
+    manifests = {split: simulate_realistic_split(grammar, split, sizes[split], seed, out_dir / split,
+                                                 motif_tables=out_dir / "motifs", threads=threads)
+                 for split in SPLITS}
+    write_text(out_dir / "dataset.json", json.dumps({"grammar": grammar.name, "seed": seed,
+                                                     "sizes": sizes}, indent=2) + "\n")
+    return manifests
 
 
 def _example_hits(by_set: dict, window: np.ndarray, is_positive: np.ndarray) -> pd.DataFrame:
