@@ -19,9 +19,13 @@ Speed. A window is a sum of one table lookup per block of ``q`` consecutive colu
 position gets a base-4 code of the ``q`` letters starting there, and each block a table
 code → summed integer score of its columns. The blocks are visited most informative first
 and a window is abandoned as soon as its partial score plus the largest score the
-unvisited blocks could add falls below the threshold; at p < 1e-4 almost every window
-is dropped after one or two lookups. All arithmetic is integer, so the bound is exact
-(no margin for float rounding). Work is split over chunks of windows with numba's
+unvisited blocks could add falls below the threshold. Before that, most strands take a
+"wide" first test: one lookup, by the code of the 7 letters under the motif's 7 most
+telling consecutive columns, in a byte table saying whether those columns plus the most
+the other columns could add reach the threshold; a cost model (exact pass rates under the
+background) picks it or the first two blocks. At p < 1e-4 almost every window is dropped
+by that first lookup. All arithmetic is integer, so the bounds are exact (no margin for
+float rounding). Work is split over chunks of windows with numba's
 ``prange``; the hits are sorted afterwards, so the output does not depend on the number
 of threads.
 
@@ -324,7 +328,7 @@ class MotifScanner:
                 counts = _scan_kernel(codes, lengths, bounds[chunks[todo]], bounds[chunks[todo] + 1],
                                       offsets, self.block, t.widths, t.thresholds, t.block_lo,
                                       t.block_hi, t.block_column, t.block_rest, t.tables,
-                                      t.wide_row, t.wide_column, t.wide_cut, t.wide_tables, out)
+                                      t.wide_row, t.wide_column, t.wide_tables, out)
                 again = []
                 for i, chunk in enumerate(todo):
                     if counts[i] > capacity[chunk]:
@@ -353,12 +357,13 @@ class _Tables:
     tables: np.ndarray  # (B, 4**q) int16/int32 summed scores of the block's columns per code
     wide_row: np.ndarray  # (S,) row of wide_tables, -1: the strand skips the wide test
     wide_column: np.ndarray  # (S,) first column of the wide test's WIDE columns
-    wide_cut: np.ndarray  # (S,) threshold minus the most the other columns can add
-    wide_tables: np.ndarray  # (S', 4**WIDE) int16
+    wide_tables: np.ndarray  # (S', 4**WIDE) uint8: 1 where a word passes the wide test
 
 
-#: Columns of the wide first test: one lookup in an int16 table of 4**7 entries (32 KiB,
-#: in L1) bounds a window by its 7 most telling consecutive columns.
+#: Columns of the wide first test: one lookup in a byte table of 4**7 entries (16 KiB, in
+#: L1) says whether a window's 7 most telling consecutive columns, plus the most the
+#: others could add, reach the threshold. (Int16 scores there were 10% slower: 32 KiB
+#: fills a 32 KiB L1 data cache; a 2 KiB bitset was slower still, from its shifts.)
 WIDE = 7
 #: Cost model that picks each strand's first test, in ns per window on the benchmark
 #: (bench/realistic.py scan, AMD EPYC): the wide lookup, two block lookups and their sum,
@@ -406,7 +411,7 @@ def _block_tables(strands: list[_Strand], q: int, background: np.ndarray) -> _Ta
     wide_probabilities = _word_probabilities(WIDE, background)
     block_probabilities = _word_probabilities(q, background)
     tables, columns, rests, lo, hi = [], [], [], [], []
-    wide_row, wide_column, wide_cut, wide_tables = [], [], [], []
+    wide_row, wide_column, wide_tables = [], [], []
     for s in strands:
         w = len(s.scores)
         blocks = []
@@ -439,16 +444,15 @@ def _block_tables(strands: list[_Strand], q: int, background: np.ndarray) -> _Ta
         cut = s.threshold - (column_max.sum() - column_max[start: start + k].sum())
         pass_wide = float(wide_probabilities[table >= cut].sum())
         pass_two = _pass_fraction(blocks[0][2], blocks[1][2], s.threshold - rest[1], block_probabilities)
-        fits = table.min() >= np.iinfo(np.int16).min and table.max() <= np.iinfo(np.int16).max
-        if fits and WIDE_COST + pass_wide * PASS_COST < TWO_COST + pass_two * PASS_COST:
+        if WIDE_COST + pass_wide * PASS_COST < TWO_COST + pass_two * PASS_COST:
             wide_row.append(len(wide_tables))
-            wide_tables.append(table.astype(np.int16))
+            # the test's verdict per word, one byte each: 16 KiB, half an L1 data cache
+            wide_tables.append((table >= cut).astype(np.uint8))
         else:
             wide_row.append(-1)
         wide_column.append(start)
-        wide_cut.append(cut)
     if not wide_tables:
-        wide_tables.append(np.zeros(4 ** WIDE, dtype=np.int16))
+        wide_tables.append(np.zeros(4 ** WIDE, dtype=np.uint8))
     return _Tables(
         widths=np.array([len(s.scores) for s in strands], dtype=np.int64),
         thresholds=np.array([s.threshold for s in strands], dtype=np.int64),
@@ -456,7 +460,7 @@ def _block_tables(strands: list[_Strand], q: int, background: np.ndarray) -> _Ta
         block_column=np.array(columns, dtype=np.int64), block_rest=np.array(rests, dtype=np.int64),
         tables=_narrowest(np.stack(tables)),
         wide_row=np.array(wide_row, dtype=np.int64), wide_column=np.array(wide_column, dtype=np.int64),
-        wide_cut=np.array(wide_cut, dtype=np.int64), wide_tables=np.stack(wide_tables))
+        wide_tables=np.stack(wide_tables))
 
 
 def _narrowest(tables: np.ndarray) -> np.ndarray:
@@ -533,7 +537,7 @@ def _confirm(word, reach, f, w, s, b0, b1, block_column, block_rest, tables, thr
 @njit(cache=True, parallel=True)
 def _scan_kernel(codes, lengths, chunk_lo, chunk_hi, offsets, q, widths, thresholds,
                  block_lo, block_hi, block_column, block_rest, tables, wide_row,
-                 wide_column, wide_cut, wide_tables, out):
+                 wide_column, wide_tables, out):
     """Hits of every strand in windows chunk_lo[c]..chunk_hi[c]-1, for each chunk c, into
     out[:, offsets[c]:offsets[c+1]] (rows: window, strand, start, score); returns the
     number of hits per chunk (past the room: counted, not written)."""
@@ -568,9 +572,8 @@ def _scan_kernel(codes, lengths, chunk_lo, chunk_hi, offsets, q, widths, thresho
                 # one lookup bounds the window by its most telling columns
                 wt = wide_tables[wide_row[s]]
                 wc = wide_column[s]
-                cut = wide_cut[s]
                 for f in range(last):
-                    if wt[wide[f + wc]] < cut:
+                    if not wt[wide[f + wc]]:
                         continue
                     found = _confirm(word, reach, f, w, s, b0, b1, block_column, block_rest,
                                      tables, threshold, out, first, found, room)
