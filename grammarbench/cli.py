@@ -43,9 +43,18 @@ def _simulate(args) -> None:
     check_disk(dataset_bytes(sum(n for n in sizes.values() if n), grammar.max_length, exports), args.out,
                "command line", "--n-train")
     start = time.perf_counter()
-    manifests = simulate_dataset(grammar, args.out, seed, n_train=args.n_train,
-                                 n_validation=args.n_validation, n_test=args.n_test,
-                                 threads=args.threads, exports=exports)
+    if getattr(grammar, "kind", "") == "realistic":
+        from grammarbench.simulation.realistic.simulate import simulate_realistic_dataset
+
+        if exports:
+            raise InputError("--export", "", "exports are not written for realistic grammars")
+        manifests = simulate_realistic_dataset(grammar, args.out, seed, n_train=args.n_train,
+                                               n_validation=args.n_validation, n_test=args.n_test,
+                                               threads=args.threads)
+    else:
+        manifests = simulate_dataset(grammar, args.out, seed, n_train=args.n_train,
+                                     n_validation=args.n_validation, n_test=args.n_test,
+                                     threads=args.threads, exports=exports)
     seconds = time.perf_counter() - start
     letters = sum(m["n"] for m in manifests.values()) * grammar.max_length
     for split, m in manifests.items():

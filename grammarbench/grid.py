@@ -265,13 +265,15 @@ def build_grid(config: dict, source: str | ConfigSources, basedir: str | Path | 
     """
     sources = _sources(source)
     grammars, paths = {}, {}
+    # files a job downloads first (config downloads:): their checks wait for that job
+    pending = {Path(p).resolve() for p in (config.get("downloads") or {})}
     for grammar_id, path in config["grammars"].items():
         found = _find(path, basedir)
         if found is None:
             raise InputError(sources.blame("grammars"), f"grammars.{grammar_id}",
                              f"grammar file not found: {path}")
         paths[grammar_id] = str(found)
-        grammars[grammar_id] = load_grammar(found)
+        grammars[grammar_id] = load_grammar(found, pending=pending)
     n_train, heldout = {}, {}
     for grammar_id, grammar in grammars.items():
         sizes = config.get("n_train")

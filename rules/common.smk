@@ -64,6 +64,8 @@ CONFIG_SOURCES = [f"defaults: {CONFIG_SCHEMA.relative_to(workflow.basedir)}"] + 
 ]
 
 RESULTS = GRID.results
+# Remote inputs, path -> {url, sha256, gunzip, index} (rules/download.smk)
+DOWNLOADS = config["downloads"]
 DATASETS = f"{RESULTS}/datasets"
 MODELS = f"{RESULTS}/models"
 EVALUATION = f"{RESULTS}/evaluation"
@@ -103,6 +105,28 @@ def heldout_split(split):
 
 def grammar_path(wildcards):
     return GRID.grammar_paths[wildcards.grammar]
+
+
+# Realistic grammars (real windows, scanned once by rule realistic_motifs) and rule
+# grammars (elements listed by rule grammar_elements): disjoint wildcard values.
+REALISTIC = [
+    name
+    for name, grammar in GRID.grammars.items()
+    if getattr(grammar, "kind", "") == "realistic"
+]
+RULE_GRAMMARS = [name for name in GRID.grammars if name not in REALISTIC]
+
+
+def realistic_inputs(wildcards):
+    """The files a realistic grammar reads, so that their downloads run first."""
+    return GRID.grammars[wildcards.grammar].input_files()
+
+
+def motif_tables(wildcards):
+    """The scan a realistic grammar's splits are made from; nothing for a rule grammar."""
+    if wildcards.grammar in REALISTIC:
+        return {"motifs": f"{RESULTS}/grammars/{wildcards.grammar}/motifs/motifs.json"}
+    return {}
 
 
 def heldout_sizes(wildcards):
@@ -180,6 +204,7 @@ PREDICTIVE_JOBS = [
         f"{ORACLE}/{r.grammar}/seed{r.seed}/{split}.metrics.tsv",
     )
     for r in (GRID.datasets.itertuples() if GRID.architectures else [])
+    if r.grammar not in REALISTIC  # no oracle: real DNA has no generative model
     for split in EVAL_SPLITS
 ]
 TRAINING_JOBS = [

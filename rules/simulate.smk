@@ -5,6 +5,7 @@
 
 rule simulate_train:
     input:
+        unpack(motif_tables),
         grammar=grammar_path,
     output:
         directory(f"{DATASETS}/{{grammar}}/seed{{seed}}/n{{n_train}}/train"),
@@ -24,6 +25,7 @@ rule simulate_train:
 
 rule simulate_heldout:
     input:
+        unpack(motif_tables),
         grammar=grammar_path,
     output:
         validation=directory(f"{DATASETS}/{{grammar}}/seed{{seed}}/heldout/validation"),
@@ -52,6 +54,8 @@ rule grammar_elements:
         meme=f"{RESULTS}/grammars/{{grammar}}/elements.meme",
     log:
         "logs/grammar_elements/{grammar}.log",
+    wildcard_constraints:
+        grammar=_alternatives(RULE_GRAMMARS) or "(?!)",
     conda:
         "../envs/simulate.yaml"
     resources:
@@ -59,6 +63,44 @@ rule grammar_elements:
         runtime=10,
     script:
         "../scripts/grammar_elements.py"
+
+
+# A realistic grammar's real windows are scanned once for every motif and the motifs
+# filtered; every split of every seed and size is made from these tables.
+rule realistic_motifs:
+    input:
+        grammar=grammar_path,
+        files=realistic_inputs,
+    output:
+        hits=report(
+            f"{RESULTS}/grammars/{{grammar}}/motifs/hits.tsv",
+            caption="../report/realistic_hits.rst",
+            category="1. Simulated data",
+            labels={"grammar": "{grammar}", "table": "motif hits"},
+        ),
+        filter=report(
+            f"{RESULTS}/grammars/{{grammar}}/motifs/filter.tsv",
+            caption="../report/realistic_filter.rst",
+            category="1. Simulated data",
+            labels={"grammar": "{grammar}", "table": "motif filter"},
+        ),
+        summary=f"{RESULTS}/grammars/{{grammar}}/motifs/motifs.json",
+        windows=f"{RESULTS}/grammars/{{grammar}}/motifs/windows.npz",
+        elements=f"{RESULTS}/grammars/{{grammar}}/elements.tsv",
+        similarity=f"{RESULTS}/grammars/{{grammar}}/similarity.tsv",
+        meme=f"{RESULTS}/grammars/{{grammar}}/elements.meme",
+    log:
+        "logs/realistic_motifs/{grammar}.log",
+    wildcard_constraints:
+        grammar=_alternatives(REALISTIC) or "(?!)",
+    conda:
+        "../envs/simulate.yaml"
+    threads: config["simulate"]["threads"]
+    resources:
+        mem_mb=4000,
+        runtime=60,
+    script:
+        "../scripts/realistic_motifs.py"
 
 
 rule plot_grammar_heatmap:

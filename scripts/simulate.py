@@ -1,13 +1,15 @@
 """Adapter: simulate one training split (rule simulate_train) or the held-out splits
-(rule simulate_heldout) of a grammar."""
+(rule simulate_heldout) of a grammar, a rule grammar or a realistic one."""
 
 import sys
+from pathlib import Path
 
 sys.stderr = open(snakemake.log[0], "w", buffering=1)
 sys.path.insert(0, snakemake.scriptdir + "/..")
 
-from grammarbench.runtime import configure_logging
 from grammarbench.grammars.grammar import load_grammar
+from grammarbench.runtime import configure_logging
+from grammarbench.simulation.realistic.simulate import simulate_realistic_split
 from grammarbench.simulation.simulate import simulate_split
 
 configure_logging()
@@ -18,6 +20,13 @@ if snakemake.rule == "simulate_train":
 else:
     jobs = {split: (snakemake.params.sizes[split], snakemake.output[split])
             for split in ("validation", "test")}
+realistic = getattr(grammar, "kind", "") == "realistic"
+if realistic and snakemake.params.exports:
+    print(f"exports {snakemake.params.exports} are not written for realistic grammars", file=sys.stderr)
 for split, (n, out_dir) in jobs.items():
-    simulate_split(grammar, split, n, seed, out_dir, threads=snakemake.threads,
-                   exports=tuple(snakemake.params.exports))
+    if realistic:
+        simulate_realistic_split(grammar, split, n, seed, out_dir, threads=snakemake.threads,
+                                 motif_tables=Path(snakemake.input.motifs).parent)
+    else:
+        simulate_split(grammar, split, n, seed, out_dir, threads=snakemake.threads,
+                       exports=tuple(snakemake.params.exports))

@@ -24,6 +24,7 @@ SIMULATE = {
     "jsonschema",
     "numba",
     "pyjaspar",
+    "pyfaidx",
     "matplotlib",
     "seaborn",
 }
@@ -35,9 +36,9 @@ EXPECTED = {
 # conda-forge names that differ from the pip names.
 CONDA_TO_PIP = {"pytorch": "torch", "matplotlib-base": "matplotlib"}
 # Only on bioconda.
-BIOCONDA_ONLY = {"pyjaspar"}
+BIOCONDA_ONLY = {"pyjaspar", "pyfaidx"}
 # In pyproject.toml but not needed inside a rule's env (the rule runs under it).
-NOT_IN_ENVS = {"snakemake"}
+NOT_IN_ENVS = {"snakemake", "snakemake-storage-plugin-http"}
 
 SPEC = re.compile(
     r"^(?P<name>[A-Za-z0-9_.\-]+)\s*(?P<op>==|=)\s*(?P<version>[^=\s]+)(?:=(?P<build>\S+))?$"

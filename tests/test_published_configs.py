@@ -24,7 +24,7 @@ from jobstats import job_counts
 
 REPO = Path(__file__).resolve().parents[1]
 SCHEMA = yaml.safe_load((REPO / "schemas/config.schema.yaml").read_text())
-CONFIGS = ["config/seqgra-paper.yaml", "config/attribution-benchmark.yaml"]
+CONFIGS = ["config/seqgra-paper.yaml", "config/attribution-benchmark.yaml", "config/realistic-demo.yaml"]
 #: What shrinks either config to a CPU-sized grid (lists replace; mappings merge).
 SHRINK = {"n_train": [200], "n_validation": 100, "n_test": 100, "seeds": [1], "model_seeds": [1],
           "train": {"max_epochs": 1}, "attribution": {"n_examples": 8}}
@@ -164,6 +164,9 @@ ONE_MODEL = {
     "config/attribution-benchmark.yaml": (
         "results/attribution-benchmark", "one-motif/seed1/n200/basset/mseed1",
         ["attribution={n_examples: 2}"]),
+    "config/realistic-demo.yaml": (
+        "results/realistic-demo", "oct4-vs-mafk/seed1/n200/conv10-gmp-fc10/mseed1",
+        ["attribution={n_examples: 8}"]),
 }
 
 

@@ -237,17 +237,22 @@ def read_grammar_definition(path: str | Path) -> dict:
     return read_yaml_mapping(path, "grammar file")
 
 
-def load_grammar(path: str | Path) -> Grammar:
+def load_grammar(path: str | Path, pending=frozenset()) -> Grammar:
     """Read, validate and resolve a grammar file.
 
     Parameters
     ----------
     path: str or Path
         A YAML grammar, or a seqgra XML data definition (``.xml``).
+    pending: set of Path, optional
+        Absolute paths of files a job will download first: a realistic grammar's checks of
+        them wait for the job that reads them. Default is none.
 
     Returns
     -------
     grammar: Grammar
+        Or a :class:`~grammarbench.simulation.realistic.grammar.RealisticGrammar` when the
+        file says ``kind: realistic``.
 
     Raises
     ------
@@ -256,6 +261,11 @@ def load_grammar(path: str | Path) -> Grammar:
     """
     path = Path(path)
     definition = read_grammar_definition(path)
+    if definition.get("kind") == "realistic":
+        # real DNA windows, scanned, filtered, shuffled and re-implanted (issue 12)
+        from grammarbench.simulation.realistic.grammar import realistic_grammar_from_dict
+
+        return realistic_grammar_from_dict(definition, source=path, pending=pending)
     return grammar_from_dict(definition, source=path)
 
 

@@ -1,0 +1,484 @@
+# simulate.py
+# grammarbench: realistic datasets in the standard dataset layout
+
+"""Simulate a realistic grammar into the dataset layout every other stage reads.
+
+Two steps, so that a size sweep scans the real windows once:
+
+1. :func:`scan_and_filter` scans the positive and background windows for every motif and
+   keeps the frequent, centre-enriched ones; :func:`write_motif_tables` writes the hit
+   table and the filter table (shown in the report).
+2. :func:`simulate_realistic_split` builds one split from those tables: each positive
+   example is a k-let shuffle of a real positive window with its retained hits put back;
+   each negative is made as the grammar's ``negatives`` mode says. A re-scan of the
+   simulated sequences gives the ground truth (mask and instance table), as the paper
+   scored against it; each instance's ``origin`` says whether it was implanted or the
+   shuffle made it by chance.
+
+Reproducibility and nesting. Windows are assigned to splits by the data seed (or by
+chromosome). Within a split, example i's label, the window it is made from and its
+shuffle seed depend only on (seed, split, i): labels come in blocks of ``LABEL_BLOCK``
+with the negative fraction exact per block, positive and negative windows are taken in
+one seeded order, and shuffle seeds are keyed by the example's index. So the first n
+examples of a split are the same whatever its size (nested training sets), and the
+output does not depend on the number of threads.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from pathlib import Path
+
+import numba
+import numpy as np
+import pandas as pd
+
+from grammarbench.errors import InputError
+from grammarbench.io import atomic_directory, atomic_path
+from grammarbench.simulation.realistic.filter import filter_motifs, require_kept
+from grammarbench.simulation.realistic.grammar import CLASSES, SPLITS, RealisticGrammar
+from grammarbench.simulation.realistic.implant import paired_controls, shuffle_and_implant
+from grammarbench.simulation.realistic.scan import MotifScanner
+from grammarbench.simulation.realistic.tsv import Fixed, Scientific, write_tsv
+from grammarbench.simulation.realistic.windows import Windows
+
+__all__ = ["MotifTables", "scan_and_filter", "write_motif_tables", "read_motif_tables", "assign_splits",
+           "simulate_realistic_split", "simulate_realistic_dataset", "HIT_TABLE", "FILTER_TABLE"]
+
+HIT_TABLE = "hits.tsv"
+FILTER_TABLE = "filter.tsv"
+SUMMARY = "motifs.json"
+WINDOWS = "windows.npz"
+#: Examples per block of the label stream; each block holds the exact negative fraction.
+LABEL_BLOCK = 64
+SPLIT_KEYS = {split: i for i, split in enumerate(SPLITS)}
+INSTANCE_COLUMNS = ("example", "element", "start", "end", "strand", "class", "rule", "copy",
+                    "attempts", "overlaps", "origin", "score", "p_value")
+# stream keys: every random draw of a split comes from SeedSequence([seed, key, split, ...])
+_ASSIGN, _LABELS, _POSITIVE_ORDER, _NEGATIVE_ORDER, _SHUFFLE, _DONOR, _CONTROL = range(7)
+
+
+@dataclass
+class MotifTables:
+    """What the scan of the real windows gives every simulated split: the windows
+    themselves (kept, so that every split reads exactly the windows that were scanned),
+    the hit table, the filter table and a summary."""
+
+    positives: Windows
+    background: Windows
+    hits: pd.DataFrame
+    table: pd.DataFrame
+    summary: dict
+
+    @property
+    def kept(self) -> list[str]:
+        return self.table.loc[self.table["kept"], "motif"].tolist()
+
+
+class _Threads:
+    """numba's thread count for a block of code, restored afterwards."""
+
+    def __init__(self, threads: int | None):
+        self.threads = threads
+
+    def __enter__(self):
+        self.previous = numba.get_num_threads()
+        if self.threads:
+            numba.set_num_threads(max(1, min(int(self.threads), numba.config.NUMBA_NUM_THREADS)))
+
+    def __exit__(self, *exc):
+        numba.set_num_threads(self.previous)
+
+
+# --------------------------------------------------------------------------- scan + filter
+
+
+def scanner_for(grammar: RealisticGrammar, motifs: dict) -> MotifScanner:
+    return MotifScanner(motifs, p_threshold=grammar.p_threshold, pseudocount=grammar.pseudocount)
+
+
+def scan_and_filter(grammar: RealisticGrammar, threads: int | None = None) -> MotifTables:
+    """Read both window sets, scan them for every motif and filter the motifs.
+
+    Returns
+    -------
+    tables: MotifTables
+        The windows, and:
+    hits: pd.DataFrame
+        Every hit: ``set`` (positive / background), ``window`` (row in its set),
+        ``window_name``, ``motif``, ``start``, ``end``, ``strand``, ``score``, ``p_value``.
+    table: pd.DataFrame
+        The filter table (:func:`filter_motifs`).
+    summary: dict
+        Window counts, what was dropped and why, the kept motifs.
+
+    Raises
+    ------
+    InputError
+        No motif passes the filter (naming the filter and the best motif's numbers).
+    """
+    from grammarbench.simulation.realistic.windows import remove_overlapping
+
+    positives = grammar.load_windows(grammar.positives)
+    background = remove_overlapping(grammar.load_windows(grammar.background), positives)
+    for windows, key in ((positives, "positives"), (background, "background")):
+        if not len(windows):
+            raise InputError(grammar.source, key, f"no windows left ({windows.dropped or 'none read'})")
+    motifs = grammar.motifs()
+    scanner = scanner_for(grammar, motifs)
+    with _Threads(threads):
+        found = {"positive": scanner.scan(positives.codes), "background": scanner.scan(background.codes)}
+    table = filter_motifs(list(motifs), found["positive"], found["background"], len(positives),
+                          len(background), grammar.width, grammar.min_hits, grammar.min_enrichment)
+    names = {"positive": positives.names, "background": background.names}
+    hits = pd.concat([frame.assign(set=label, window_name=names[label][frame["window"].to_numpy()])
+                      for label, frame in found.items()], ignore_index=True)
+    hits["motif"] = hits["motif"].astype(str)
+    hits = hits[["set", "window", "window_name", "motif", "start", "end", "strand", "score", "p_value"]]
+    summary = {"grammar": grammar.name, "sha256": grammar.digest, "width": grammar.width,
+               "positive_windows": len(positives), "background_windows": len(background),
+               "dropped": {"positives": positives.dropped, "background": background.dropped},
+               "motifs": len(motifs), "kept": table.loc[table["kept"], "motif"].tolist()}
+    require_kept(table, grammar.min_hits, grammar.min_enrichment, grammar.source)
+    return MotifTables(positives, background, hits, table, summary)
+
+
+def _save_windows(path, tables: MotifTables) -> None:
+    arrays = {}
+    for label, windows in (("positive", tables.positives), ("background", tables.background)):
+        arrays.update({f"{label}_codes": windows.codes, f"{label}_starts": windows.starts,
+                       f"{label}_names": windows.names.astype(str), f"{label}_chroms": windows.chroms.astype(str)})
+    with open(path, "wb") as handle:
+        np.savez(handle, **arrays)
+
+
+def write_motif_tables(folder, tables: MotifTables) -> None:
+    """hits.tsv, filter.tsv, motifs.json and the windows (windows.npz) into ``folder``,
+    each written atomically."""
+    folder = Path(folder)
+    folder.mkdir(parents=True, exist_ok=True)
+    for name, write in (
+            (HIT_TABLE, lambda p: tables.hits.to_csv(p, sep="\t", index=False, float_format="%.6g")),
+            (FILTER_TABLE, lambda p: tables.table.to_csv(p, sep="\t", index=False, float_format="%.6g")),
+            (SUMMARY, lambda p: Path(p).write_text(json.dumps(tables.summary, indent=2) + "\n")),
+            (WINDOWS, lambda p: _save_windows(p, tables))):
+        with atomic_path(folder / name) as partial:
+            write(partial)
+
+
+def read_motif_tables(folder) -> MotifTables:
+    """What :func:`write_motif_tables` wrote."""
+    folder = Path(folder)
+    hits = pd.read_csv(folder / HIT_TABLE, sep="\t", dtype={"motif": str, "window_name": str})
+    table = pd.read_csv(folder / FILTER_TABLE, sep="\t", dtype={"motif": str},
+                        keep_default_na=False)
+    table["kept"] = table["kept"].astype(str) == "True"
+    summary = json.loads((folder / SUMMARY).read_text())
+    with np.load(folder / WINDOWS) as arrays:
+        sets = [Windows(arrays[f"{label}_codes"], arrays[f"{label}_names"].astype(object),
+                        arrays[f"{label}_chroms"].astype(object), arrays[f"{label}_starts"],
+                        str(folder / WINDOWS), summary["dropped"][key])
+                for label, key in (("positive", "positives"), ("background", "background"))]
+    return MotifTables(*sets, hits, table, summary)
+
+
+# --------------------------------------------------------------------------- splits
+
+
+def _stream(seed: int, *key: int) -> np.random.Generator:
+    return np.random.default_rng(np.random.SeedSequence([int(seed), *key]))
+
+
+def assign_splits(windows, grammar: RealisticGrammar, seed: int, which: str) -> np.ndarray:
+    """Split name of every window, shape=(N,) object.
+
+    ``random``: a seeded permutation cut in the grammar's proportions (largest remainder).
+    ``chromosomes``: windows on a validation or test chromosome go there, the rest to
+    train, so no chromosome is in two splits. Background windows without a locus are
+    split at random.
+    """
+    n = len(windows)
+    out = np.empty(n, dtype=object)
+    located = windows.chroms != ""
+    if grammar.split_mode == "chromosomes" and located.any():
+        out[:] = "train"
+        out[np.isin(windows.chroms, grammar.validation_chromosomes)] = "validation"
+        out[np.isin(windows.chroms, grammar.test_chromosomes)] = "test"
+        rest = np.flatnonzero(~located)
+    else:
+        rest = np.arange(n)
+    if len(rest):
+        weights = np.array([grammar.proportions[s] for s in SPLITS], dtype=float)
+        share = len(rest) * weights / weights.sum()
+        counts = np.floor(share).astype(int)
+        counts[np.argsort(counts - share, kind="stable")[: len(rest) - counts.sum()]] += 1
+        order = _stream(seed, _ASSIGN, 0 if which == "positives" else 1).permutation(len(rest))
+        out[rest[order]] = np.repeat(np.array(SPLITS, dtype=object), counts)
+    return out
+
+
+def _labels(seed: int, split: str, n: int, negative_fraction: float) -> np.ndarray:
+    """Label of examples 0..n-1 (1 positive, 0 negative), block by block."""
+    blocks = -(-n // LABEL_BLOCK)
+    out = np.empty(blocks * LABEL_BLOCK, dtype=np.int16)
+    n_negative = int(round(LABEL_BLOCK * negative_fraction))
+    base = np.repeat(np.array([0, 1], dtype=np.int16), [n_negative, LABEL_BLOCK - n_negative])
+    for b in range(blocks):
+        out[b * LABEL_BLOCK:(b + 1) * LABEL_BLOCK] = _stream(
+            seed, _LABELS, SPLIT_KEYS[split], b).permutation(base)
+    return out[:n]
+
+
+def _donor_rows(seeds: np.ndarray, n_choices: int) -> np.ndarray:
+    """A uniform row in 0..n_choices-1 per example from its own uint64 seed (top 53 bits)."""
+    uniform = (seeds >> np.uint64(11)).astype(np.float64) * 2.0 ** -53
+    return np.minimum((uniform * n_choices).astype(np.int64), n_choices - 1)
+
+
+# --------------------------------------------------------------------------- one split
+
+
+def simulate_realistic_split(grammar: RealisticGrammar, split: str, n: int, seed: int,
+                             out_dir, motif_tables=None, threads: int | None = None) -> dict:
+    """Simulate ``n`` examples of ``split`` into ``out_dir`` (the standard layout).
+
+    Parameters
+    ----------
+    grammar: RealisticGrammar
+    split: str
+        ``train``, ``validation`` or ``test``.
+    n: int
+        Number of examples.
+    seed: int
+        Data seed: split assignment, labels, window order and shuffles.
+    out_dir: str or Path
+        Folder to create (replaced if it exists; written under a temporary name first).
+    motif_tables: str, Path or None
+        Folder written by :func:`write_motif_tables`; None scans and filters here.
+    threads: int or None
+        numba threads for the shuffle and the re-scan. Default: numba's setting.
+
+    Returns
+    -------
+    manifest: dict
+    """
+    from grammarbench.sequences.kernels import shuffle_seeds
+
+    if split not in SPLITS:
+        raise ValueError(f"split must be one of {SPLITS}, got {split!r}")
+    if n < 1:
+        raise ValueError(f"n must be a positive number of examples, got {n}")
+    tables = scan_and_filter(grammar, threads) if motif_tables is None else read_motif_tables(motif_tables)
+    if tables.summary["sha256"] != grammar.digest:
+        raise ValueError(f"{motif_tables}: the motif tables were made from another version of "
+                         f"{grammar.source} (sha256 {tables.summary['sha256'][:12]}..., now "
+                         f"{grammar.digest[:12]}...)")
+    kept, summary = tables.kept, tables.summary
+    positives, background, hits = tables.positives, tables.background, tables.hits
+    hits = hits[hits["motif"].isin(kept)]
+    by_set = {label: hits[hits["set"] == label] for label in ("positive", "background")}
+
+    pos_split = assign_splits(positives, grammar, seed, "positives")
+    bg_split = assign_splits(background, grammar, seed, "background")
+    with_hit = np.zeros(len(positives), dtype=bool)
+    with_hit[by_set["positive"]["window"].to_numpy()] = True
+    positive_pool = np.flatnonzero((pos_split == split) & with_hit)
+    positive_any = np.flatnonzero(pos_split == split)
+    negative_pool = np.flatnonzero(bg_split == split)
+    positive_pool = positive_pool[_stream(seed, _POSITIVE_ORDER, SPLIT_KEYS[split]).permutation(len(positive_pool))]
+    negative_pool = negative_pool[_stream(seed, _NEGATIVE_ORDER, SPLIT_KEYS[split]).permutation(len(negative_pool))]
+
+    labels = _labels(seed, split, n, grammar.negative_fraction)
+    is_positive = labels == 1
+    rank = np.where(is_positive, np.cumsum(is_positive) - 1, np.cumsum(~is_positive) - 1)
+    need_positive, need_negative = int(is_positive.sum()), int((~is_positive).sum())
+    for need, pool, what in ((need_positive, positive_pool, "positive windows with a retained motif hit"),
+                             (need_negative, negative_pool, "background windows")):
+        if need > len(pool):
+            raise InputError(grammar.source, "sizes", f"split {split}: {n} examples need {need} "
+                                                      f"{what}; the split has {len(pool)}")
+    # source window of each example: a row of positives (label 1) or of background (label 0)
+    window = np.empty(n, dtype=np.int64)
+    window[is_positive] = positive_pool[rank[is_positive]]
+    window[~is_positive] = negative_pool[rank[~is_positive]]
+    implant_from = np.empty((n, grammar.width), dtype=np.uint8)
+    implant_from[is_positive] = positives.codes[window[is_positive]]
+    implant_from[~is_positive] = background.codes[window[~is_positive]]
+    window_names = np.where(is_positive, positives.names[np.where(is_positive, window, 0)],
+                            background.names[np.where(is_positive, 0, window)])
+    shuffle_from, donor_rows = implant_from, np.full(n, -1)
+    if grammar.negatives == "paper" and need_negative:
+        # a negative is a shuffle of a random positive of its split (any, with hits or not)
+        donor_seeds = shuffle_seeds(np.random.SeedSequence([seed, _DONOR, SPLIT_KEYS[split]]),
+                                    n, 1, index=np.arange(n))[:, 0]
+        donor_rows = np.where(is_positive, -1, positive_any[_donor_rows(donor_seeds, len(positive_any))])
+        shuffle_from = implant_from.copy()
+        shuffle_from[~is_positive] = positives.codes[donor_rows[~is_positive]]
+
+    # the hits to implant: each example's source window's retained hits
+    implanted = _example_hits(by_set, window, is_positive)
+    seeds = shuffle_seeds(np.random.SeedSequence([seed, _SHUFFLE, SPLIT_KEYS[split]]), n, 1,
+                          index=np.arange(n))[:, 0]
+    real = (~is_positive) & (grammar.negatives == "real")
+    with _Threads(threads):
+        sequences = shuffle_and_implant(shuffle_from, implant_from, implanted["example"],
+                                        implanted["start"], implanted["end"], seeds,
+                                        k=grammar.shuffle_k)
+        sequences[real] = implant_from[real]
+        kept_motifs = {name: ppm for name, ppm in grammar.motifs().items() if name in kept}
+        rescan = scanner_for(grammar, kept_motifs).scan(sequences)
+    instances = _instances(rescan, implanted, labels, real)
+    shuffled_from = np.where(donor_rows >= 0, positives.names[np.maximum(donor_rows, 0)], window_names)
+    controls = None
+    if grammar.controls:
+        implanted_letters = _mask(instances[instances["origin"] == "implanted"], sequences.shape)
+        controls = paired_controls(sequences, implanted_letters,
+                                   np.random.SeedSequence([seed, _CONTROL, SPLIT_KEYS[split]]))
+    return _write_split(out_dir, grammar, split, seed, sequences, labels, instances, summary,
+                        window_names, shuffled_from, controls)
+
+
+def simulate_realistic_dataset(grammar: RealisticGrammar, out_dir, seed: int, n_train: int | None = None,
+                               n_validation: int | None = None, n_test: int | None = None,
+                               threads: int | None = None) -> dict[str, dict]:
+    """The motif tables into ``out_dir/motifs`` and all three splits into
+    ``out_dir/{train,validation,test}`` (the CLI's layout), scanning the windows once."""
+    from grammarbench.io import write_text
+    from grammarbench.simulation.simulate import split_sizes
+
+    out_dir = Path(out_dir)
+    sizes = split_sizes(grammar, n_train, n_validation, n_test)
+    write_motif_tables(out_dir / "motifs", scan_and_filter(grammar, threads))
+    manifests = {split: simulate_realistic_split(grammar, split, sizes[split], seed, out_dir / split,
+                                                 motif_tables=out_dir / "motifs", threads=threads)
+                 for split in SPLITS}
+    write_text(out_dir / "dataset.json", json.dumps({"grammar": grammar.name, "seed": seed,
+                                                     "sizes": sizes}, indent=2) + "\n")
+    return manifests
+
+
+def _example_hits(by_set: dict, window: np.ndarray, is_positive: np.ndarray) -> pd.DataFrame:
+    """The retained hits of every example's source window, with the example's index."""
+    parts = []
+    for label, flag in (("positive", True), ("background", False)):
+        examples = np.flatnonzero(is_positive == flag)
+        frame = by_set[label]
+        if not len(examples) or not len(frame):
+            continue
+        # windows may serve several examples only across splits; within a split each
+        # window is used once, so a lookup window -> example suffices
+        lookup = pd.Series(examples, index=window[examples])
+        mine = frame[frame["window"].isin(lookup.index)]
+        parts.append(mine.assign(example=lookup.loc[mine["window"].to_numpy()].to_numpy()))
+    if not parts:
+        return pd.DataFrame({c: np.zeros(0, np.int64) for c in ("example", "motif", "start", "end", "strand")})
+    return pd.concat(parts, ignore_index=True).sort_values(["example", "start"], kind="stable")
+
+
+ORIGINS = ["implanted", "chance", "real"]
+
+
+def _instances(rescan: pd.DataFrame, implanted: pd.DataFrame, labels: np.ndarray,
+               real: np.ndarray) -> pd.DataFrame:
+    """The re-scan as the instance table: origin ``implanted`` (an implanted hit found
+    again), ``chance`` (made by the shuffle) or ``real`` (a hit in an unshuffled window).
+    Text columns are categoricals: cheap to build and to write."""
+    motifs = list(rescan["motif"].cat.categories)
+    examples = rescan["window"].to_numpy()
+    starts, ends = rescan["start"].to_numpy(), rescan["end"].to_numpy()
+    minus = (rescan["strand"] == "-").to_numpy()
+
+    def keys(example, motif, start, reverse):
+        # one integer per (example, motif, start, strand): a set lookup without a merge
+        return ((example * len(motifs) + motif) * (int(ends.max(initial=0)) + 1) + start) * 2 + reverse
+
+    motif_index = pd.Categorical(implanted["motif"].astype(str), categories=motifs).codes
+    known = motif_index >= 0
+    marks = keys(implanted["example"].to_numpy()[known], motif_index[known],
+                 implanted["start"].to_numpy()[known], (implanted["strand"] == "-").to_numpy()[known])
+    found = np.isin(keys(examples, rescan["motif"].cat.codes.to_numpy(), starts, minus), marks)
+    origin = np.where(real[examples], 2, np.where(found, 0, 1))
+    # an instance overlaps another when an earlier one in its example reaches past its start
+    order = np.lexsort((starts, examples))
+    reach = pd.Series(ends[order]).groupby(examples[order]).cummax().shift(1)
+    same = np.r_[False, examples[order][1:] == examples[order][:-1]]
+    overlaps = np.zeros(len(rescan), dtype=bool)
+    overlaps[order] = same & (reach.fillna(-1).to_numpy() > starts[order])
+    copy = pd.Series(np.ones(len(rescan), dtype=np.int64)).groupby(examples).cumsum().to_numpy() - 1
+    return pd.DataFrame({
+        "example": examples, "element": rescan["motif"].array, "start": starts, "end": ends,
+        "strand": rescan["strand"].array,
+        "class": pd.Categorical.from_codes(labels[examples], categories=CLASSES),
+        "rule": np.zeros(len(rescan), dtype=np.int16), "copy": copy.astype(np.int16),
+        "attempts": np.ones(len(rescan), dtype=np.int16), "overlaps": overlaps,
+        "origin": pd.Categorical.from_codes(origin, categories=ORIGINS),
+        "score": rescan["score"].to_numpy(), "p_value": rescan["p_value"].to_numpy(),
+    })
+
+
+def _mask(instances: pd.DataFrame, shape: tuple[int, int]) -> np.ndarray:
+    from grammarbench.simulation.realistic.implant import hit_letters_index
+
+    mask = np.zeros(shape, dtype=np.uint8)
+    rows, cols = hit_letters_index(instances["example"], instances["start"], instances["end"], shape[1])
+    mask[rows, cols] = 1
+    return mask
+
+
+def _write_split(out_dir, grammar: RealisticGrammar, split: str, seed: int, sequences, labels,
+                 instances, summary, window_names, shuffled_from, controls=None) -> dict:
+    from grammarbench.simulation.dataset import software_versions
+
+    n, width = sequences.shape
+    # the folder appears complete or not at all
+    with atomic_directory(out_dir) as tmp:
+        np.save(tmp / "sequences.npy", sequences)
+        np.save(tmp / "lengths.npy", np.full(n, width, dtype=np.int32))
+        np.save(tmp / "labels.npy", labels.astype(np.int16))
+        np.save(tmp / "entries.npy", (1 - labels).astype(np.int16))  # 0 positive, 1 negative
+        mask = _mask(instances, sequences.shape)
+        np.save(tmp / "mask.npy", mask)
+        np.save(tmp / "mask_implanted.npy", _mask(instances[instances["origin"] == "implanted"], sequences.shape))
+        if controls is not None:
+            np.save(tmp / "controls.npy", controls)
+        columns = {name: instances[name].array for name in INSTANCE_COLUMNS}
+        columns["score"] = Fixed(instances["score"].to_numpy(), 2)  # hundredths of a bit: exact
+        columns["p_value"] = Scientific(instances["p_value"].to_numpy())
+        write_tsv(tmp / "instances.tsv", columns)
+        write_tsv(tmp / "windows.tsv", {"example": np.arange(n),
+                                        "class": pd.Categorical.from_codes(labels, categories=CLASSES),
+                                        "window": window_names, "shuffled_from": shuffled_from})
+        members = labels[:, None] == np.arange(len(CLASSES))[None, :]
+        counts = members.sum(0)
+        positional = np.stack([mask[members[:, c]].sum(0) for c in range(len(CLASSES))])
+        frame = pd.DataFrame(positional / np.maximum(counts, 1)[:, None],
+                             index=pd.Index(CLASSES, name="class"))
+        frame.columns.name = "position"
+        frame.insert(0, "examples", counts)
+        frame.to_csv(tmp / "positional.tsv", sep="\t", float_format="%.5g")
+        origins = instances["origin"].value_counts().to_dict()
+        origins = {k: v for k, v in origins.items() if v}
+        manifest = {
+            "grammar": {"name": grammar.name, "source": str(grammar.source), "sha256": grammar.digest,
+                        "kind": "realistic"},
+            "split": split, "n": int(n), "seed": int(seed), "chunk_size": LABEL_BLOCK,
+            "task": grammar.task, "alphabet": "DNA", "letters": "ACGT", "length": [width, width],
+            "classes": list(CLASSES),
+            "elements": {name: {"kind": "ppm", "strand": "both", "source": "scan"}
+                         for name in summary["kept"]},
+            "composition": ["positive: shuffled real positive window, retained hits put back",
+                            f"negative: {grammar.negatives}"],
+            "negatives": grammar.negatives, "shuffle_k": grammar.shuffle_k,
+            "controls": controls is not None,
+            "split_mode": grammar.split_mode,
+            "instances": int(len(instances)),
+            "instances_by_origin": {k: int(v) for k, v in origins.items()},
+            "overlapping_instances": int(instances["overlaps"].sum()),
+            "resampled_instances": 0,
+            "windows": {"positive": summary["positive_windows"], "background": summary["background_windows"],
+                        "dropped": summary["dropped"]},
+            "versions": software_versions(),
+        }
+        (tmp / "manifest.json").write_text(json.dumps(manifest, indent=2) + "\n")
+    return manifest
