@@ -28,6 +28,6 @@ for number, (path, spec) in enumerate(DOWNLOADS.items()):
             gunzip=spec["gunzip"],
             index=spec["index"],
             url=spec["url"],
-            source=CONFIG_SOURCE,
+            source=SOURCES.blame("downloads"),
         script:
             "../scripts/download.py"

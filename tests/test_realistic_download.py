@@ -88,7 +88,7 @@ def snakemake(workdir: Path, *args: str) -> subprocess.CompletedProcess:
 def test_plan_fetches_the_remote_inputs_first(tmp_path, server):
     workdir = workdir_with_config(tmp_path, server)
     result = snakemake(workdir, "-n")
-    assert result.returncode == 0, result.stderr[-3000:]
+    assert result.returncode == 0, (result.stdout + result.stderr)[-3000:]
     plan = result.stdout + result.stderr
     for rule in ("download_0", "download_1", "download_2", "realistic_motifs", "simulate_train"):
         assert rule in plan, rule
