@@ -80,7 +80,9 @@ def position_scores(model: GkmSvm, codes, target, batch_size: int = 4096) -> np.
             continue
         inverse = np.divide(1.0, np.sqrt(self_raw), out=np.zeros_like(self_raw), where=self_raw > 0)
         columns, table_of_row = np.unique(target[batch], return_inverse=True)
-        tables = np.stack([model.table(int(c)) for c in columns])
+        # One class (the usual case): a view of its table, not a copy.
+        tables = (model.table(int(columns[0]))[None, :] if len(columns) == 1
+                  else np.stack([model.table(int(c)) for c in columns]))
         _, spread = table_scores(model._basis(), data, tables, table_of_row, with_positions=True)
         out[batch] = spread * inverse[:, None]
     return out
