@@ -314,3 +314,34 @@ def test_predictions_and_gkmexplain_equal_lsgkm_outputs():
         expected = np.array([[float(v) for v in c.split(",")] for c in columns]).T
         np.testing.assert_allclose(maps[row, :, :expected.shape[1]], expected, rtol=1e-5,
                                    atol=1e-6 * np.abs(expected).max())
+
+
+# --------------------------------------------------------------------------- torch interface
+
+
+def test_torch_module_predicts_and_runs_model_agnostic_attributions():
+    import torch
+
+    from grammarbench.attribution import attribute
+    from grammarbench.gkmsvm.module import GkmSvmModule
+    from grammarbench.predict import predict
+
+    codes, labels = planted(80, 40, seed=13)
+    model = GkmSvm(KernelSpec(l=6, k=3, d=2)).fit(codes, labels, n_classes=3)
+    module = GkmSvmModule(model)
+    test, _ = planted(12, 40, seed=14)
+    np.testing.assert_allclose(predict(module, test, batch_size=5, device="cpu").numpy(),
+                               model.decision_function(test), rtol=1e-6, atol=1e-6)
+    # A column that is not one-hot is no letter: the same as an unknown code there.
+    x = torch.from_numpy(np.eye(4, dtype=np.float32)[test].transpose(0, 2, 1).copy())
+    x[:, :, 7] = 0.25
+    blanked = test.copy()
+    blanked[:, 7] = 4
+    np.testing.assert_allclose(module(x).numpy(), model.decision_function(blanked), rtol=1e-6, atol=1e-6)
+    for method in ("ism", "occlusion"):
+        maps = attribute(module, test, 1, method, device="cpu", batch_size=17)
+        assert maps.shape == (12, 4, 40) and np.isfinite(maps).all()
+        np.testing.assert_allclose(attribute(module, test, 1, method, device="cpu", batch_size=300), maps,
+                                   rtol=1e-5, atol=1e-6)
+    with pytest.raises(ValueError, match="no gradient"):
+        attribute(module, test, 1, "saliency", device="cpu")
