@@ -345,3 +345,42 @@ def test_torch_module_predicts_and_runs_model_agnostic_attributions():
                                    rtol=1e-5, atol=1e-6)
     with pytest.raises(ValueError, match="no gradient"):
         attribute(module, test, 1, "saliency", device="cpu")
+
+
+# --------------------------------------------------------------------------- architecture settings
+
+
+def test_settings_take_defaults_and_name_the_bad_key():
+    from grammarbench.errors import InputError
+    from grammarbench.gkmsvm.config import DEFAULTS, gkmsvm_settings
+
+    assert gkmsvm_settings(None, "a.yaml") == DEFAULTS
+    assert gkmsvm_settings({"l": 8, "k": 4}, "a.yaml")["l"] == 8
+    for block, key in (({"l": 2}, "gkmsvm.l"), ({"k": 11}, "gkmsvm.k"), ({"kernel": "poly"}, "gkmsvm.kernel"),
+                       ({"C": -1}, "gkmsvm.C"), ({"tier": "fast"}, "gkmsvm.tier"),
+                       ({"class_weight": "equal"}, "gkmsvm.class_weight"), ({"depth": 3}, "gkmsvm.depth"),
+                       ({"d": 10}, "gkmsvm.d"), ({"gamma": True}, "gkmsvm.gamma")):
+        with pytest.raises(InputError, match=f"^a.yaml: {key}: "):
+            gkmsvm_settings(block, "a.yaml")
+
+
+def test_trained_model_folder_round_trip(tmp_path):
+    from grammarbench.dataset import load_split
+    from grammarbench.gkmsvm.config import gkmsvm_settings
+    from grammarbench.gkmsvm.folder import load_gkmsvm, save_gkmsvm, train_gkmsvm
+    from grammarbench.grammar import load_grammar
+    from grammarbench.predict import predict
+    from grammarbench.simulate import simulate_split
+
+    grammar = load_grammar(REPO / "config/grammars/one-motif.yaml")
+    for split, n in (("train", 300), ("validation", 60)):
+        simulate_split(grammar, split, n, 2, tmp_path / split)
+    train, validation = load_split(tmp_path / "train"), load_split(tmp_path / "validation")
+    resolved = {"name": "gkmsvm", "source": "gkmsvm.yaml", "task": grammar.task,
+                "classes": grammar.class_names, "gkmsvm": gkmsvm_settings({"l": 8, "k": 4, "d": 2}, "gkmsvm.yaml")}
+    model, history, summary = train_gkmsvm(resolved, train, validation, model_seed=3)
+    assert list(history["epoch"]) == [1] and history["validation_auroc"].iloc[0] > 0.8
+    save_gkmsvm(model, resolved, history, summary, tmp_path / "model")
+    module = load_gkmsvm(tmp_path / "model")
+    np.testing.assert_allclose(predict(module, np.asarray(validation.sequences), device="cpu").numpy(),
+                               model.decision_function(np.asarray(validation.sequences)), rtol=1e-6, atol=1e-6)

@@ -1,0 +1,103 @@
+# folder.py
+# grammarbench: a trained gkm-SVM as a trained-model folder, like every network's
+
+"""Train a gkm-SVM on a simulated dataset and keep it in a trained-model folder.
+
+The folder holds what a network's does, so that ``evaluate``, ``attribute`` and the
+tables read it the same way: ``architecture.yaml`` (the resolved architecture, with its
+``gkmsvm`` settings), ``history.tsv`` (one row: an SVM is trained once, not per epoch),
+``summary.json``, and ``model.npz`` (:meth:`.svm.GkmSvm.save`) in place of ``model.pt``.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import time
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import yaml
+
+from .config import build_model
+from .module import GkmSvmModule
+from .svm import GkmSvm
+
+MODEL_FILE = "model.npz"
+
+
+def _write_atomic(path: Path, write) -> None:
+    tmp = path.with_name(f".{path.name}.tmp")
+    write(tmp)
+    os.replace(tmp, path)
+
+
+def is_gkmsvm_folder(folder) -> bool:
+    return (Path(folder) / MODEL_FILE).is_file()
+
+
+def train_gkmsvm(resolved: dict, train, validation, *, model_seed: int = 1, history_columns=None):
+    """Train the SVM of ``resolved["gkmsvm"]`` on split ``train``; score both splits.
+
+    Parameters
+    ----------
+    resolved: dict
+        The resolved architecture (``task``, ``classes``, ``gkmsvm`` settings, ``name``).
+    train, validation: Split
+        Loaded splits (``sequences``, ``labels``, ``manifest``, ``path``).
+    model_seed: int
+        Seeds the linear tier's visiting order.
+
+    Returns
+    -------
+    model: GkmSvm
+    history: pd.DataFrame
+        One row in the networks' ``history.tsv`` columns.
+    summary: dict
+    """
+    from grammarbench import evaluate as ev
+
+    task, classes = resolved["task"], resolved["classes"]
+    model = build_model(resolved["gkmsvm"], seed=model_seed)
+    codes, labels = np.asarray(train.sequences), np.asarray(train.labels)
+    started = time.perf_counter()
+    model.fit(codes, labels, task=task, n_classes=len(classes))
+    train_seconds = time.perf_counter() - started
+    row = {"epoch": 1, "learning_rate": float("nan"), "seconds": train_seconds,
+           "examples_per_second": len(codes) / train_seconds if train_seconds > 0 else float("nan"), "best": 1}
+    for name, split in (("train", train), ("validation", validation)):
+        split_labels = np.asarray(split.labels)
+        logits = model.decision_function(np.asarray(split.sequences))
+        probabilities = ev.probabilities(logits, task)
+        row[f"{name}_loss"] = ev.mean_loss(logits, split_labels, task)
+        row[f"{name}_accuracy"] = ev.accuracy(probabilities, split_labels, task)
+        row[f"{name}_auroc"] = ev.macro_auroc(probabilities, split_labels, task)
+    history = pd.DataFrame([row], columns=list(history_columns or row))
+    summary = {
+        "architecture": resolved["name"], "architecture_file": resolved["source"], "kind": "gkmsvm",
+        "train": str(train.path), "validation": str(validation.path),
+        "grammar": train.manifest["grammar"]["name"], "data_seed": train.manifest["seed"],
+        "n_train": len(codes), "n_validation": len(validation.labels), "model_seed": int(model_seed),
+        "tier": model.fitted_tier,
+        "support_vectors": int(len(model.support)) if model.fitted_tier == "kernel" else None,
+        "device": "cpu", "epochs": 1, "best_epoch": 1,
+        "best_validation_loss": row["validation_loss"], "stopped": "trained",
+        "wall_seconds": train_seconds,
+    }
+    return model, history, summary
+
+
+def save_gkmsvm(model: GkmSvm, resolved: dict, history: pd.DataFrame, summary: dict, out_dir) -> None:
+    """Write the trained-model folder, each file atomically."""
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    _write_atomic(out / MODEL_FILE, model.save)
+    _write_atomic(out / "architecture.yaml", lambda p: p.write_text(yaml.safe_dump(resolved, sort_keys=False)))
+    _write_atomic(out / "history.tsv", lambda p: history.to_csv(p, sep="\t", index=False, float_format="%.6g"))
+    _write_atomic(out / "summary.json", lambda p: p.write_text(json.dumps(summary, indent=2) + "\n"))
+
+
+def load_gkmsvm(folder) -> GkmSvmModule:
+    """The trained SVM of a folder, behind the torch module interface."""
+    return GkmSvmModule(GkmSvm.load(Path(folder) / MODEL_FILE))
