@@ -384,3 +384,46 @@ def test_trained_model_folder_round_trip(tmp_path):
     module = load_gkmsvm(tmp_path / "model")
     np.testing.assert_allclose(predict(module, np.asarray(validation.sequences), device="cpu").numpy(),
                                model.decision_function(np.asarray(validation.sequences)), rtol=1e-6, atol=1e-6)
+
+
+# --------------------------------------------------------------------------- attribution registry
+
+
+def test_gkmexplain_through_the_attribution_api():
+    from grammarbench.attribution import attribute
+    from grammarbench.gkmsvm.module import GkmSvmModule
+
+    codes, labels = planted(90, 40, seed=15)
+    model = GkmSvm(KernelSpec(l=6, k=3, d=2)).fit(codes, labels, n_classes=3)
+    test, _ = planted(9, 40, seed=16)
+    lengths = np.full(9, 40)
+    lengths[-2:] = 31
+    test[-2:, 31:] = 4
+    target = np.arange(9) % 3
+    maps, delta = attribute(GkmSvmModule(model), test, target, "gkmexplain", device="cpu", lengths=lengths,
+                            batch_size=4, return_delta=True)
+    np.testing.assert_allclose(maps, gkmexplain(model, test, target), rtol=1e-6, atol=1e-7)
+    assert np.abs(delta).max() < 1e-4                                     # complete
+    assert not maps[-2:, :, 31:].any()
+
+
+def test_attribution_config_check_tells_gkm_svms_from_networks():
+    from grammarbench.attribution import check_applicable, validate_attribution_config
+    from grammarbench.errors import InputError
+    from grammarbench.gkmsvm.module import LAYERS
+
+    network = {"conv": "Conv1d", "relu": "ReLU", "dense": "Linear"}
+    for method in ("gkmexplain", "ism", "occlusion", "sis"):
+        check_applicable(method, LAYERS)
+    for method in ("saliency", "grad_x_input", "integrated_gradients", "deeplift", "deeplift_shap",
+                   "gradcam", "guided_backprop", "deconvolution", "smoothgrad"):
+        with pytest.raises(ValueError, match="cannot apply to a gapped k-mer SVM"):
+            check_applicable(method, LAYERS)
+    with pytest.raises(ValueError, match="gapped k-mer SVMs only"):
+        check_applicable("gkmexplain", network)
+    with pytest.raises(InputError, match=r"^c.yaml: attribution.methods\[1\]: .*gapped k-mer SVM"):
+        validate_attribution_config({"methods": ["gkmexplain", "saliency"]}, "c.yaml", model_layers=LAYERS)
+    with pytest.raises(InputError, match=r"^c.yaml: attribution.methods\[0\]: .*network"):
+        validate_attribution_config({"methods": ["gkmexplain"]}, "c.yaml", model_layers=network)
+    assert [r["method"] for r in validate_attribution_config(
+        {"methods": ["gkmexplain", "ism"]}, "c.yaml", model_layers=LAYERS)["runs"]] == ["gkmexplain", "ism"]

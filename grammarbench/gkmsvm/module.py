@@ -23,6 +23,19 @@ from .features import ALPHABET_SIZE
 from .svm import GkmSvm
 
 
+class GappedKmerKernel(torch.nn.Module):
+    """Marks a model as a gapped k-mer SVM in :func:`grammarbench.attribution.model_layers`
+    (``{"kernel": "GappedKmerKernel"}``), which is how the attribution config check tells
+    it from a network, before any job runs and without building it."""
+
+    def forward(self, x):  # pragma: no cover - never called
+        raise NotImplementedError
+
+
+#: What :func:`grammarbench.attribution.model_layers` reports for every gkm-SVM.
+LAYERS = {"kernel": "GappedKmerKernel"}
+
+
 class GkmSvmModule(torch.nn.Module):
     """``forward(x)``: x shape=(N, 4, L) float → decision values shape=(N, C), same dtype.
 
@@ -38,6 +51,7 @@ class GkmSvmModule(torch.nn.Module):
         self.svm = model
         self.alphabet_size = ALPHABET_SIZE
         self.n_outputs = model.n_classes
+        self.kernel = GappedKmerKernel()
         # A buffer so that device helpers find where the module "lives" (it computes on the CPU).
         self.register_buffer("anchor", torch.zeros(1), persistent=False)
 
