@@ -3,10 +3,11 @@
 
 """Train a gkm-SVM on a simulated dataset and keep it in a trained-model folder.
 
-The folder holds what a network's does, so that ``evaluate``, ``attribute`` and the
-tables read it the same way: ``architecture.yaml`` (the resolved architecture, with its
-``gkmsvm`` settings), ``history.tsv`` (one row: an SVM is trained once, not per epoch),
-``summary.json``, and ``model.npz`` (:meth:`.svm.GkmSvm.save`) in place of ``model.pt``.
+The folder holds the files a network's does, so that the workflow's rules, ``evaluate``,
+``attribute`` and the tables read it the same way: ``architecture.yaml`` (the resolved
+architecture, ``kind: gkmsvm`` and its settings), ``history.tsv`` (one row: an SVM is
+trained once, not per epoch), ``summary.json``, and ``model.pt``, which holds the SVM's
+arrays (:meth:`.svm.GkmSvm.state` as CPU tensors) where a network's holds its state dict.
 """
 
 from __future__ import annotations
@@ -18,23 +19,20 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
+import torch
 import yaml
 
 from .config import build_model
 from .module import GkmSvmModule
 from .svm import GkmSvm
 
-MODEL_FILE = "model.npz"
+MODEL_FILE = "model.pt"
 
 
 def _write_atomic(path: Path, write) -> None:
     tmp = path.with_name(f".{path.name}.tmp")
     write(tmp)
     os.replace(tmp, path)
-
-
-def is_gkmsvm_folder(folder) -> bool:
-    return (Path(folder) / MODEL_FILE).is_file()
 
 
 def train_gkmsvm(resolved: dict, train, validation, *, model_seed: int = 1, history_columns=None):
@@ -92,7 +90,9 @@ def save_gkmsvm(model: GkmSvm, resolved: dict, history: pd.DataFrame, summary: d
     """Write the trained-model folder, each file atomically."""
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
-    _write_atomic(out / MODEL_FILE, model.save)
+    state = {key: value if isinstance(value, str) else torch.from_numpy(np.ascontiguousarray(value))
+             for key, value in model.state().items()}
+    _write_atomic(out / MODEL_FILE, lambda p: torch.save(state, p))
     _write_atomic(out / "architecture.yaml", lambda p: p.write_text(yaml.safe_dump(resolved, sort_keys=False)))
     _write_atomic(out / "history.tsv", lambda p: history.to_csv(p, sep="\t", index=False, float_format="%.6g"))
     _write_atomic(out / "summary.json", lambda p: p.write_text(json.dumps(summary, indent=2) + "\n"))
@@ -100,4 +100,5 @@ def save_gkmsvm(model: GkmSvm, resolved: dict, history: pd.DataFrame, summary: d
 
 def load_gkmsvm(folder) -> GkmSvmModule:
     """The trained SVM of a folder, behind the torch module interface."""
-    return GkmSvmModule(GkmSvm.load(Path(folder) / MODEL_FILE))
+    state = torch.load(Path(folder) / MODEL_FILE, map_location="cpu", weights_only=True)
+    return GkmSvmModule(GkmSvm.from_state(state))

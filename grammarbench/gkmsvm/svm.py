@@ -286,38 +286,49 @@ class GkmSvm:
 
     # ------------------------------------------------------------------ persistence
 
-    def save(self, path) -> None:
-        """Write the fitted model to one ``.npz`` file."""
+    def state(self) -> dict:
+        """The fitted model as arrays (and one JSON string, ``meta``): what :meth:`save` writes."""
         self._require_fitted()
         meta = {"spec": self.spec.as_dict(), "C": self.C, "class_weight": self.class_weight,
                 "tier": self.tier, "fitted_tier": self.fitted_tier, "task": self.task,
                 "n_classes": self.n_classes, "kernel_max_examples": self.kernel_max_examples,
                 "tol": self.tol, "linear_tol": self.linear_tol, "max_epochs": self.max_epochs,
                 "seed": self.seed}
-        arrays = {"meta": np.array(json.dumps(meta)), "bias": self.bias}
+        state = {"meta": json.dumps(meta), "bias": self.bias}
         if self.fitted_tier == "kernel":
-            arrays.update(support=self.support, dual=self.dual, support_self=self.support_self)
+            state.update(support=self.support, dual=self.dual, support_self=self.support_self)
         else:
-            arrays.update(linear_tables=self.linear_tables)
+            state.update(linear_tables=self.linear_tables)
+        return state
+
+    @classmethod
+    def from_state(cls, state: dict) -> GkmSvm:
+        """The model :meth:`state` described (arrays may be numpy arrays or CPU tensors)."""
+        meta = json.loads(str(state["meta"]))
+        model = cls(KernelSpec(**meta["spec"]), C=meta["C"], class_weight=meta["class_weight"],
+                    tier=meta["tier"], kernel_max_examples=meta["kernel_max_examples"], tol=meta["tol"],
+                    linear_tol=meta["linear_tol"], max_epochs=meta["max_epochs"], seed=meta["seed"])
+        model.fitted_tier, model.task, model.n_classes = meta["fitted_tier"], meta["task"], meta["n_classes"]
+        arrays = {key: value.numpy().copy() if hasattr(value, "numpy") else np.array(value)
+                  for key, value in state.items() if key != "meta"}
+        model.bias = arrays["bias"]
+        if model.fitted_tier == "kernel":
+            model.support, model.dual, model.support_self = arrays["support"], arrays["dual"], arrays["support_self"]
+        else:
+            model.linear_tables = arrays["linear_tables"]
+        return model
+
+    def save(self, path) -> None:
+        """Write the fitted model to one ``.npz`` file."""
+        state = self.state()
+        state["meta"] = np.array(state["meta"])
         with open(path, "wb") as handle:
-            np.savez(handle, **arrays)
+            np.savez(handle, **state)
 
     @classmethod
     def load(cls, path) -> GkmSvm:
         with np.load(path, allow_pickle=False) as stored:
-            meta = json.loads(str(stored["meta"]))
-            model = cls(KernelSpec(**meta["spec"]), C=meta["C"], class_weight=meta["class_weight"],
-                        tier=meta["tier"], kernel_max_examples=meta["kernel_max_examples"], tol=meta["tol"],
-                        linear_tol=meta["linear_tol"], max_epochs=meta["max_epochs"], seed=meta["seed"])
-            model.fitted_tier, model.task, model.n_classes = meta["fitted_tier"], meta["task"], meta["n_classes"]
-            model.bias = stored["bias"].copy()
-            if model.fitted_tier == "kernel":
-                model.support = stored["support"].copy()
-                model.dual = stored["dual"].copy()
-                model.support_self = stored["support_self"].copy()
-            else:
-                model.linear_tables = stored["linear_tables"].copy()
-        return model
+            return cls.from_state({key: stored[key] for key in stored.files})
 
 
 # ---------------------------------------------------------------------- LS-GKM model files
