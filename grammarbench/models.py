@@ -272,6 +272,10 @@ def load_trained(folder: str | Path, device=None) -> nn.Module:
 
     folder = Path(folder)
     resolved = read_resolved(folder)
+    if resolved.get("kind") == "gkmsvm":
+        from grammarbench.gkmsvm.folder import load_gkmsvm
+
+        return load_gkmsvm(folder)          # computes on the CPU whatever the device
     copy = folder / "module.py"
     model = build_model(resolved, module_file=copy if copy.is_file() else None)
     state = torch.load(folder / "model.pt", map_location="cpu", weights_only=True)

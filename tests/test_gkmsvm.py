@@ -427,3 +427,28 @@ def test_attribution_config_check_tells_gkm_svms_from_networks():
         validate_attribution_config({"methods": ["gkmexplain"]}, "c.yaml", model_layers=network)
     assert [r["method"] for r in validate_attribution_config(
         {"methods": ["gkmexplain", "ism"]}, "c.yaml", model_layers=LAYERS)["runs"]] == ["gkmexplain", "ism"]
+
+
+# --------------------------------------------------------------------------- the architecture kind
+
+
+def test_gkmsvm_architecture_loads_fits_and_refuses_what_does_not_fit():
+    from grammarbench.architectures import architecture_from_dict, check_fit, load_architecture, resolve
+    from grammarbench.errors import InputError
+
+    arch = load_architecture(REPO / "config/architectures/gkmsvm.yaml")
+    assert arch.kind == "gkmsvm" and arch.gkmsvm["l"] == 10 and arch.gkmsvm["kernel"] == "esttrunc"
+    resolved = resolve(arch, length=200, letters="ACGT", alphabet="DNA", classes=["a", "b"], task="multi-class")
+    assert resolved["kind"] == "gkmsvm" and resolved["gkmsvm"] == arch.gkmsvm and "layers" not in resolved
+    with pytest.raises(InputError, match=r"^g.yaml: gkmsvm.l: .*exceeds the sequence length 8"):
+        check_fit(architecture_from_dict({"gkmsvm": {}}, "g.yaml"), length=8, alphabet_size=4, n_outputs=2,
+                  task="multi-class")
+    with pytest.raises(InputError, match=r"^g.yaml: gkmsvm: .*DNA"):
+        check_fit(architecture_from_dict({"gkmsvm": {}}, "g.yaml"), length=80, alphabet_size=20, n_outputs=2,
+                  task="multi-class")
+    with pytest.raises(InputError, match=r"^g.yaml: gkmsvm.kernel: "):
+        architecture_from_dict({"gkmsvm": {"kernel": "linear"}}, "g.yaml")
+    with pytest.raises(InputError, match=r"^g.yaml: layers: give exactly one"):
+        architecture_from_dict({"gkmsvm": {}, "layers": [{"flatten": {}}]}, "g.yaml")
+    with pytest.raises(InputError, match=r"^g.yaml: training: does not apply"):
+        architecture_from_dict({"gkmsvm": {}, "training": {"max_epochs": 3}}, "g.yaml")

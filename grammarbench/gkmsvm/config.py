@@ -87,14 +87,6 @@ def gkmsvm_settings(block, source) -> dict:
     return settings
 
 
-def check_fit(settings: dict, *, length: int, alphabet: str, source) -> None:
-    """A gkm-SVM needs DNA and sequences at least ``l`` letters long."""
-    if alphabet != "DNA":
-        raise InputError(source, "gkmsvm", f"gapped k-mer SVMs read DNA (both strands); the grammar is {alphabet}")
-    if length < settings["l"]:
-        raise InputError(source, "gkmsvm.l", f"word length {settings['l']} exceeds the sequence length {length}")
-
-
 def build_model(settings: dict, seed: int = 0) -> GkmSvm:
     """An untrained :class:`GkmSvm` with these settings (``seed`` drives the linear tier)."""
     spec = KernelSpec(**{key: settings[key] for key in SPEC_KEYS})
