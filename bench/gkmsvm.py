@@ -2,7 +2,7 @@
 # Training time, prediction and GkmExplain throughput of grammarbench's gapped k-mer SVM
 # against gkmsvm-lite, same data, same kernel, fresh processes, one run.
 
-"""Benchmark grammarbench.gkmsvm against gkmsvm-lite (PyPI 0.1.0, MIT).
+"""Benchmark grammarbench.models.networks.gkmsvm against gkmsvm-lite (PyPI 0.1.0, MIT).
 
 Data: the one-motif grammar (CTCF or background) at ``--length`` letters, ``--n-train``
 training and ``--n-test`` test sequences, simulated by grammarbench. Kernel: LS-GKM's
@@ -52,9 +52,9 @@ def simulate(folder: Path, n_train: int, n_test: int, length: int, seed: int) ->
     """Train and test sequences of the one-motif grammar at ``length`` letters, as one npz."""
     import yaml
 
-    from grammarbench.dataset import load_split
-    from grammarbench.grammar import grammar_from_dict
-    from grammarbench.simulate import simulate_split
+    from grammarbench.simulation.dataset import load_split
+    from grammarbench.grammars.grammar import grammar_from_dict
+    from grammarbench.simulation.simulate import simulate_split
 
     definition = yaml.safe_load((ROOT / "config/grammars/one-motif.yaml").read_text())
     definition["length"] = length
@@ -76,7 +76,7 @@ def one_hot(codes: np.ndarray) -> np.ndarray:
 
 
 def run_ours(data: dict, n_explain: int) -> dict:
-    from grammarbench.gkmsvm import GkmSvm, KernelSpec, gkmexplain
+    from grammarbench.models.gkmsvm import GkmSvm, KernelSpec, gkmexplain
 
     spec = KernelSpec(**SPEC)
     codes, labels = data["train_codes"], data["train_labels"]
@@ -190,7 +190,7 @@ def main(argv=None) -> None:
     }
 
     # The same function: gkmsvm-lite's model loaded into grammarbench.
-    from grammarbench.gkmsvm import GkmSvm, KernelSpec, gkmexplain, self_kernel_raw
+    from grammarbench.models.gkmsvm import GkmSvm, KernelSpec, gkmexplain, self_kernel_raw
 
     spec = KernelSpec(**SPEC)
     same = GkmSvm(spec, tier="kernel")

@@ -189,7 +189,7 @@ def check_attribution(section: dict, source: str, architectures: dict[str, Archi
                            alphabet=grammar.alphabet.name, classes=grammar.class_names,
                            task=grammar.task)
         if arch.kind == "gkmsvm":
-            from grammarbench.gkmsvm.module import LAYERS as layers   # no torch model to build
+            from grammarbench.models.gkmsvm.module import LAYERS as layers   # no torch model to build
         else:
             layers = model_layers(build_model(resolved))
         try:

@@ -12,10 +12,10 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from grammarbench.gkmsvm import (GkmSvm, KernelSpec, cross_kernel_raw, encode_dna, gkmexplain,
+from grammarbench.models.gkmsvm import (GkmSvm, KernelSpec, cross_kernel_raw, encode_dna, gkmexplain,
                                  kernel_matrix, mismatch_table, position_scores, read_lsgkm_model,
                                  self_kernel_raw, subset_basis)
-from grammarbench.gkmsvm.features import KERNELS, explicit_features, windows
+from grammarbench.models.gkmsvm.features import KERNELS, explicit_features, windows
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -260,11 +260,11 @@ ORACLE_GAP_AT_2000 = 0.035
 
 
 def test_svm_approaches_the_oracle_on_one_motif(tmp_path):
-    from grammarbench.dataset import load_split
-    from grammarbench.grammar import load_grammar
+    from grammarbench.simulation.dataset import load_split
+    from grammarbench.grammars.grammar import load_grammar
     from grammarbench.metrics import auroc
-    from grammarbench.oracle import Oracle
-    from grammarbench.simulate import simulate_split
+    from grammarbench.models.oracle import Oracle
+    from grammarbench.simulation.simulate import simulate_split
 
     grammar = load_grammar(REPO / "config/grammars/one-motif.yaml")
     simulate_split(grammar, "train", 2000, 1, tmp_path / "train")
@@ -323,8 +323,8 @@ def test_torch_module_predicts_and_runs_model_agnostic_attributions():
     import torch
 
     from grammarbench.attribution import attribute
-    from grammarbench.gkmsvm.module import GkmSvmModule
-    from grammarbench.predict import predict
+    from grammarbench.models.gkmsvm.module import GkmSvmModule
+    from grammarbench.models.predict import predict
 
     codes, labels = planted(80, 40, seed=13)
     model = GkmSvm(KernelSpec(l=6, k=3, d=2)).fit(codes, labels, n_classes=3)
@@ -352,7 +352,7 @@ def test_torch_module_predicts_and_runs_model_agnostic_attributions():
 
 def test_settings_take_defaults_and_name_the_bad_key():
     from grammarbench.errors import InputError
-    from grammarbench.gkmsvm.config import DEFAULTS, gkmsvm_settings
+    from grammarbench.models.gkmsvm.config import DEFAULTS, gkmsvm_settings
 
     assert gkmsvm_settings(None, "a.yaml") == DEFAULTS
     assert gkmsvm_settings({"l": 8, "k": 4}, "a.yaml")["l"] == 8
@@ -365,12 +365,12 @@ def test_settings_take_defaults_and_name_the_bad_key():
 
 
 def test_trained_model_folder_round_trip(tmp_path):
-    from grammarbench.dataset import load_split
-    from grammarbench.gkmsvm.config import gkmsvm_settings
-    from grammarbench.gkmsvm.folder import load_gkmsvm, save_gkmsvm, train_gkmsvm
-    from grammarbench.grammar import load_grammar
-    from grammarbench.predict import predict
-    from grammarbench.simulate import simulate_split
+    from grammarbench.simulation.dataset import load_split
+    from grammarbench.models.gkmsvm.config import gkmsvm_settings
+    from grammarbench.models.gkmsvm.folder import load_gkmsvm, save_gkmsvm, train_gkmsvm
+    from grammarbench.grammars.grammar import load_grammar
+    from grammarbench.models.predict import predict
+    from grammarbench.simulation.simulate import simulate_split
 
     grammar = load_grammar(REPO / "config/grammars/one-motif.yaml")
     for split, n in (("train", 300), ("validation", 60)):
@@ -391,7 +391,7 @@ def test_trained_model_folder_round_trip(tmp_path):
 
 def test_gkmexplain_through_the_attribution_api():
     from grammarbench.attribution import attribute
-    from grammarbench.gkmsvm.module import GkmSvmModule
+    from grammarbench.models.gkmsvm.module import GkmSvmModule
 
     codes, labels = planted(90, 40, seed=15)
     model = GkmSvm(KernelSpec(l=6, k=3, d=2)).fit(codes, labels, n_classes=3)
@@ -410,7 +410,7 @@ def test_gkmexplain_through_the_attribution_api():
 def test_attribution_config_check_tells_gkm_svms_from_networks():
     from grammarbench.attribution import check_applicable, validate_attribution_config
     from grammarbench.errors import InputError
-    from grammarbench.gkmsvm.module import LAYERS
+    from grammarbench.models.gkmsvm.module import LAYERS
 
     network = {"conv": "Conv1d", "relu": "ReLU", "dense": "Linear"}
     for method in ("gkmexplain", "ism", "occlusion", "sis"):
@@ -433,7 +433,7 @@ def test_attribution_config_check_tells_gkm_svms_from_networks():
 
 
 def test_gkmsvm_architecture_loads_fits_and_refuses_what_does_not_fit():
-    from grammarbench.architectures import architecture_from_dict, check_fit, load_architecture, resolve
+    from grammarbench.models.architectures import architecture_from_dict, check_fit, load_architecture, resolve
     from grammarbench.errors import InputError
 
     arch = load_architecture(REPO / "config/architectures/gkmsvm.yaml")

@@ -502,9 +502,9 @@ def gkmexplain(run: Run, x, codes, lengths, target, refs, index):
     tier, each gapped k-mer's weight over its :math:`k` positions). :math:`P_l` is the sum
     of the shares at position :math:`l`. Completeness: yes, :math:`\sum_l P_l = f(x) - b`
     (for the RBF kernels :math:`b` also holds :math:`e^{-\gamma}\sum_j y_j\alpha_j`).
-    Custom: only gkm-SVMs have it (:mod:`grammarbench.gkmsvm.explain`).
+    Custom: only gkm-SVMs have it (:mod:`grammarbench.models.gkmsvm.explain`).
     """
-    from ..gkmsvm import GkmSvmModule, position_scores
+    from ..models.gkmsvm import GkmSvmModule, position_scores
 
     if not isinstance(run.model, GkmSvmModule):
         raise ValueError("method 'gkmexplain' explains gapped k-mer SVMs only")

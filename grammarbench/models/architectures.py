@@ -104,7 +104,7 @@ class Architecture:
     options: dict
     training: dict
     definition: dict = field(repr=False, default_factory=dict)
-    #: The settings of a gapped k-mer SVM (:mod:`grammarbench.gkmsvm.config`), or None.
+    #: The settings of a gapped k-mer SVM (:mod:`grammarbench.models.gkmsvm.config`), or None.
     gkmsvm: dict | None = None
 
     @property
@@ -148,7 +148,7 @@ def architecture_from_dict(definition: dict, source: str | Path = "<architecture
     if not isinstance(name, str) or not name:
         fail("name", "must be a non-empty string")
     if "gkmsvm" in definition:
-        from grammarbench.gkmsvm.config import gkmsvm_settings
+        from grammarbench.models.gkmsvm.config import gkmsvm_settings
 
         for key in ("options", "training"):
             if key in definition:

@@ -273,7 +273,7 @@ def load_trained(folder: str | Path, device=None) -> nn.Module:
     folder = Path(folder)
     resolved = read_resolved(folder)
     if resolved.get("kind") == "gkmsvm":
-        from grammarbench.gkmsvm.folder import load_gkmsvm
+        from grammarbench.models.gkmsvm.folder import load_gkmsvm
 
         return load_gkmsvm(folder)          # computes on the CPU whatever the device
     copy = folder / "module.py"

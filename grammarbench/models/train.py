@@ -336,7 +336,7 @@ def fit(architecture: str | Path | Architecture, train_dir: str | Path, validati
     resolved = resolve(arch, length=max(m["length"]), letters=m["letters"], alphabet=m["alphabet"],
                        classes=m["classes"], task=m["task"], overrides=overrides)
     if arch.kind == "gkmsvm":
-        from grammarbench.gkmsvm.folder import save_gkmsvm, train_gkmsvm
+        from grammarbench.models.gkmsvm.folder import save_gkmsvm, train_gkmsvm
 
         model, history, summary = train_gkmsvm(resolved, train, validation, model_seed=model_seed,
                                                history_columns=HISTORY_COLUMNS)

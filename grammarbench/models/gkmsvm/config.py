@@ -26,7 +26,7 @@ from __future__ import annotations
 
 import math
 
-from ..errors import InputError
+from grammarbench.errors import InputError
 from .features import KERNELS, KernelSpec
 from .svm import CLASS_WEIGHTS, TIERS, GkmSvm
 

@@ -3,8 +3,9 @@
 
 r"""A :class:`~.svm.GkmSvm` as a ``torch.nn.Module``, so model-agnostic code runs on it.
 
-Prediction (``grammarbench.predict``), evaluation and model-agnostic attribution methods
-(ISM, occlusion) call a model on one-hot batches ``(N, 4, L)`` and read logits ``(N, C)``.
+Prediction (``grammarbench.models.predict``), evaluation and the model-agnostic
+attribution methods (ISM, occlusion) call a model on one-hot batches ``(N, 4, L)`` and read
+logits ``(N, C)``.
 This wrapper turns each batch back into letter codes and returns the SVM's decision
 values. A position whose column is not exactly one-hot (an occluded or reference column:
 all zeros, uniform 0.25, ...) becomes an unknown letter, so no window covering it counts:

@@ -12,8 +12,8 @@ arrays (:meth:`.svm.GkmSvm.state` as CPU tensors) where a network's holds its st
 
 from __future__ import annotations
 
+import io
 import json
-import os
 import time
 from pathlib import Path
 
@@ -22,17 +22,13 @@ import pandas as pd
 import torch
 import yaml
 
+from grammarbench.io import atomic_path, write_text, write_tsv
+
 from .config import build_model
 from .module import GkmSvmModule
 from .svm import GkmSvm
 
 MODEL_FILE = "model.pt"
-
-
-def _write_atomic(path: Path, write) -> None:
-    tmp = path.with_name(f".{path.name}.tmp")
-    write(tmp)
-    os.replace(tmp, path)
 
 
 def train_gkmsvm(resolved: dict, train, validation, *, model_seed: int = 1, history_columns=None):
@@ -54,7 +50,7 @@ def train_gkmsvm(resolved: dict, train, validation, *, model_seed: int = 1, hist
         One row in the networks' ``history.tsv`` columns.
     summary: dict
     """
-    from grammarbench import evaluate as ev
+    from grammarbench.models import evaluate as ev
 
     task, classes = resolved["task"], resolved["classes"]
     model = build_model(resolved["gkmsvm"], seed=model_seed)
@@ -92,10 +88,14 @@ def save_gkmsvm(model: GkmSvm, resolved: dict, history: pd.DataFrame, summary: d
     out.mkdir(parents=True, exist_ok=True)
     state = {key: value if isinstance(value, str) else torch.from_numpy(np.ascontiguousarray(value))
              for key, value in model.state().items()}
-    _write_atomic(out / MODEL_FILE, lambda p: torch.save(state, p))
-    _write_atomic(out / "architecture.yaml", lambda p: p.write_text(yaml.safe_dump(resolved, sort_keys=False)))
-    _write_atomic(out / "history.tsv", lambda p: history.to_csv(p, sep="\t", index=False, float_format="%.6g"))
-    _write_atomic(out / "summary.json", lambda p: p.write_text(json.dumps(summary, indent=2) + "\n"))
+    # In memory first, as for networks: torch.save names its records after the file it writes.
+    buffer = io.BytesIO()
+    torch.save(state, buffer)
+    with atomic_path(out / MODEL_FILE) as tmp:
+        tmp.write_bytes(buffer.getvalue())
+    write_text(out / "architecture.yaml", yaml.safe_dump(resolved, sort_keys=False))
+    write_tsv(history, out / "history.tsv")
+    write_text(out / "summary.json", json.dumps(summary, indent=2) + "\n")
 
 
 def load_gkmsvm(folder) -> GkmSvmModule:
