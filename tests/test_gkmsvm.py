@@ -452,3 +452,20 @@ def test_gkmsvm_architecture_loads_fits_and_refuses_what_does_not_fit():
         architecture_from_dict({"gkmsvm": {}, "layers": [{"flatten": {}}]}, "g.yaml")
     with pytest.raises(InputError, match=r"^g.yaml: training: does not apply"):
         architecture_from_dict({"gkmsvm": {}, "training": {"max_epochs": 3}}, "g.yaml")
+
+
+def test_job_threads_limit_the_kernels_numba_threads():
+    import numba
+    import torch
+
+    from grammarbench.runtime import use_threads
+
+    before = numba.get_num_threads(), torch.get_num_threads()
+    try:
+        use_threads(1)
+        assert numba.get_num_threads() == 1 and torch.get_num_threads() == 1
+        use_threads(10_000)                                   # capped at numba's pool
+        assert numba.get_num_threads() == numba.config.NUMBA_NUM_THREADS
+    finally:
+        numba.set_num_threads(before[0])
+        torch.set_num_threads(before[1])

@@ -338,6 +338,7 @@ def fit(architecture: str | Path | Architecture, train_dir: str | Path, validati
     if arch.kind == "gkmsvm":
         from grammarbench.models.gkmsvm.folder import save_gkmsvm, train_gkmsvm
 
+        use_threads(threads or None)
         model, history, summary = train_gkmsvm(resolved, train, validation, model_seed=model_seed,
                                                history_columns=HISTORY_COLUMNS)
         save_gkmsvm(model, resolved, history, summary, out_dir)
