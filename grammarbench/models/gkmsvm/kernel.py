@@ -175,21 +175,32 @@ def rbf(spec: KernelSpec, normalised: np.ndarray) -> np.ndarray:
     return np.exp(spec.gamma * (normalised - 1.0))
 
 
+def gram_matrix(spec: KernelSpec, data, basis: SubsetBasis | None = None) -> tuple[np.ndarray, np.ndarray]:
+    """The training kernel matrix the SVM sees, shape=(N, N), and ``K_raw(x, x)``, shape=(N,).
+
+    Normalised (its diagonal is exactly 1 for every sequence with a window, as in LS-GKM),
+    through the RBF for ``*rbf`` kernels. The diagonal of the join is ``K_raw(x, x)``, so
+    the normaliser needs no second computation.
+    """
+    basis = subset_basis(spec) if basis is None else basis
+    raw = cross_kernel_raw(spec, data if isinstance(data, Windows) else windows(spec, data), None, basis)
+    diagonal = np.diag(raw).copy()
+    out = normalise(raw, diagonal, diagonal)
+    del raw
+    np.fill_diagonal(out, (diagonal > 0).astype(np.float64))
+    return (rbf(spec, out) if spec.rbf else out), diagonal
+
+
 def kernel_matrix(spec: KernelSpec, query, support=None, basis: SubsetBasis | None = None) -> np.ndarray:
     """The kernel the SVM sees (normalised, through the RBF for ``*rbf``), shape=(B, S).
 
-    ``support=None`` gives the Gram matrix of ``query`` (its diagonal is exactly 1 for
-    every sequence with a window, as in LS-GKM).
+    ``support=None`` gives the Gram matrix of ``query`` (:func:`gram_matrix`).
     """
     basis = subset_basis(spec) if basis is None else basis
     q = query if isinstance(query, Windows) else windows(spec, query)
-    s = q if support is None else (support if isinstance(support, Windows) else windows(spec, support))
-    raw = cross_kernel_raw(spec, q, None if support is None else s, basis)
     if support is None:
-        # The diagonal of the join is K_raw(x, x): no second computation needed.
-        diagonal = np.diag(raw).copy()
-        out = normalise(raw, diagonal, diagonal)
-        np.fill_diagonal(out, (diagonal > 0).astype(np.float64))
-    else:
-        out = normalise(raw, self_kernel_raw(spec, q, basis.table), self_kernel_raw(spec, s, basis.table))
+        return gram_matrix(spec, q, basis)[0]
+    s = support if isinstance(support, Windows) else windows(spec, support)
+    out = normalise(cross_kernel_raw(spec, q, s, basis), self_kernel_raw(spec, q, basis.table),
+                    self_kernel_raw(spec, s, basis.table))
     return rbf(spec, out) if spec.rbf else out

@@ -31,13 +31,12 @@ import json
 import logging
 import math
 from dataclasses import replace
-from pathlib import Path
 
 import numpy as np
 
 from .features import (ALPHABET_SIZE, LSGKM_KERNEL_NAMES, KernelSpec, SubsetBasis, Windows,
                        check_codes, subset_basis, symmetrise_over_strands, windows)
-from .kernel import cross_kernel_raw, kernel_matrix, normalise, self_kernel_raw
+from .kernel import cross_kernel_raw, gram_matrix, normalise, rbf, self_kernel_raw
 from .linear import fit_linear
 from .tables import support_table, table_scores
 
@@ -150,15 +149,7 @@ class GkmSvm:
     def _fit_kernel(self, codes, signs, columns):
         from sklearn.svm import SVC
 
-        basis = subset_basis(self.spec)
-        data = windows(self.spec, codes)
-        raw = cross_kernel_raw(self.spec, data, None, basis)
-        diagonal = np.diag(raw).copy()
-        gram = normalise(raw, diagonal, diagonal)
-        np.fill_diagonal(gram, (diagonal > 0).astype(np.float64))
-        del raw
-        if self.spec.rbf:
-            gram = np.exp(self.spec.gamma * (gram - 1.0))
+        gram, diagonal = gram_matrix(self.spec, codes)
         dual = np.zeros((len(codes), self.n_classes))
         for problem, column in enumerate(columns):
             y = signs[:, problem]
@@ -253,7 +244,7 @@ class GkmSvm:
 
     def _rbf_kernel(self, data: Windows, self_raw: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         raw = cross_kernel_raw(self.spec, data, self._support_windows(), self._basis())
-        return raw, np.exp(self.spec.gamma * (normalise(raw, self_raw, self.support_self) - 1.0))
+        return raw, rbf(self.spec, normalise(raw, self_raw, self.support_self))
 
     def decision_function(self, codes, batch_size: int = 4096) -> np.ndarray:
         """Decision value of every class, shape=(N, C), float64."""
