@@ -469,3 +469,17 @@ def test_job_threads_limit_the_kernels_numba_threads():
     finally:
         numba.set_num_threads(before[0])
         torch.set_num_threads(before[1])
+
+
+def test_without_key_tables_the_pairwise_path_gives_the_same(monkeypatch):
+    import grammarbench.models.gkmsvm.svm as svm_module
+
+    codes, labels = planted(120, 40, seed=17)
+    model = GkmSvm(KernelSpec(l=7, k=4, d=2, kernel="wgkm", M=10, H=10.0)).fit(codes, labels, n_classes=3)
+    test, _ = planted(15, 40, seed=18)
+    target = np.arange(15) % 3
+    decision, scores = model.decision_function(test), position_scores(model, test, target)
+    monkeypatch.setattr(svm_module, "MAX_TABLE_ENTRIES", 0)          # as for l=12, d>=3
+    assert not model.uses_tables
+    np.testing.assert_allclose(model.decision_function(test), decision, rtol=1e-9, atol=1e-10)
+    np.testing.assert_allclose(position_scores(model, test, target), scores, rtol=1e-9, atol=1e-12)

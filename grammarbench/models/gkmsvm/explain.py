@@ -34,13 +34,15 @@ from .svm import GkmSvm
 from .tables import join_spread, table_scores
 
 
-def _rbf_position_scores(model: GkmSvm, data, self_raw, target) -> np.ndarray:
+def _pairwise_position_scores(model: GkmSvm, data, self_raw, target) -> np.ndarray:
+    """GkmExplain support vector by support vector (RBF kernels, or tables too big)."""
     basis = model._basis()
-    raw, kernel = model._rbf_kernel(data, self_raw)
+    raw, kernel = model._pair_kernel(data, self_raw)
     dual = model.dual[:, target].T                                  # (B, S)
-    reference = np.exp(-model.spec.gamma)
-    # Each pair's share: y α (exp(γ(K-1)) - e^{-γ}) per unit of raw kernel.
-    pair_factor = np.divide(dual * (kernel - reference), raw, out=np.zeros_like(raw), where=raw > 0)
+    # Each pair's share of y α K per unit of raw kernel: 1 / (norms) without RBF; for the
+    # RBF, of y α (exp(γ(K-1)) - e^{-γ}), LS-GKM's reference being no shared window.
+    explained = kernel - np.exp(-model.spec.gamma) if model.spec.rbf else kernel
+    pair_factor = np.divide(dual * explained, raw, out=np.zeros_like(raw), where=raw > 0)
     out = np.zeros((data.n, data.length))
     support = model._support_windows()
     for index in range(basis.n_subsets):
@@ -75,8 +77,8 @@ def position_scores(model: GkmSvm, codes, target, batch_size: int = 4096) -> np.
     for start in range(0, len(codes), batch_size):
         batch = slice(start, start + batch_size)
         data, self_raw = model._query(codes[batch])
-        if model.fitted_tier == "kernel" and model.spec.rbf:
-            out[batch] = _rbf_position_scores(model, data, self_raw, target[batch])
+        if not model.uses_tables:
+            out[batch] = _pairwise_position_scores(model, data, self_raw, target[batch])
             continue
         inverse = np.divide(1.0, np.sqrt(self_raw), out=np.zeros_like(self_raw), where=self_raw > 0)
         columns, table_of_row = np.unique(target[batch], return_inverse=True)

@@ -84,7 +84,8 @@ LSGKM_KERNEL_NAMES = {"gkm": "gkm", "estfull": "gkm_estfull", "esttrunc": "gkm_e
                       "gkmrbf": "gkm_esttrunc_rbf", "wgkm": "gkm_esttrunc_pw",
                       "wgkmrbf": "gkm_esttrunc_pw_rbf", "gkm-rbf": "gkm_rbf"}
 ALPHABET_SIZE = 4
-#: Dense ``V`` tables are kept while all subsets hold at most this many keys in total.
+#: Key tables (``V``, float64) are used while all subsets hold at most this many keys in
+#: total (512 MB); beyond, prediction and GkmExplain go support vector by support vector.
 MAX_TABLE_ENTRIES = 64_000_000
 
 

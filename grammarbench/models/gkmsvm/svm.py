@@ -7,7 +7,8 @@ r"""Gapped k-mer SVM classifiers, one-vs-rest, in two tiers.
 libsvm's C-SVC through scikit-learn's ``SVC(kernel="precomputed")``, which is the solver
 LS-GKM itself wraps (same ``C``, tolerance 1e-3, no shrinking, as ``gkmtrain``'s
 defaults). Prediction collapses the support vectors into key tables (:mod:`.tables`), so
-it costs the same whatever their number; the RBF kernels keep the support vectors.
+it costs the same whatever their number; the RBF kernels keep the support vectors (as
+do kernels whose tables would exceed ``MAX_TABLE_ENTRIES`` keys: l = 12 with d >= 3).
 
 *Linear tier*: a linear SVM on explicit normalised, strand-merged gapped k-mer counts
 (:mod:`.linear`), linear in N, for training sets whose Gram matrix does not fit. Its
@@ -34,7 +35,7 @@ from dataclasses import replace
 
 import numpy as np
 
-from .features import (ALPHABET_SIZE, LSGKM_KERNEL_NAMES, KernelSpec, SubsetBasis, Windows,
+from .features import (ALPHABET_SIZE, LSGKM_KERNEL_NAMES, MAX_TABLE_ENTRIES, KernelSpec, SubsetBasis, Windows,
                        check_codes, subset_basis, symmetrise_over_strands, windows)
 from .kernel import cross_kernel_raw, gram_matrix, normalise, rbf, self_kernel_raw
 from .linear import fit_linear
@@ -217,13 +218,23 @@ class GkmSvm:
             self._support_cache = windows(self.spec, self.support)
         return self._support_cache
 
+    @property
+    def uses_tables(self) -> bool:
+        """Whether prediction and GkmExplain go through key tables (see :mod:`.tables`).
+
+        Not for the RBF kernels (each support vector keeps its own factor), nor where the
+        tables would hold more than ``MAX_TABLE_ENTRIES`` keys (l = 12 with d >= 3): the
+        kernel expansion is computed pair by pair then, exactly, and more slowly.
+        """
+        return self.fitted_tier == "linear" or (not self.spec.rbf and self._basis().n_keys <= MAX_TABLE_ENTRIES)
+
     def table(self, column: int) -> np.ndarray:
         """Key table ``V`` of one output, shape=(n_keys,) (not for RBF kernels)."""
         self._require_fitted()
         if self.fitted_tier == "linear":
             return self.linear_tables[column]
-        if self.spec.rbf:
-            raise ValueError("an RBF kernel's SVM has no key table")
+        if not self.uses_tables:
+            raise ValueError("this SVM has no key table (RBF kernel, or too many keys)")
         if column not in self._tables:
             scale = np.divide(self.dual[:, column], np.sqrt(self.support_self),
                               out=np.zeros(len(self.support)), where=self.support_self > 0)
@@ -242,9 +253,11 @@ class GkmSvm:
         data = windows(spec, codes)
         return data, self_kernel_raw(spec, data, self._basis().table)
 
-    def _rbf_kernel(self, data: Windows, self_raw: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    def _pair_kernel(self, data: Windows, self_raw: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """``K_raw`` and the kernel the SVM sees between a batch and the support vectors, (B, S)."""
         raw = cross_kernel_raw(self.spec, data, self._support_windows(), self._basis())
-        return raw, rbf(self.spec, normalise(raw, self_raw, self.support_self))
+        kernel = normalise(raw, self_raw, self.support_self)
+        return raw, (rbf(self.spec, kernel) if self.spec.rbf else kernel)
 
     def decision_function(self, codes, batch_size: int = 4096) -> np.ndarray:
         """Decision value of every class, shape=(N, C), float64."""
@@ -254,8 +267,8 @@ class GkmSvm:
         for start in range(0, len(codes), batch_size):
             batch = slice(start, start + batch_size)
             data, self_raw = self._query(codes[batch])
-            if self.fitted_tier == "kernel" and self.spec.rbf:
-                out[batch] = self._rbf_kernel(data, self_raw)[1] @ self.dual + self.bias
+            if not self.uses_tables:
+                out[batch] = self._pair_kernel(data, self_raw)[1] @ self.dual + self.bias
                 continue
             inverse = np.divide(1.0, np.sqrt(self_raw), out=np.zeros_like(self_raw), where=self_raw > 0)
             for column in range(self.n_classes):
