@@ -431,7 +431,10 @@ def check_attribution(section: dict, source: str, architectures: dict[str, Archi
         resolved = resolve(arch, length=grammar.max_length, letters=grammar.alphabet.letters,
                            alphabet=grammar.alphabet.name, classes=grammar.class_names,
                            task=grammar.task)
-        layers = model_layers(build_model(resolved))
+        if arch.kind == "gkmsvm":
+            from grammarbench.models.gkmsvm.module import LAYERS as layers   # no torch model to build
+        else:
+            layers = model_layers(build_model(resolved))
         try:
             checked = validate_attribution_config(section, source, layers)
         except InputError as err:

@@ -61,10 +61,15 @@ def device_description(device: torch.device) -> str:
 
 
 def use_threads(threads: int | None) -> None:
-    """Let PyTorch use ``threads`` CPU threads (None: leave its default). Small models train
-    fastest on one thread per job, with jobs side by side; this is the one place it is set."""
+    """Let PyTorch and numba's parallel loops (the gkm-SVM's kernels) use ``threads`` CPU
+    threads (None: leave their defaults). Small models train fastest on one thread per job,
+    with jobs side by side; this is the one place it is set."""
     if threads is not None:
+        import numba
+
         torch.set_num_threads(int(threads))
+        # numba cannot go above the pool it started with (NUMBA_NUM_THREADS).
+        numba.set_num_threads(max(1, min(int(threads), numba.config.NUMBA_NUM_THREADS)))
 
 
 def configure_logging(level=logging.INFO) -> None:

@@ -370,8 +370,8 @@ OPTIONS = {"integrated_gradients": {"steps": 8, "reference": "shuffle", "n_refer
            "sis": {"threshold": 0.2, "max_sis": 2}}
 
 
-@pytest.mark.parametrize("method", list(METHODS))
-def test_batch_size_does_not_change_results(method):
+@pytest.mark.parametrize("method", [m for m in METHODS if m != "gkmexplain"])   # gkmexplain needs a
+def test_batch_size_does_not_change_results(method):                          # gkm-SVM: test_gkmsvm.py
     model = SmallCNN(length=16)
     codes, lengths = random_codes(5, length=16, seed=9, ragged=True)
     kw = dict(OPTIONS.get(method, {}), lengths=lengths, random_state=11, return_delta=True)

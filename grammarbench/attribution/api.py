@@ -157,12 +157,17 @@ METHODS: dict[str, Method] = {
                         uses_captum="Occlusion"),
     "ism": Method("ism", m.ism, "In-silico mutagenesis", hypothetical=True,
                   options={"fast": (True, _bool)}, rows=lambda o, n, L: 3 * L),
+    "gkmexplain": Method("gkmexplain", m.gkmexplain, "GkmExplain", completeness=True),
     "sis": Method("sis", m.sis, "Sufficient input subsets", reference="uniform",
                   options={"threshold": (0.9, _float(0.0)),
                            "output": ("softmax", _choice("softmax", "sigmoid", "logit")),
                            "max_sis": (5, _int(1))},
                   rows=lambda o, n, L: L),
 }
+
+
+#: Methods that only call the model (no gradient): what applies to a gapped k-mer SVM.
+MODEL_AGNOSTIC = ("gkmexplain", "ism", "occlusion", "sis")
 
 
 def get_method(method: str) -> Method:
@@ -290,6 +295,13 @@ def check_applicable(method: str, layers: dict[str, str] | list[str] | torch.nn.
         types = None
     settings = settings or {}
     known_types = any(layers.values())
+    gapped_kmer_svm = "GappedKmerKernel" in layers.values()
+    if gapped_kmer_svm and method not in MODEL_AGNOSTIC:
+        raise ValueError(f"method {method!r} cannot apply to a gapped k-mer SVM: it has no gradient; "
+                         f"use {', '.join(MODEL_AGNOSTIC)}")
+    if method == "gkmexplain" and known_types and not gapped_kmer_svm:
+        raise ValueError("method 'gkmexplain' explains gapped k-mer SVMs only; this architecture is a "
+                         "network: use another method")
     recurrent_names = {c.__name__ for c in _RECURRENT} | {"LSTM", "GRU", "RNN"}
     if method == "gradcam":
         layer = settings.get("layer")

@@ -493,6 +493,31 @@ def ism(run: Run, x, codes, lengths, target, refs, index):
     return _place(x, (x.float() * effect).sum(dim=1)), None
 
 
+def gkmexplain(run: Run, x, codes, lengths, target, refs, index):
+    r"""GkmExplain (Shrikumar, Prakash & Kundaje 2019) of a gapped k-mer SVM.
+
+    The decision value :math:`f(x) = b + \sum_j y_j \alpha_j K(x, z_j)` is a sum over
+    window pairs that match in all but :math:`m` positions; each pair's kernel weight is
+    split equally over its :math:`l - m` matching positions of :math:`x` (for the linear
+    tier, each gapped k-mer's weight over its :math:`k` positions). :math:`P_l` is the sum
+    of the shares at position :math:`l`. Completeness: yes, :math:`\sum_l P_l = f(x) - b`
+    (for the RBF kernels :math:`b` also holds :math:`e^{-\gamma}\sum_j y_j\alpha_j`).
+    Custom: only gkm-SVMs have it (:mod:`grammarbench.models.gkmsvm.explain`).
+    """
+    from ..models.gkmsvm import GkmSvmModule, position_scores
+
+    if not isinstance(run.model, GkmSvmModule):
+        raise ValueError("method 'gkmexplain' explains gapped k-mer SVMs only")
+    svm = run.model.svm
+    target_np = target.detach().cpu().numpy().astype(np.int64)
+    scores = position_scores(svm, codes, target_np, batch_size=run.batch_size)
+    scores = scores * (np.arange(scores.shape[1]) < lengths[:, None])
+    maps = _place(x, torch.as_tensor(scores, dtype=torch.float32, device=x.device))
+    decision = run.outputs(x, target).float()
+    offset = torch.as_tensor(svm.attribution_offset()[target_np], dtype=torch.float32, device=x.device)
+    return maps, maps.sum(dim=(1, 2)) - (decision - offset)
+
+
 def _predict_edits(run: Run, x, target, ex, pos, let) -> torch.Tensor:
     """Target logit of each edited sequence by full forward passes, shape=(E,)."""
     out = []

@@ -84,7 +84,7 @@ TRAINING_DEFAULTS: dict[str, object] = {
 }
 LOSSES = {"multi-class": "cross_entropy", "multi-label": "binary_cross_entropy"}
 OPTIMIZERS = ("adam", "adamw", "sgd", "rmsprop")
-TOP_KEYS = ("name", "description", "layers", "module", "options", "training")
+TOP_KEYS = ("name", "description", "layers", "module", "gkmsvm", "options", "training")
 
 
 @dataclass(frozen=True, eq=False)
@@ -104,9 +104,13 @@ class Architecture:
     options: dict
     training: dict
     definition: dict = field(repr=False, default_factory=dict)
+    #: The settings of a gapped k-mer SVM (:mod:`grammarbench.models.gkmsvm.config`), or None.
+    gkmsvm: dict | None = None
 
     @property
     def kind(self) -> str:
+        if self.gkmsvm is not None:
+            return "gkmsvm"
         return "module" if self.module else "layers"
 
 
@@ -137,11 +141,21 @@ def architecture_from_dict(definition: dict, source: str | Path = "<architecture
     unknown = [k for k in definition if k not in TOP_KEYS]
     if unknown:
         fail(unknown[0], f"unknown key; an architecture has {', '.join(TOP_KEYS)}")
-    if ("layers" in definition) == ("module" in definition):
-        fail("layers", "give exactly one of `layers` (a list of layers) or `module: file.py:ClassName`")
+    if sum(key in definition for key in ("layers", "module", "gkmsvm")) != 1:
+        fail("layers", "give exactly one of `layers` (a list of layers), `module: file.py:ClassName` or "
+                       "`gkmsvm:` (a gapped k-mer SVM's options)")
     name = definition.get("name", Path(source).stem)
     if not isinstance(name, str) or not name:
         fail("name", "must be a non-empty string")
+    if "gkmsvm" in definition:
+        from grammarbench.models.gkmsvm.config import gkmsvm_settings
+
+        for key in ("options", "training"):
+            if key in definition:
+                fail(key, "does not apply to a gapped k-mer SVM (its options go under `gkmsvm:`)")
+        return Architecture(name=name, source=source, description=str(definition.get("description", "")),
+                            layers=None, module=None, options={}, training=dict(TRAINING_DEFAULTS),
+                            definition=definition, gkmsvm=gkmsvm_settings(definition["gkmsvm"], source))
     training = _training(definition.get("training", {}), fail)
     layers, module, options = None, None, {}
     if "layers" in definition:
@@ -391,6 +405,12 @@ def check_fit(arch: Architecture, *, length: int, alphabet_size: int, n_outputs:
     def fail(key, problem):
         raise InputError(arch.source, key, problem + suffix)
 
+    if arch.gkmsvm is not None:
+        if alphabet_size != 4:
+            fail("gkmsvm", f"gapped k-mer SVMs read DNA (both strands); this alphabet has {alphabet_size} letters")
+        if length < arch.gkmsvm["l"]:
+            fail("gkmsvm.l", f"the word length {arch.gkmsvm['l']} exceeds the sequence length {length}")
+        return
     loss = arch.training["loss"]
     if loss != "auto" and loss != LOSSES[task]:
         fail("training.loss", f"{loss} does not fit a {task} task (use {LOSSES[task]} or auto)")
@@ -466,7 +486,10 @@ def resolve(arch: Architecture, *, length: int, letters: str, alphabet: str, cla
         "classes": list(classes),
         "outputs": n_outputs,
     }
-    if arch.module:
+    if arch.gkmsvm is not None:
+        resolved["kind"] = "gkmsvm"
+        resolved["gkmsvm"] = dict(arch.gkmsvm)
+    elif arch.module:
         resolved["module"] = {"file": arch.module[0], "class": arch.module[1], "options": arch.options}
     else:
         resolved["layers"] = _fill_outputs(copy.deepcopy(arch.layers), n_outputs)

@@ -321,6 +321,10 @@ def load_trained(folder: str | Path, device=None) -> nn.Module:
     folder = Path(folder)
     check_trained(folder)
     resolved = read_resolved(folder)
+    if resolved.get("kind") == "gkmsvm":
+        from grammarbench.models.gkmsvm.folder import load_gkmsvm
+
+        return load_gkmsvm(folder)          # computes on the CPU whatever the device
     copy = folder / "module.py"
     model = build_model(resolved, module_file=copy if copy.is_file() else None)
     path = folder / "model.pt"

@@ -341,6 +341,14 @@ def fit(architecture: str | Path | Architecture, train_dir: str | Path, validati
     m = train.manifest
     resolved = resolve(arch, length=max(m["length"]), letters=m["letters"], alphabet=m["alphabet"],
                        classes=m["classes"], task=m["task"], overrides=overrides)
+    if arch.kind == "gkmsvm":
+        from grammarbench.models.gkmsvm.folder import save_gkmsvm, train_gkmsvm
+
+        use_threads(threads or None)
+        model, history, summary = train_gkmsvm(resolved, train, validation, model_seed=model_seed,
+                                               history_columns=HISTORY_COLUMNS)
+        save_gkmsvm(model, resolved, history, summary, out_dir)
+        return summary
     module_file = arch.module[0] if arch.module else None
     device = resolve_device(device, gpu_allowed=gpu_allowed)
     result = train_model(resolved, train, validation, model_seed=model_seed, device=device,
