@@ -103,6 +103,27 @@ class Grid:
         return pd.DataFrame(rows, columns=["grammar", "seed", "n_train", "architecture", "model_seed"])
 
 
+#: Training-set size the held-out sizes are derived from (with the grammar's split
+#: proportions) when neither the config nor the grammar gives them.
+HELDOUT_BASIS = 10_000
+
+
+def heldout_sizes(grammar: Grammar, n_validation: int | None = None,
+                  n_test: int | None = None) -> dict[str, int]:
+    """Validation and test sizes of a grammar's held-out splits, shared by every
+    training-set size of the sweep.
+
+    A size given in the config wins; else the grammar's own ``sizes``; else the grammar's
+    split proportions applied to its ``sizes.train``, or to :data:`HELDOUT_BASIS` when it
+    has none. They never depend on the config's ``n_train``: extending a sweep must not
+    re-simulate the held-out splits (and retrain every model already trained).
+    """
+    derived = grammar.heldout_sizes(grammar.sizes.get("train", HELDOUT_BASIS))
+    given = {"validation": n_validation, "test": n_test}
+    return {split: given[split] if given[split] is not None else grammar.sizes.get(split, derived[split])
+            for split in ("validation", "test")}
+
+
 def _find(path: str, basedir) -> Path | None:
     """A file given in the config: from the working directory, else from the workflow's
     folder (so the bundled grammars and architectures work from any working directory)."""
@@ -139,12 +160,7 @@ def build_grid(config: dict, source: str, basedir: str | Path | None = None) -> 
                                  f"({grammar.source}) has no sizes.train of its own")
             sizes = [grammar.sizes["train"]]
         n_train[grammar_id] = sorted(sizes)
-        heldout[grammar_id] = {}
-        derived = grammar.heldout_sizes(max(sizes))
-        for split in ("validation", "test"):
-            given = config.get(f"n_{split}")
-            heldout[grammar_id][split] = (given if given is not None
-                                          else grammar.sizes.get(split, derived[split]))
+        heldout[grammar_id] = heldout_sizes(grammar, config.get("n_validation"), config.get("n_test"))
     architectures, architecture_paths = {}, {}
     for arch_id, path in (config.get("architectures") or {}).items():
         found = _find(path, basedir)
