@@ -104,15 +104,14 @@ def _attribute(args) -> None:
     from grammarbench.attribution.settings import validate_attribution_config
     from grammarbench.models.networks import load_trained
 
-    settings = {key: value for key, value in (("reference", args.reference),
-                                              ("n_references", args.n_references)) if value is not None}
-    section = {"n_examples": args.n_examples, "batch_size": args.batch_size, "random_state": args.random_state,
-               "methods": {method: dict(settings) for method in args.method}}
+    method = {key: value for key, value in (("reference", args.reference),
+                                            ("n_references", args.n_references)) if value is not None}
+    section = {key: value for key, value in (("n_examples", args.n_examples), ("batch_size", args.batch_size),
+                                             ("random_state", args.random_state)) if value is not None}
+    section["methods"] = {name: dict(method) for name in args.method}
     layers = model_layers(load_trained(args.model, device="cpu"))
-    checked = validate_attribution_config(section, "command line", layers)
-    paths = attribute_model(args.model, args.test, args.train, checked["runs"], args.out,
-                            n_examples=checked["n_examples"], batch_size=checked["batch_size"],
-                            random_state=checked["random_state"], device=_device(args.device))
+    settings = validate_attribution_config(section, "command line", layers)
+    paths = attribute_model(args.model, args.test, args.train, settings, args.out, device=_device(args.device))
     log.info("wrote %s", ", ".join(paths))
 
 
@@ -120,11 +119,13 @@ def _score(args) -> None:
     from pathlib import Path
 
     from grammarbench.attribution import score_runs
+    from grammarbench.attribution.settings import METRIC_OPTIONS
 
     paths = sorted(Path(args.attributions).glob("*.npz"))
     if not paths:
         raise InputError(args.attributions, "", "no attribution runs (*.npz) in this folder")
-    table = score_runs(paths, args.test, score=args.score)
+    options = {name: getattr(args, name) for name in METRIC_OPTIONS if getattr(args, name) is not None}
+    table = score_runs(paths, args.test, **options)
     table.to_csv(args.out, sep="\t", index=False)
     log.info("wrote %s: %d rows from %d runs", args.out, len(table), len(paths))
 
@@ -189,20 +190,24 @@ def build_parser() -> argparse.ArgumentParser:
     oracle.add_argument("--threads", type=_positive)
     oracle.set_defaults(run=_oracle)
 
+    from grammarbench.attribution.registry import METHODS
+    from grammarbench.attribution.references import REFERENCES
+    from grammarbench.attribution.settings import METRIC_OPTIONS, AttributionSettings
+
+    defaults = AttributionSettings(runs=())
     attribute = sub.add_parser("attribute", help="attribution maps of a trained model on a simulated split")
     attribute.add_argument("model", help="trained-model folder (written by `grammarbench train`)")
     attribute.add_argument("--test", required=True, help="the split to explain")
     attribute.add_argument("--train", required=True, help="the training split (its letter frequencies "
                                                           "make the mean_composition reference)")
-    attribute.add_argument("--method", action="append", required=True,
-                           help="a method (repeat for several): saliency, grad_x_input, integrated_gradients, "
-                                "deeplift, deeplift_shap, gradcam, guided_backprop, deconvolution, "
-                                "smoothgrad, occlusion, ism, sis")
-    attribute.add_argument("--reference", help="zeros, uniform, mean_composition or shuffle (default: the method's)")
+    attribute.add_argument("--method", action="append", required=True, choices=list(METHODS),
+                           help="a method (repeat for several)")
+    attribute.add_argument("--reference", choices=list(REFERENCES), help="default: the method's")
     attribute.add_argument("--n-references", type=_positive, help="references per example (shuffle)")
-    attribute.add_argument("--n-examples", type=_positive, default=500, help="explain the first n examples")
-    attribute.add_argument("--batch-size", type=_positive, default=128)
-    attribute.add_argument("--random-state", type=_non_negative, default=0)
+    attribute.add_argument("--n-examples", type=_positive,
+                           help=f"explain the first n examples (default {defaults.n_examples})")
+    attribute.add_argument("--batch-size", type=_positive, help=f"default {defaults.batch_size}")
+    attribute.add_argument("--random-state", type=_non_negative, help=f"default {defaults.random_state}")
     attribute.add_argument("--device", choices=devices, default="auto")
     attribute.add_argument("--out", required=True, help="folder for <method>.npz")
     attribute.set_defaults(run=_attribute)
@@ -210,8 +215,15 @@ def build_parser() -> argparse.ArgumentParser:
     score = sub.add_parser("score", help="score attribution maps against the simulated ground truth")
     score.add_argument("attributions", help="folder of <run>.npz (written by `grammarbench attribute`)")
     score.add_argument("--test", required=True, help="the split the maps explain")
-    score.add_argument("--score", choices=("sum", "observed"), default="sum",
-                       help="a position's score: |sum over letters| or the attribution at the observed letter")
+    score.add_argument("--score", choices=METRIC_OPTIONS["score"],
+                       help="a position's score: |sum over letters| (sum, the default) or the attribution "
+                            "at the observed letter")
+    score.add_argument("--absolute", action=argparse.BooleanOptionalAction,
+                       help="rank positions by the absolute score (default: as score_maps)")
+    score.add_argument("--agreement-threshold", type=float,
+                       help="threshold of seqgra's thresholded agreement (default: as score_maps)")
+    score.add_argument("--threshold-on", choices=METRIC_OPTIONS["threshold_on"],
+                       help="threshold the raw or the normalized attribution (default: as score_maps)")
     score.add_argument("--out", required=True, help="TSV to write")
     score.set_defaults(run=_score)
     return parser

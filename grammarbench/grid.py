@@ -12,6 +12,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from functools import cache
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import pandas as pd
 import yaml
@@ -19,6 +20,9 @@ import yaml
 from grammarbench.models.architectures import Architecture, check_fit, load_architecture
 from grammarbench.errors import InputError, key_path
 from grammarbench.grammars.grammar import Grammar, load_grammar
+
+if TYPE_CHECKING:  # the attribution package imports torch: only when a grid has methods
+    from grammarbench.attribution.settings import AttributionSettings
 
 @cache
 def _read_schema(path: str) -> dict:
@@ -88,7 +92,7 @@ class Grid:
     architectures: dict[str, Architecture] = field(default_factory=dict)
     architecture_paths: dict[str, str] = field(default_factory=dict)
     #: the checked attribution section (runs expanded); None when no method is configured
-    attribution: dict | None = None
+    attribution: AttributionSettings | None = None
     model_seeds: list[int] = field(default_factory=lambda: [1])
 
     @property
@@ -186,16 +190,16 @@ def build_grid(config: dict, source: str, basedir: str | Path | None = None) -> 
 
 
 def check_attribution(section: dict, source: str, architectures: dict[str, Architecture],
-                      grammars: dict[str, Grammar]) -> dict:
+                      grammars: dict[str, Grammar]) -> AttributionSettings:
     """Check the ``attribution`` section against every architecture (a GradCAM layer that
     does not exist, a method that cannot apply to a network) and expand it into runs.
 
     Each architecture is built once, untrained, for the first grammar: its layer names and
     kinds do not depend on the grammar's length or classes.
     """
-    from grammarbench.models.architectures import resolve
-    from grammarbench.attribution import model_layers
+    from grammarbench.attribution.registry import model_layers
     from grammarbench.attribution.settings import validate_attribution_config
+    from grammarbench.models.architectures import resolve
     from grammarbench.models.networks import build_model
 
     grammar = next(iter(grammars.values()))
