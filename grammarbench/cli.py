@@ -130,6 +130,34 @@ def _score(args) -> None:
     log.info("wrote %s: %d rows from %d runs", args.out, len(table), len(paths))
 
 
+def _attribution():
+    import grammarbench.attribution.registry
+    import grammarbench.attribution.settings
+
+    return grammarbench.attribution
+
+
+class _Lazy:
+    """Choices read when first needed (membership, listing), not when the parser is built."""
+
+    def __init__(self, load):
+        self._load, self._values = load, None
+
+    def _get(self) -> list:
+        if self._values is None:
+            self._values = self._load()
+        return self._values
+
+    def __iter__(self):
+        return iter(self._get())
+
+    def __contains__(self, value) -> bool:
+        return value in self._get()
+
+    def __len__(self) -> int:
+        return len(self._get())
+
+
 def _positive(text: str) -> int:
     value = int(text)
     if value < 1:
@@ -190,24 +218,24 @@ def build_parser() -> argparse.ArgumentParser:
     oracle.add_argument("--threads", type=_positive)
     oracle.set_defaults(run=_oracle)
 
-    from grammarbench.attribution.registry import METHODS
-    from grammarbench.attribution.references import REFERENCES
-    from grammarbench.attribution.settings import METRIC_OPTIONS, AttributionSettings
-
-    defaults = AttributionSettings(runs=())
+    # the attribution package imports torch: its names are read only when an attribution
+    # command needs them, so that `grammarbench simulate` starts without it
+    methods = _Lazy(lambda: list(_attribution().registry.METHODS))
+    references = _Lazy(lambda: list(_attribution().references.REFERENCES))
+    metric_choices = lambda key: _Lazy(lambda: list(_attribution().settings.METRIC_OPTIONS[key]))  # noqa: E731
     attribute = sub.add_parser("attribute", help="attribution maps of a trained model on a simulated split")
     attribute.add_argument("model", help="trained-model folder (written by `grammarbench train`)")
     attribute.add_argument("--test", required=True, help="the split to explain")
     attribute.add_argument("--train", required=True, help="the training split (its letter frequencies "
                                                           "make the mean_composition reference)")
-    attribute.add_argument("--method", action="append", required=True, choices=list(METHODS),
-                           help="a method (repeat for several)")
-    attribute.add_argument("--reference", choices=list(REFERENCES), help="default: the method's")
+    attribute.add_argument("--method", action="append", required=True, choices=methods,
+                           help="a method (repeat for several): one of grammarbench.attribution.METHODS")
+    attribute.add_argument("--reference", choices=references, help="default: the method's")
     attribute.add_argument("--n-references", type=_positive, help="references per example (shuffle)")
-    attribute.add_argument("--n-examples", type=_positive,
-                           help=f"explain the first n examples (default {defaults.n_examples})")
-    attribute.add_argument("--batch-size", type=_positive, help=f"default {defaults.batch_size}")
-    attribute.add_argument("--random-state", type=_non_negative, help=f"default {defaults.random_state}")
+    defaults = "default: as the workflow's attribution section (grammarbench.attribution.AttributionSettings)"
+    attribute.add_argument("--n-examples", type=_positive, help=f"explain the first n examples ({defaults})")
+    attribute.add_argument("--batch-size", type=_positive, help=defaults)
+    attribute.add_argument("--random-state", type=_non_negative, help=defaults)
     attribute.add_argument("--device", choices=devices, default="auto")
     attribute.add_argument("--out", required=True, help="folder for <method>.npz")
     attribute.set_defaults(run=_attribute)
@@ -215,14 +243,14 @@ def build_parser() -> argparse.ArgumentParser:
     score = sub.add_parser("score", help="score attribution maps against the simulated ground truth")
     score.add_argument("attributions", help="folder of <run>.npz (written by `grammarbench attribute`)")
     score.add_argument("--test", required=True, help="the split the maps explain")
-    score.add_argument("--score", choices=METRIC_OPTIONS["score"],
+    score.add_argument("--score", choices=metric_choices("score"),
                        help="a position's score: |sum over letters| (sum, the default) or the attribution "
                             "at the observed letter")
     score.add_argument("--absolute", action=argparse.BooleanOptionalAction,
                        help="rank positions by the absolute score (default: as score_maps)")
     score.add_argument("--agreement-threshold", type=float,
                        help="threshold of seqgra's thresholded agreement (default: as score_maps)")
-    score.add_argument("--threshold-on", choices=METRIC_OPTIONS["threshold_on"],
+    score.add_argument("--threshold-on", choices=metric_choices("threshold_on"),
                        help="threshold the raw or the normalized attribution (default: as score_maps)")
     score.add_argument("--out", required=True, help="TSV to write")
     score.set_defaults(run=_score)
