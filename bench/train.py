@@ -35,7 +35,7 @@ from grammarbench.models.networks import build_model, count_parameters
 from grammarbench.models.predict import one_hot_batch
 from grammarbench.runtime import device_description, resolve_device
 from grammarbench.simulation.simulate import simulate_split
-from grammarbench.models.train import _amp_dtype, train_model
+from grammarbench.models.train import amp_dtype, train_model
 
 REPO = Path(__file__).resolve().parents[1]
 GRAMMAR = {
@@ -56,7 +56,7 @@ def breakdown(resolved: dict, codes: np.ndarray, labels: np.ndarray, device: tor
     torch.manual_seed(0)
     model = build_model(resolved).to(device).train()
     opt = torch.optim.Adam(model.parameters(), lr=resolved["training"]["learning_rate"])
-    amp = _amp_dtype(device, True)
+    amp = amp_dtype(device, True)
     seqs = torch.from_numpy(codes).to(device)
     y_all = torch.from_numpy(labels.astype(np.int64)).to(device)
     A, B = resolved["input"]["alphabet_size"], resolved["training"]["batch_size"]

@@ -149,10 +149,11 @@ def _attribute(args) -> None:
     from grammarbench.attribution.settings import validate_attribution_config
     from grammarbench.models.networks import load_trained
 
-    settings = {key: value for key, value in (("reference", args.reference),
-                                              ("n_references", args.n_references)) if value is not None}
-    section = {"batch_size": args.batch_size, "random_state": args.random_state,
-               "methods": {method: dict(settings) for method in args.method}}
+    method = {key: value for key, value in (("reference", args.reference),
+                                            ("n_references", args.n_references)) if value is not None}
+    section = {key: value for key, value in (("batch_size", args.batch_size),
+                                             ("random_state", args.random_state)) if value is not None}
+    section["methods"] = {name: dict(method) for name in args.method}
     n_test = _split_manifest(args.test, "--test")["n"]
     if args.n_examples is not None:
         if args.n_examples > n_test:
@@ -162,10 +163,8 @@ def _attribute(args) -> None:
     _split_manifest(args.train, "--train")
     _output_folder(args.out)
     layers = model_layers(load_trained(args.model, device="cpu"))
-    checked = validate_attribution_config(section, "command line", layers)
-    paths = attribute_model(args.model, args.test, args.train, checked["runs"], args.out,
-                            n_examples=checked["n_examples"], batch_size=checked["batch_size"],
-                            random_state=checked["random_state"], device=_device(args.device))
+    settings = validate_attribution_config(section, "command line", layers)
+    paths = attribute_model(args.model, args.test, args.train, settings, args.out, device=_device(args.device))
     log.info("wrote %s", ", ".join(paths))
 
 
@@ -173,6 +172,7 @@ def _score(args) -> None:
     from pathlib import Path
 
     from grammarbench.attribution import score_runs
+    from grammarbench.attribution.settings import METRIC_OPTIONS
 
     _split_manifest(args.test, "--test")
     if Path(args.out).is_dir():
@@ -180,7 +180,8 @@ def _score(args) -> None:
     paths = sorted(Path(args.attributions).glob("*.npz"))
     if not paths:
         raise InputError(args.attributions, "", "no attribution runs (*.npz) in this folder")
-    table = score_runs(paths, args.test, score=args.score)
+    options = {name: getattr(args, name) for name in METRIC_OPTIONS if getattr(args, name) is not None}
+    table = score_runs(paths, args.test, **options)
     table.to_csv(args.out, sep="\t", index=False)
     log.info("wrote %s: %d rows from %d runs", args.out, len(table), len(paths))
 
@@ -194,6 +195,34 @@ def _integer(text: str) -> int:
         return int(text)
     except ValueError:
         raise argparse.ArgumentTypeError(f"must be a whole number, got {text!r}") from None
+
+
+def _attribution():
+    import grammarbench.attribution.registry
+    import grammarbench.attribution.settings
+
+    return grammarbench.attribution
+
+
+class _Lazy:
+    """Choices read when first needed (membership, listing), not when the parser is built."""
+
+    def __init__(self, load):
+        self._load, self._values = load, None
+
+    def _get(self) -> list:
+        if self._values is None:
+            self._values = self._load()
+        return self._values
+
+    def __iter__(self):
+        return iter(self._get())
+
+    def __contains__(self, value) -> bool:
+        return value in self._get()
+
+    def __len__(self) -> int:
+        return len(self._get())
 
 
 def _positive(text: str) -> int:
@@ -264,21 +293,24 @@ def build_parser() -> argparse.ArgumentParser:
     oracle.add_argument("--threads", type=_positive)
     oracle.set_defaults(run=_oracle)
 
+    # the attribution package imports torch: its names are read only when an attribution
+    # command needs them, so that `grammarbench simulate` starts without it
+    methods = _Lazy(lambda: list(_attribution().registry.METHODS))
+    references = _Lazy(lambda: list(_attribution().references.REFERENCES))
+    metric_choices = lambda key: _Lazy(lambda: list(_attribution().settings.METRIC_OPTIONS[key]))  # noqa: E731
     attribute = sub.add_parser("attribute", help="attribution maps of a trained model on a simulated split")
     attribute.add_argument("model", help="trained-model folder (written by `grammarbench train`)")
     attribute.add_argument("--test", required=True, help="the split to explain")
     attribute.add_argument("--train", required=True, help="the training split (its letter frequencies "
                                                           "make the mean_composition reference)")
-    attribute.add_argument("--method", action="append", required=True,
-                           help="a method (repeat for several): saliency, grad_x_input, integrated_gradients, "
-                                "deeplift, deeplift_shap, gradcam, guided_backprop, deconvolution, "
-                                "smoothgrad, occlusion, ism, sis")
-    attribute.add_argument("--reference", help="zeros, uniform, mean_composition or shuffle (default: the method's)")
+    attribute.add_argument("--method", action="append", required=True, choices=methods,
+                           help="a method (repeat for several): one of grammarbench.attribution.METHODS")
+    attribute.add_argument("--reference", choices=references, help="default: the method's")
     attribute.add_argument("--n-references", type=_positive, help="references per example (shuffle)")
-    attribute.add_argument("--n-examples", type=_positive,
-                           help="explain the first n examples (default: 500, or the whole split if smaller)")
-    attribute.add_argument("--batch-size", type=_positive, default=128)
-    attribute.add_argument("--random-state", type=_seed, default=0)
+    defaults = "default: as the workflow's attribution section (grammarbench.attribution.AttributionSettings)"
+    attribute.add_argument("--n-examples", type=_positive, help=f"explain the first n examples ({defaults})")
+    attribute.add_argument("--batch-size", type=_positive, help=defaults)
+    attribute.add_argument("--random-state", type=_seed, help=defaults)
     attribute.add_argument("--device", choices=devices, default="auto")
     attribute.add_argument("--out", required=True, help="folder for <method>.npz")
     attribute.set_defaults(run=_attribute)
@@ -286,8 +318,15 @@ def build_parser() -> argparse.ArgumentParser:
     score = sub.add_parser("score", help="score attribution maps against the simulated ground truth")
     score.add_argument("attributions", help="folder of <run>.npz (written by `grammarbench attribute`)")
     score.add_argument("--test", required=True, help="the split the maps explain")
-    score.add_argument("--score", choices=("sum", "observed"), default="sum",
-                       help="a position's score: |sum over letters| or the attribution at the observed letter")
+    score.add_argument("--score", choices=metric_choices("score"),
+                       help="a position's score: |sum over letters| (sum, the default) or the attribution "
+                            "at the observed letter")
+    score.add_argument("--absolute", action=argparse.BooleanOptionalAction,
+                       help="rank positions by the absolute score (default: as score_maps)")
+    score.add_argument("--agreement-threshold", type=float,
+                       help="threshold of seqgra's thresholded agreement (default: as score_maps)")
+    score.add_argument("--threshold-on", choices=metric_choices("threshold_on"),
+                       help="threshold the raw or the normalized attribution (default: as score_maps)")
     score.add_argument("--out", required=True, help="TSV to write")
     score.set_defaults(run=_score)
     return parser

@@ -15,6 +15,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from functools import cache
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import pandas as pd
 import yaml
@@ -28,6 +29,9 @@ from grammarbench.io import plain_data, read_yaml_mapping
 #: report's configuration page.
 COMMAND_LINE = "command line (--config)"
 
+
+if TYPE_CHECKING:  # the attribution package imports torch: only when a grid has methods
+    from grammarbench.attribution.settings import AttributionSettings
 
 @cache
 def _read_schema(path: str) -> dict:
@@ -227,7 +231,7 @@ class Grid:
     architectures: dict[str, Architecture] = field(default_factory=dict)
     architecture_paths: dict[str, str] = field(default_factory=dict)
     #: the checked attribution section (runs expanded); None when no method is configured
-    attribution: dict | None = None
+    attribution: AttributionSettings | None = None
     model_seeds: list[int] = field(default_factory=lambda: [1])
 
     @property
@@ -240,6 +244,27 @@ class Grid:
         rows = [(g, s, n, a, m) for g, s, n in self.datasets.itertuples(index=False)
                 for a in self.architectures for m in self.model_seeds]
         return pd.DataFrame(rows, columns=["grammar", "seed", "n_train", "architecture", "model_seed"])
+
+
+#: Training-set size the held-out sizes are derived from (with the grammar's split
+#: proportions) when neither the config nor the grammar gives them.
+HELDOUT_BASIS = 10_000
+
+
+def heldout_sizes(grammar: Grammar, n_validation: int | None = None,
+                  n_test: int | None = None) -> dict[str, int]:
+    """Validation and test sizes of a grammar's held-out splits, shared by every
+    training-set size of the sweep.
+
+    A size given in the config wins; else the grammar's own ``sizes``; else the grammar's
+    split proportions applied to its ``sizes.train``, or to :data:`HELDOUT_BASIS` when it
+    has none. They never depend on the config's ``n_train``: extending a sweep must not
+    re-simulate the held-out splits (and retrain every model already trained).
+    """
+    derived = grammar.heldout_sizes(grammar.sizes.get("train", HELDOUT_BASIS))
+    given = {"validation": n_validation, "test": n_test}
+    return {split: given[split] if given[split] is not None else grammar.sizes.get(split, derived[split])
+            for split in ("validation", "test")}
 
 
 def _find(path: str, basedir) -> Path | None:
@@ -283,12 +308,7 @@ def build_grid(config: dict, source: str | ConfigSources, basedir: str | Path | 
                                  f"({grammar.source}) has no sizes.train of its own")
             sizes = [grammar.sizes["train"]]
         n_train[grammar_id] = sorted(sizes)
-        heldout[grammar_id] = {}
-        derived = grammar.heldout_sizes(max(sizes))
-        for split in ("validation", "test"):
-            given = config.get(f"n_{split}")
-            heldout[grammar_id][split] = (given if given is not None
-                                          else grammar.sizes.get(split, derived[split]))
+        heldout[grammar_id] = heldout_sizes(grammar, config.get("n_validation"), config.get("n_test"))
     results = check_results(config.get("results", "results"), sources.blame("results"))
     seeds = list(config.get("seeds", [1]))
     check_split_sizes(grammars, n_train, heldout, sources)
@@ -413,16 +433,16 @@ def check_disk_space(grid: Grid, source: str | ConfigSources) -> None:
 
 
 def check_attribution(section: dict, source: str, architectures: dict[str, Architecture],
-                      grammars: dict[str, Grammar]) -> dict:
+                      grammars: dict[str, Grammar]) -> AttributionSettings:
     """Check the ``attribution`` section against every architecture (a GradCAM layer that
     does not exist, a method that cannot apply to a network) and expand it into runs.
 
     Each architecture is built once, untrained, for the first grammar: its layer names and
     kinds do not depend on the grammar's length or classes.
     """
-    from grammarbench.models.architectures import resolve
-    from grammarbench.attribution import model_layers
+    from grammarbench.attribution.registry import model_layers
     from grammarbench.attribution.settings import validate_attribution_config
+    from grammarbench.models.architectures import resolve
     from grammarbench.models.networks import build_model
 
     grammar = next(iter(grammars.values()))

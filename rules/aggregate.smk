@@ -2,215 +2,60 @@
 # A missing grid point fails its table's rule with the point's name (no silent gaps).
 
 
-rule aggregate_predictive:
-    input:
-        table_inputs(PREDICTIVE_JOBS),
-    output:
-        report(
-            f"{TABLES}/predictive.tsv",
-            caption="../report/predictive_table.rst",
-            category="2. Predictive performance",
-            labels={"table": "predictive"},
-        ),
-    log:
-        "logs/aggregate/predictive.log",
-    conda:
-        "../envs/plot.yaml"
-    resources:
-        mem_mb=4000,
-        runtime=30,
-    params:
-        kind="predictive",
-        jobs=PREDICTIVE_JOBS,
-    script:
-        "../scripts/aggregate.py"
-
-
-rule aggregate_training:
-    input:
-        table_inputs(TRAINING_JOBS),
-    output:
-        report(
-            f"{TABLES}/training.tsv",
-            caption="../report/training_table.rst",
-            category="2. Predictive performance",
-            labels={"table": "training"},
-        ),
-    log:
-        "logs/aggregate/training.log",
-    conda:
-        "../envs/plot.yaml"
-    resources:
-        mem_mb=4000,
-        runtime=30,
-    params:
-        kind="training",
-        jobs=TRAINING_JOBS,
-    script:
-        "../scripts/aggregate.py"
-
-
-rule aggregate_recovery:
-    input:
-        table_inputs(RECOVERY_JOBS),
-    output:
-        report(
-            f"{TABLES}/recovery.tsv",
-            caption="../report/recovery_table.rst",
-            category="3. Grammar recovery",
-            labels={"table": "recovery"},
-        ),
-    log:
-        "logs/aggregate/recovery.log",
-    conda:
-        "../envs/plot.yaml"
-    resources:
-        mem_mb=4000,
-        runtime=30,
-    params:
-        kind="recovery",
-        jobs=RECOVERY_JOBS,
-    script:
-        "../scripts/aggregate.py"
-
-
+# The runtime table depends on the other tables instead of on each benchmark file:
 # Snakemake writes a job's benchmark file when the job ends, so once the other tables exist
-# every benchmark file does too: depending on the tables instead of on each file spares the
-# planner one edge per job (tens of thousands on paper-scale grids). A file still missing
-# fails the table with its grid point, as for the other tables.
-rule aggregate_runtime:
+# every benchmark file does too, and the planner is spared one edge per job (tens of
+# thousands on paper-scale grids). A file still missing fails the table with its grid point.
+rule aggregate:
     input:
-        [f"{TABLES}/{name}.tsv" for name in STAGE_TABLES],
+        table_inputs,
     output:
         report(
-            f"{TABLES}/runtime.tsv",
-            caption="../report/runtime_table.rst",
-            category="4. Runtime",
-            labels={"table": "runtime"},
+            f"{TABLES}/{{table}}.tsv",
+            caption="../report/item.rst",
+            category=lambda wildcards: TABLE_REPORT[wildcards.table][0],
+            labels={"table": "{table}"},
         ),
     log:
-        "logs/aggregate/runtime.log",
+        "logs/aggregate/{table}.log",
+    wildcard_constraints:
+        table="|".join(TABLE_JOBS),
     conda:
         "../envs/plot.yaml"
     resources:
         mem_mb=4000,
         runtime=30,
     params:
-        kind="runtime",
-        jobs=RUNTIME_JOBS,
+        jobs=lambda wildcards: TABLE_JOBS[wildcards.table],
+        caption=table_caption,
     script:
         "../scripts/aggregate.py"
 
 
-# One rule per figure: (figure name, inputs, report category).
-FIGURE_RULES = {
-    "predictive": (
-        "predictive",
-        {"predictive": f"{TABLES}/predictive.tsv"},
-        "2. Predictive performance",
-    ),
-    "learning_curves": (
-        "learning_curves",
-        {"training": f"{TABLES}/training.tsv"},
-        "2. Predictive performance",
-    ),
-    "runtime": ("runtime", {"runtime": f"{TABLES}/runtime.tsv"}, "4. Runtime"),
-    "recovery": (
-        "recovery",
-        {"recovery": f"{TABLES}/recovery.tsv"},
-        "3. Grammar recovery",
-    ),
-    "methods_heatmap": (
-        "methods",
-        {"recovery": f"{TABLES}/recovery.tsv"},
-        "3. Grammar recovery",
-    ),
-    "reference_sweep": (
-        "references",
-        {"recovery": f"{TABLES}/recovery.tsv"},
-        "3. Grammar recovery",
-    ),
-}
-
-
-rule figure_from_table:
+# Every figure of the report, from grammarbench.aggregate.figures.FIGURES: its named
+# inputs, options and caption, each under its stage's section beside that stage's table.
+rule figure:
     input:
-        lambda wildcards: list(FIGURE_RULES[wildcards.figure][1].values()),
+        unpack(figure_inputs),
     output:
         png=report(
             f"{FIGURES}/{{figure}}.png",
-            caption="../report/figure_from_table.rst",
-            # each figure under its stage, beside that stage's table
-            category=lambda wildcards: FIGURE_RULES[wildcards.figure][2],
+            caption="../report/item.rst",
+            category=lambda wildcards: FIGURE_REGISTRY[wildcards.figure].category,
         ),
         pdf=f"{FIGURES}/{{figure}}.pdf",
     log:
         "logs/figure/{figure}.log",
     wildcard_constraints:
-        figure="|".join(FIGURE_RULES),
+        figure="|".join(FIGURE_REGISTRY),
     conda:
         "../envs/plot.yaml"
     resources:
         mem_mb=4000,
         runtime=30,
     params:
-        name=lambda wildcards: FIGURE_RULES[wildcards.figure][0],
-        options={},
-    script:
-        "../scripts/figure.py"
-
-
-rule figure_positional_heatmaps:
-    input:
-        splits=[
-            f"{DATASETS}/{grammar}/seed{GRID.seeds[0]}/heldout/test"
-            for grammar in GRID.grammars
-        ],
-    output:
-        png=report(
-            f"{FIGURES}/positional_heatmaps.png",
-            caption="../report/positional_heatmaps.rst",
-            category="1. Simulated data",
-        ),
-        pdf=f"{FIGURES}/positional_heatmaps.pdf",
-    log:
-        "logs/figure/positional_heatmaps.log",
-    conda:
-        "../envs/plot.yaml"
-    resources:
-        mem_mb=4000,
-        runtime=30,
-    params:
-        name="positional",
-        options={"names": list(GRID.grammars)},
-    script:
-        "../scripts/figure.py"
-
-
-rule figure_attribution_tracks:
-    input:
-        attribution=lambda wildcards: f"{ATTRIBUTIONS}/{MODEL.format(**tracks_model())}",
-        split=lambda wildcards: f"{DATASETS}/{tracks_model()['grammar']}/seed{tracks_model()['seed']}/heldout/test",
-    output:
-        png=report(
-            f"{FIGURES}/attribution_tracks.png",
-            caption="../report/attribution_tracks.rst",
-            category="3. Grammar recovery",
-        ),
-        pdf=f"{FIGURES}/attribution_tracks.pdf",
-    log:
-        "logs/figure/attribution_tracks.log",
-    conda:
-        "../envs/plot.yaml"
-    resources:
-        mem_mb=4000,
-        runtime=30,
-    params:
-        name="tracks",
-        options={},
-        run=lambda wildcards: (
-            GRID.attribution["runs"][0]["name"] if GRID.attribution else ""
-        ),
+        options=lambda wildcards: FIGURE_REGISTRY[wildcards.figure].options(GRID),
+        caption=figure_caption,
     script:
         "../scripts/figure.py"
 

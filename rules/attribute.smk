@@ -18,14 +18,14 @@ rule attribute:
         f"{RUNTIME}/attribute/{MODEL}.tsv"
     conda:
         "../envs/torch.yaml"
-    threads: config["train"]["threads"]
+    threads: config["attribution"]["threads"]
     resources:
         gpu=1,
         mem_mb=4000,
         runtime=120,
     params:
-        attribution=GRID.attribution,
-        device=config["train"]["device"],
+        attribution=GRID.attribution.to_dict() if GRID.attribution else {},
+        device=config["attribution"]["device"],
     script:
         "../scripts/attribute.py"
 
@@ -46,11 +46,7 @@ rule score:
         mem_mb=4000,
         runtime=60,
     params:
-        runs=(
-            [run["name"] for run in GRID.attribution["runs"]]
-            if GRID.attribution
-            else []
-        ),
-        metrics=GRID.attribution["metrics"] if GRID.attribution else {},
+        runs=[run.name for run in GRID.attribution.runs] if GRID.attribution else [],
+        metrics=GRID.attribution.metrics if GRID.attribution else {},
     script:
         "../scripts/score.py"

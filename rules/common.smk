@@ -10,7 +10,9 @@ sys.path.insert(
     0, workflow.basedir
 )  # the grammarbench package sits beside the Snakefile
 
-from grammarbench.attribution.settings import has_reference_sweep
+from grammarbench.aggregate.figures import FIGURES as FIGURE_REGISTRY
+from grammarbench.aggregate.figures import applicable, render_caption
+from grammarbench.aggregate.tables import REPORT as TABLE_REPORT
 from grammarbench.errors import InputError
 from grammarbench.grid import (
     COMMAND_LINE,
@@ -211,9 +213,9 @@ TRAINING_JOBS = [
     (point, f"{MODELS}/{MODEL.format(**point)}/history.tsv") for point in MODEL_POINTS
 ]
 RECOVERY_JOBS = [
-    ({**point, "run": run["name"]}, f"{RECOVERY}/{MODEL.format(**point)}.tsv")
+    ({**point, "run": run.name}, f"{RECOVERY}/{MODEL.format(**point)}.tsv")
     for point in MODEL_POINTS
-    for run in (GRID.attribution["runs"] if GRID.attribution else [])
+    for run in (GRID.attribution.runs if GRID.attribution else [])
 ]
 # The tables of the stages that ran (the runtime table follows them).
 STAGE_TABLES = ["predictive", "training"] + (["recovery"] if GRID.attribution else [])
@@ -223,6 +225,13 @@ RUNTIME_JOBS = [
     for rule in ["train", "evaluate"]
     + (["attribute", "score"] if GRID.attribution else [])
 ]
+# Table name -> its (keys, per-job file) pairs: the `aggregate` rule's jobs.
+TABLE_JOBS = {
+    "predictive": PREDICTIVE_JOBS,
+    "training": TRAINING_JOBS,
+    "recovery": RECOVERY_JOBS,
+    "runtime": RUNTIME_JOBS,
+}
 
 
 # Per-model report items (e.g. each model's ROC/PR curves) only while the grid is small
@@ -238,20 +247,22 @@ def report_if_browsable(path, **report_options):
     return path
 
 
-def table_inputs(jobs):
-    return sorted({path for _, path in jobs})
+def table_inputs(wildcards):
+    """A table's per-job files; the runtime table's are the other tables (see rule
+    aggregate)."""
+    if wildcards.table == "runtime":
+        return [f"{TABLES}/{name}.tsv" for name in STAGE_TABLES]
+    return sorted({path for _, path in TABLE_JOBS[wildcards.table]})
 
 
-def figure_targets():
-    """The report's figures: one set per grid, each PNG with a PDF beside it."""
-    if not GRID.architectures:
-        return []
-    names = ["predictive", "learning_curves", "runtime", "positional_heatmaps"]
-    if GRID.attribution:
-        names += ["recovery", "methods_heatmap", "attribution_tracks"]
-        if has_reference_sweep(GRID.attribution["runs"]):
-            names.append("reference_sweep")
-    return [f"{FIGURES}/{name}.png" for name in names]
+def _caption(path, **context):
+    return render_caption(
+        Path(workflow.basedir) / "report" / path, config=config, **context
+    )
+
+
+def table_caption(wildcards):
+    return _caption(TABLE_REPORT[wildcards.table][1])
 
 
 def tracks_model():
@@ -260,6 +271,36 @@ def tracks_model():
     point = dict(MODEL_POINTS[0])
     point["n_train"] = max(GRID.n_train[point["grammar"]])
     return point
+
+
+def figure_inputs(wildcards):
+    """A figure's named inputs (grammarbench.aggregate.figures.FIGURES[...].inputs)."""
+    needed = FIGURE_REGISTRY[wildcards.figure].inputs
+    paths = {name: f"{TABLES}/{name}.tsv" for name in TABLE_JOBS if name in needed}
+    if "splits" in needed:  # the test split of the first data seed, one per grammar
+        paths["splits"] = [
+            f"{DATASETS}/{grammar}/seed{GRID.seeds[0]}/heldout/test"
+            for grammar in GRID.grammars
+        ]
+    if "attribution" in needed:
+        model = tracks_model()
+        paths["attribution"] = f"{ATTRIBUTIONS}/{MODEL.format(**model)}"
+        paths["split"] = (
+            f"{DATASETS}/{model['grammar']}/seed{model['seed']}/heldout/test"
+        )
+    return paths
+
+
+def figure_caption(wildcards):
+    name = wildcards.figure
+    options = FIGURE_REGISTRY[name].options(GRID)
+    model = tracks_model() if "attribution" in FIGURE_REGISTRY[name].inputs else {}
+    return _caption(FIGURE_REGISTRY[name].caption, model=model, **options)
+
+
+def figure_targets():
+    """The report's figures: one set per grid, each PNG with a PDF beside it."""
+    return [f"{FIGURES}/{name}.png" for name in applicable(GRID)]
 
 
 def get_final_output():

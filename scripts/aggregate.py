@@ -1,4 +1,4 @@
-"""Adapter: one of the grid's tables from its per-job files (rules aggregate_*)."""
+"""Adapter: one of the grid's tables from its per-job files (rule aggregate)."""
 
 import sys
 
@@ -7,4 +7,4 @@ sys.path.insert(0, snakemake.scriptdir + "/..")
 
 from grammarbench.aggregate.tables import aggregate
 
-aggregate(snakemake.params.kind, snakemake.params.jobs, snakemake.output[0])
+aggregate(snakemake.wildcards.table, snakemake.params.jobs, snakemake.output[0])

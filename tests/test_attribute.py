@@ -344,7 +344,7 @@ def test_guided_backprop_applies_to_functional_relus():
 
 def test_gradcam_receptive_field_and_mapping():
     model = SmallCNN()
-    from grammarbench.attribution._core import Run
+    from grammarbench.attribution.core import Run
     run = Run(model.eval(), torch.device("cpu"), torch.float32, 64, A)
     field = receptive_fields(run, model.conv2, L).numpy()                  # (L/2, L)
     # conv1 (k5, pad 2) -> pool 2 -> conv2 (k3, pad 1): output j sees [2j-4, 2j+5]
@@ -462,15 +462,15 @@ def test_validate_attribution_config():
                        "deeplift_shap": None, "gradcam": {"layer": "conv2"}},
            "metrics": {"score": "observed"}}
     out = validate_attribution_config(cfg, "config.yaml", layers)
-    names = [r["name"] for r in out["runs"]]
+    names = [r.name for r in out.runs]
     assert names == ["grad_x_input", "saliency", "integrated_gradients-zeros",
                      "integrated_gradients-shuffle", "deeplift_shap", "gradcam"]
-    assert out["runs"][4]["settings"]["n_references"] == 20
-    assert out["n_examples"] == 50 and out["batch_size"] == 128
+    assert out.runs[4].settings.n_references == 20
+    assert out.n_examples == 50 and out.batch_size == 128
     listed = validate_attribution_config(
         {"methods": ["ism", {"method": "saliency", "name": "saliency_corrected",
                              "correction": True}, {"method": "saliency"}]}, "c.yaml")
-    assert [r["name"] for r in listed["runs"]] == ["ism", "saliency_corrected", "saliency"]
+    assert [r.name for r in listed.runs] == ["ism", "saliency_corrected", "saliency"]
     bad = [({"methods": {"lrp": {}}}, "attribution.methods.lrp: unknown method 'lrp'"),
            ({"methods": {"deeplift": {"reference": "gc"}}},
             "attribution.methods.deeplift.reference: unknown reference 'gc'"),
@@ -586,12 +586,11 @@ def test_config_runs_feed_explain(one_motif):
                                               "n_references": 2, "steps": 8},
                      "ism": None, "gradcam": {"layer": "relu"}}},
         "config.yaml", model_layers(model))
-    for run in cfg["runs"]:
-        result = attribute_split(model, test, run["method"], n_examples=cfg["n_examples"],
-                         batch_size=cfg["batch_size"], random_state=cfg["random_state"],
-                         **run["settings"])
-        assert len(result) == 8 and result.settings["method"] == run["method"]
-        assert result.reference == run["reference"]
+    for run in cfg.runs:
+        result = attribute_split(model, test, run.settings, n_examples=cfg.n_examples,
+                                 batch_size=cfg.batch_size, random_state=cfg.random_state)
+        assert len(result) == 8 and result.settings["method"] == run.method
+        assert result.reference == run.reference
 
 
 def test_multilabel_targets(tmp_path):

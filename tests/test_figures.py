@@ -146,15 +146,15 @@ def test_render_is_one_call(grid, tables, tmp_path):
     assert [p.name for p in paths] == ["predictive.png", "predictive.pdf"]
     result = grid["sim"]["result"]
     result.save(tmp_path / "maps.npz")
-    paths = fg.render("tracks", {"attribution": tmp_path / "maps.npz", "split": grid["sim"]["test"]},
+    paths = fg.render("attribution_tracks", {"attribution": tmp_path / "maps.npz", "split": grid["sim"]["test"]},
                       tmp_path / "figs/tracks")
     assert all(p.stat().st_size > 1000 for p in paths)
-    paths = fg.render("positional", {"splits": {"one-motif": grid["sim"]["test"]}}, tmp_path / "figs/pos")
+    paths = fg.render("positional_heatmaps", {"splits": {"one-motif": grid["sim"]["test"]}}, tmp_path / "figs/pos")
     assert paths[0].is_file()
-    paths = fg.render("positional", {"splits": [grid["sim"]["test"]]}, tmp_path / "figs/pos2", names=["one-motif"])
+    paths = fg.render("positional_heatmaps", {"splits": [grid["sim"]["test"]]}, tmp_path / "figs/pos2", names=["one-motif"])
     assert paths[1].stat().st_size > 1000
     with pytest.raises(ValueError, match="needs input"):
-        fg.render("methods", {}, tmp_path / "x")
+        fg.render("methods_heatmap", {}, tmp_path / "x")
     with pytest.raises(ValueError, match="no rows with"):
         fg.predictive_figure(ag.read_table(tables["predictive"]), split="train")
     assert isinstance(ag.read_table(tables["recovery"]), pd.DataFrame)

@@ -13,14 +13,15 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
+from grammarbench.aggregate.figures import FIGURES as FIGURE_REGISTRY
 from grammarbench.aggregate.tables import PREDICTIVE_COLUMNS, RECOVERY_COLUMNS, TRAINING_COLUMNS
 
 REPO = Path(__file__).resolve().parents[1]
 SNAKEMAKE = str(Path(sys.executable).with_name("snakemake"))
 TINY = REPO / "tests/configs/tiny/config.yaml"
-# no reference_sweep: the tiny grid runs each method with one reference setting
-FIGURES = ["predictive", "learning_curves", "runtime", "positional_heatmaps", "recovery",
-           "methods_heatmap", "attribution_tracks"]
+# every registered figure but reference_sweep: the tiny grid runs each method with one
+# reference setting, so it has no sweep to draw
+FIGURES = [name for name in FIGURE_REGISTRY if name != "reference_sweep"]
 
 
 @pytest.fixture(scope="module")
@@ -55,6 +56,7 @@ def test_tables_cover_every_grid_point(grid):
 
 
 def test_every_figure_and_the_report(grid):
+    assert sorted(p.stem for p in (grid / "results/figures").glob("*.png")) == sorted(FIGURES)
     for name in FIGURES:
         for suffix in ("png", "pdf"):
             path = grid / f"results/figures/{name}.{suffix}"
@@ -83,6 +85,8 @@ def test_report_files_each_figure_and_table_under_its_stage(grid):
     categories, _ = json.JSONDecoder().raw_decode(html[start:])
     filed = {Path(path).name: category for category, subcategories in categories.items()
              for paths in subcategories.values() for path in paths}
+    assert {name: figure.category for name, figure in FIGURE_REGISTRY.items()} == {
+        name: stage for stage, names in STAGES.items() for name in names if "." not in name}
     for stage, names in STAGES.items():
         for name in names:
             assert filed[name if "." in name else f"{name}.png"] == stage, name

@@ -34,32 +34,38 @@ function                   what                                                 
                            per grammar                                           tables
 :func:`runtime_figure`     wall time and peak memory per rule; training time     runtime
                            vs training-set size
+:func:`curves_figure`      one model's ROC and precision-recall curves           curves
 =========================  ====================================================  ==========
+
+:data:`FIGURES` is the one registry of the report's figures (what each draws from, its
+report category and caption, and when a grid has it): the workflow's ``figure`` rule, its
+targets, the report and the tests all read it. Importing this module changes no plotting
+state: each function sets its style inside (:func:`_style`), and the backend is
+matplotlib's own choice (Agg where there is no display).
 """
 
 from __future__ import annotations
 
 import os
 import warnings
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from contextlib import contextmanager
+from dataclasses import dataclass, field
 from functools import cache
 from pathlib import Path
 
 import matplotlib
+import matplotlib.pyplot as plt
+import numpy as np
+import pandas as pd
+import seaborn as sns
+from matplotlib.font_manager import FontProperties
+from matplotlib.lines import Line2D
+from matplotlib.patches import PathPatch, Patch, Rectangle
+from matplotlib.textpath import TextPath
+from matplotlib.transforms import Affine2D
 
-matplotlib.use("Agg")  # figures are written to files; never open a window
-
-import matplotlib.pyplot as plt  # noqa: E402
-import numpy as np  # noqa: E402
-import pandas as pd  # noqa: E402
-import seaborn as sns  # noqa: E402
 from grammarbench.io import atomic_path
-from matplotlib.font_manager import FontProperties  # noqa: E402
-from matplotlib.lines import Line2D  # noqa: E402
-from matplotlib.patches import PathPatch, Patch, Rectangle  # noqa: E402
-from matplotlib.textpath import TextPath  # noqa: E402
-from matplotlib.transforms import Affine2D  # noqa: E402
 
 __all__ = [
     "predictive_figure",
@@ -71,11 +77,15 @@ __all__ = [
     "learning_curves",
     "positional_heatmaps",
     "runtime_figure",
+    "curves_figure",
     "tracks_from_files",
     "read_positional",
     "save",
     "render",
+    "render_caption",
+    "Figure",
     "FIGURES",
+    "applicable",
 ]
 
 PALETTE = "colorblind"
@@ -680,12 +690,20 @@ def attribution_tracks(maps, codes, instances: pd.DataFrame, example_ids=None, s
     return fig
 
 
-def tracks_from_files(attribution: str | os.PathLike, split: str | os.PathLike, **options) -> plt.Figure:
+def tracks_from_files(attribution: str | os.PathLike, split: str | os.PathLike, run: str | None = None,
+                      **options) -> plt.Figure:
     """:func:`attribution_tracks` of a stored attribution result (``.npz``,
-    :meth:`grammarbench.attribution.AttributionResult.save`) and the split it explains."""
+    :meth:`grammarbench.attribution.AttributionResult.save`) and the split it explains.
+
+    ``attribution`` is the ``.npz`` file, or a model's folder of runs (the ``attribute``
+    rule's output) with ``run`` naming the one to draw."""
     from grammarbench.attribution.results import AttributionResult
     from grammarbench.simulation.dataset import load_split
 
+    if Path(attribution).is_dir():
+        if run is None:
+            raise ValueError(f"tracks: {attribution} is a folder of runs; name one with run=")
+        attribution = Path(attribution) / f"{run}.npz"
     result = AttributionResult.load(attribution)
     data = load_split(split)
     codes = np.asarray(data.sequences)[result.example]
@@ -745,6 +763,30 @@ def learning_curves(training: pd.DataFrame, metric: str = "loss",
         handles = [Line2D([], [], color=colour[a], lw=1.8, label=a) for a in architectures]
         handles += [Line2D([], [], color="black", ls=ls, lw=1.5, label=split) for split, ls in styles.items()]
         fig.legend(handles=handles, loc="outside right upper", frameon=False)
+    return fig
+
+
+def curves_figure(curves: pd.DataFrame, title: str = "") -> plt.Figure:
+    """ROC and precision-recall curves side by side, one line per class (and ``micro``).
+
+    Parameters
+    ----------
+    curves: pd.DataFrame
+        Columns curve (roc | pr), class, x, y: :func:`grammarbench.models.evaluate.curves_table`.
+    title: str
+        Default none.
+    """
+    with _style():
+        fig, axes = plt.subplots(1, 2, figsize=(9, 4.2))
+        for ax, (kind, xlabel, ylabel) in zip(axes, (("roc", "false positive rate", "true positive rate"),
+                                                     ("pr", "recall", "precision"))):
+            part = curves[curves["curve"] == kind]
+            sns.lineplot(part, x="x", y="y", hue="class", ax=ax, estimator=None, sort=False, errorbar=None)
+            if kind == "roc":
+                ax.plot([0, 1], [0, 1], color="grey", lw=0.8, ls="--")
+            ax.set(xlabel=xlabel, ylabel=ylabel, xlim=(0, 1), ylim=(0, 1.02))
+        fig.suptitle(title)
+        fig.tight_layout()
     return fig
 
 
@@ -887,18 +929,101 @@ def _named(splits, names) -> dict:
     return dict(zip(names, splits))
 
 
-#: Figure name → (function drawing it from the loaded inputs, input names).
+def _table_figure(function, table: str) -> Callable:
+    return lambda inputs, **options: function(_table(inputs[table]), **options)
+
+
+def _positional(inputs, names=None, **options) -> plt.Figure:
+    splits = _named(inputs["splits"], names)
+    return positional_heatmaps({name: read_positional(path) for name, path in splits.items()}, **options)
+
+
+def _tracks(inputs, **options) -> plt.Figure:
+    return tracks_from_files(inputs["attribution"], inputs["split"], **options)
+
+
+def _has_models(grid) -> bool:
+    return bool(grid.architectures)
+
+
+def _has_attribution(grid) -> bool:
+    return bool(grid.architectures) and grid.attribution is not None
+
+
+def _has_reference_sweep(grid) -> bool:
+    """A sweep needs one method run with two or more reference settings; otherwise the
+    figure would repeat one point per method."""
+    from grammarbench.attribution.settings import has_reference_sweep
+
+    return _has_attribution(grid) and has_reference_sweep(grid.attribution.runs)
+
+
+@dataclass(frozen=True)
+class Figure:
+    """One figure of the report: a row of :data:`FIGURES`.
+
+    Attributes
+    ----------
+    draw: callable
+        ``draw(inputs, **options) -> matplotlib Figure``; ``inputs`` maps each name of
+        ``inputs`` to a path (or a DataFrame, for a table).
+    inputs: tuple of str
+        What it is drawn from: a table of :data:`grammarbench.aggregate.tables.BUILDERS`
+        (its ``.tsv``), ``splits`` (held-out test splits, one per grammar), ``attribution``
+        (one model's folder of runs) and ``split`` (the split those maps explain).
+    category: str
+        The report section it is filed under, beside its stage's table.
+    caption: str
+        Its caption, a Jinja template under ``report/`` (:func:`render_caption`).
+    applies: callable
+        ``applies(grid) -> bool``: whether a :class:`grammarbench.grid.Grid` has it.
+    options: callable
+        ``options(grid) -> dict``: keyword arguments of ``draw`` that the grid decides.
+    """
+
+    draw: Callable
+    inputs: tuple[str, ...]
+    category: str
+    caption: str
+    applies: Callable = _has_models
+    options: Callable = field(default=lambda grid: {})
+
+
+#: The report's figures, name (the file stem under ``<results>/figures/``) → :class:`Figure`.
 FIGURES = {
-    "predictive": (lambda i, **o: predictive_figure(_table(i["predictive"]), **o), ("predictive",)),
-    "recovery": (lambda i, **o: recovery_figure(_table(i["recovery"]), **o), ("recovery",)),
-    "methods": (lambda i, **o: method_heatmap(_table(i["recovery"]), **o), ("recovery",)),
-    "references": (lambda i, **o: reference_sweep(_table(i["recovery"]), **o), ("recovery",)),
-    "learning_curves": (lambda i, **o: learning_curves(_table(i["training"]), **o), ("training",)),
-    "runtime": (lambda i, **o: runtime_figure(_table(i["runtime"]), **o), ("runtime",)),
-    "positional": (lambda i, names=None, **o: positional_heatmaps(
-        {name: read_positional(path) for name, path in _named(i["splits"], names).items()}, **o), ("splits",)),
-    "tracks": (lambda i, **o: tracks_from_files(i["attribution"], i["split"], **o), ("attribution", "split")),
+    "predictive": Figure(_table_figure(predictive_figure, "predictive"), ("predictive",),
+                         "2. Predictive performance", "figures/predictive.rst"),
+    "learning_curves": Figure(_table_figure(learning_curves, "training"), ("training",),
+                              "2. Predictive performance", "figures/learning_curves.rst"),
+    "runtime": Figure(_table_figure(runtime_figure, "runtime"), ("runtime",), "4. Runtime",
+                      "figures/runtime.rst"),
+    "positional_heatmaps": Figure(_positional, ("splits",), "1. Simulated data",
+                                  "figures/positional_heatmaps.rst",
+                                  options=lambda grid: {"names": list(grid.grammars)}),
+    "recovery": Figure(_table_figure(recovery_figure, "recovery"), ("recovery",), "3. Grammar recovery",
+                       "figures/recovery.rst", _has_attribution),
+    "methods_heatmap": Figure(_table_figure(method_heatmap, "recovery"), ("recovery",),
+                              "3. Grammar recovery", "figures/methods_heatmap.rst", _has_attribution),
+    "attribution_tracks": Figure(_tracks, ("attribution", "split"), "3. Grammar recovery",
+                                 "figures/attribution_tracks.rst", _has_attribution,
+                                 options=lambda grid: {"run": grid.attribution.runs[0].name}),
+    "reference_sweep": Figure(_table_figure(reference_sweep, "recovery"), ("recovery",),
+                              "3. Grammar recovery", "figures/reference_sweep.rst", _has_reference_sweep),
 }
+
+
+def applicable(grid) -> list[str]:
+    """The names of the figures a grid (:class:`grammarbench.grid.Grid`) has, in
+    :data:`FIGURES` order."""
+    return [name for name, figure in FIGURES.items() if figure.applies(grid)]
+
+
+def render_caption(path: str | os.PathLike, **context) -> str:
+    """A report caption: the Jinja template at ``path`` rendered with ``context`` (e.g.
+    ``config=``, the run's config)."""
+    import jinja2
+
+    return jinja2.Template(Path(path).read_text(), trim_blocks=True, lstrip_blocks=True).render(**context)
 
 
 def render(name: str, inputs: Mapping, output: str | os.PathLike, **options) -> list[Path]:
@@ -912,7 +1037,9 @@ def render(name: str, inputs: Mapping, output: str | os.PathLike, **options) -> 
     inputs: mapping
         The figure's inputs: table paths (or DataFrames) under ``predictive``,
         ``recovery``, ``training``, ``runtime``; ``splits`` (grammar → split folder, or a
-        list of folders with ``names=[grammar, ...]``) for ``positional``; ``attribution`` (``.npz``) and ``split`` (folder) for ``tracks``.
+        list of folders with ``names=[grammar, ...]``) for ``positional_heatmaps``;
+        ``attribution`` (``.npz``, or a folder of runs with ``run=``) and ``split``
+        (folder) for ``attribution_tracks``.
     output: str or path
         ``<stem>.png`` or the stem; ``<stem>.pdf`` is written beside.
     **options:
@@ -920,8 +1047,8 @@ def render(name: str, inputs: Mapping, output: str | os.PathLike, **options) -> 
     """
     if name not in FIGURES:
         raise ValueError(f"figure must be one of {', '.join(FIGURES)}; got {name!r}")
-    draw, needed = FIGURES[name]
-    missing = [k for k in needed if k not in inputs]
+    figure = FIGURES[name]
+    missing = [k for k in figure.inputs if k not in inputs]
     if missing:
         raise ValueError(f"figure {name!r} needs input(s) {missing}")
-    return save(draw(inputs, **options), output)
+    return save(figure.draw(inputs, **options), output)

@@ -492,11 +492,19 @@ BUILDERS = {
     "training": training_table,
     "runtime": runtime_table,
 }
+#: Each table's section of the report (beside its stage's figures) and its caption, a
+#: Jinja template under ``report/``.
+REPORT = {
+    "predictive": ("2. Predictive performance", "tables/predictive.rst"),
+    "training": ("2. Predictive performance", "tables/training.rst"),
+    "recovery": ("3. Grammar recovery", "tables/recovery.rst"),
+    "runtime": ("4. Runtime", "tables/runtime.rst"),
+}
 
 
 def aggregate(kind: str, jobs, output: str | os.PathLike, expected=None) -> pd.DataFrame:
     """Build the ``kind`` table (``predictive``, ``recovery``, ``training`` or ``runtime``)
-    from ``jobs`` and write it to ``output``: the one call of an aggregate rule.
+    from ``jobs`` and write it to ``output``: the one call of the ``aggregate`` rule.
 
     Raises
     ------

@@ -10,10 +10,12 @@ a simulated split and returns an :class:`AttributionResult` that knows which exa
 its maps explain, saves itself compactly (``.npz``, float16 maps) and scores itself
 (:meth:`AttributionResult.score`, via :func:`grammarbench.scoring.recovery.score_maps`);
 :func:`validate_attribution_config` checks the workflow's ``attribution`` section before
-any job starts and expands it into runs. The ``attribute`` rule is then::
+any job starts and resolves it, once, into an :class:`AttributionSettings` whose runs
+carry :class:`MethodSettings` (:mod:`grammarbench.attribution.settings`). The ``attribute``
+rule is then, for each run::
 
-    attribute_split(model, test_split, run["method"], n_examples=..., batch_size=...,
-            random_state=..., **run["settings"]).save(output)
+    attribute_split(model, test_split, run.settings, n_examples=settings.n_examples,
+                    batch_size=settings.batch_size, random_state=settings.random_state).save(output)
 
 What comes from Captum, and what is written here (and why):
 
@@ -33,11 +35,12 @@ sis                              here: no Captum equivalent
 ================================ =========================================================
 """
 
-from grammarbench.attribution._core import predict_logits, targets_from_labels
-from grammarbench.attribution.api import (METHODS, Method, attribute, check_applicable, get_method, model_layers,
-                  resolve_options)
-from grammarbench.attribution.settings import validate_attribution_config
-from grammarbench.attribution.results import AttributionResult, attribute_split, attribute_model, score_runs
+from grammarbench.attribution.core import predict_logits, targets_from_labels
+from grammarbench.attribution.api import attribute
+from grammarbench.attribution.registry import METHODS, Method, check_applicable, get_method, model_layers
+from grammarbench.attribution.results import AttributionResult, attribute_model, attribute_split, score_runs
+from grammarbench.attribution.settings import (AttributionRun, AttributionSettings, MethodSettings,
+                                               validate_attribution_config)
 
 __all__ = [
     "METHODS",
@@ -48,7 +51,9 @@ __all__ = [
     "score_runs",
     "AttributionResult",
     "get_method",
-    "resolve_options",
+    "MethodSettings",
+    "AttributionRun",
+    "AttributionSettings",
     "check_applicable",
     "model_layers",
     "validate_attribution_config",

@@ -37,8 +37,8 @@ import torch
 from captum.attr import IntegratedGradients, LayerGradCam, Occlusion, Saliency
 
 from grammarbench.sequences import kernels as seq
-from grammarbench.attribution import _rules
-from grammarbench.attribution._core import Run
+from grammarbench.attribution import backward_rules, fastism
+from grammarbench.attribution.core import Run
 
 # ---------------------------------------------------------------------------------------
 # helpers
@@ -166,7 +166,7 @@ def integrated_gradients(run: Run, x, codes, lengths, target, refs, index):
 def _deeplift_multipliers(run: Run, xr, r, t):
     """DeepLIFT multipliers of each (input, reference) row pair, rescale rule.
 
-    Custom, not Captum (see :mod:`._rules`): references per sequence, functional and
+    Custom, not Captum (see :mod:`.backward_rules`): references per sequence, functional and
     reused nonlinearities, and half the backward work of a ``cat([x, r])`` batch.
 
     Returns
@@ -182,14 +182,14 @@ def _deeplift_multipliers(run: Run, xr, r, t):
         xs = xr[lo:lo + run.batch_size]
         rs = r[lo:lo + run.batch_size]
         ts = t[lo:lo + run.batch_size]
-        recorder = _rules._Recorder()
+        recorder = backward_rules.Recorder()
         with torch.no_grad(), recorder:
             y_r = run.output(rs, ts)
         if recorder.modified():  # the model edits activations in place: keep copies
-            recorder = _rules._Recorder(copy=True)
+            recorder = backward_rules.Recorder(copy=True)
             with torch.no_grad(), recorder:
                 y_r = run.output(rs, ts)
-        mode = _rules._DeepLiftMode(recorder.records, eps)
+        mode = backward_rules.DeepLiftMode(recorder.records, eps)
         xs = xs.detach().requires_grad_(True)
         with torch.enable_grad():
             with mode:
@@ -247,9 +247,9 @@ def guided_backprop(run: Run, x, codes, lengths, target, refs, index):
     The gradient with every ReLU's backward replaced by :math:`\mathrm{relu}(g) \cdot
     [a > 0]`; :math:`P_l` = that modified gradient at the observed letter.
     Hypothetical: the modified gradient. Completeness: no. Custom rather than Captum's
-    ``GuidedBackprop`` so that functional ReLUs get the rule too (see ``_rules``).
+    ``GuidedBackprop`` so that functional ReLUs get the rule too (see :mod:`.backward_rules`).
     """
-    g = run.gradient(x, target, mode=_rules._ModifiedReLUMode("guided"))
+    g = run.gradient(x, target, mode=backward_rules.ModifiedReLUMode("guided"))
     return _gradient_map(run, x, g), None
 
 
@@ -260,7 +260,7 @@ def deconvolution(run: Run, x, codes, lengths, target, refs, index):
     :math:`P_l` = that at the observed letter. Hypothetical: the modified gradient.
     Completeness: no. Custom rather than Captum's ``Deconvolution`` for functional ReLUs.
     """
-    g = run.gradient(x, target, mode=_rules._ModifiedReLUMode("deconv"))
+    g = run.gradient(x, target, mode=backward_rules.ModifiedReLUMode("deconv"))
     return _gradient_map(run, x, g), None
 
 
@@ -470,18 +470,16 @@ def ism(run: Run, x, codes, lengths, target, refs, index):
     Hypothetical: :math:`ISM` for every letter. Completeness: no. Custom: no library
     batches substitutions across sequences; with ``fast=True`` (default) the changed
     activations are computed only where a substitution can reach (fastISM, Nair et al.
-    2022; see :mod:`._fastism`), falling back to full forward passes.
+    2022; see :mod:`.fastism`), falling back to full forward passes.
     """
-    from grammarbench.attribution import _fastism
-
     b, A, L = x.shape
     ex, pos, let = _edits(codes, lengths, A)
     y0 = run.outputs(x, target)                                             # (b,)
     y = None
     if run.options.get("fast", True) and len(ex):
-        y = _fastism.predict_edits(run, x, target, ex, pos, let)
+        y = fastism.predict_edits(run, x, target, ex, pos, let)
     if y is None:
-        y = _predict_edits(run, x, target, ex, pos, let)
+        y = run.edited_outputs(x, target, ex, pos, let)
     ex_t = torch.as_tensor(ex, device=run.device)
     delta = torch.zeros(b, A, L, device=run.device)
     delta[ex_t, torch.as_tensor(let, device=run.device).long(),
@@ -504,7 +502,7 @@ def gkmexplain(run: Run, x, codes, lengths, target, refs, index):
     (for the RBF kernels :math:`b` also holds :math:`e^{-\gamma}\sum_j y_j\alpha_j`).
     Custom: only gkm-SVMs have it (:mod:`grammarbench.models.gkmsvm.explain`).
     """
-    from ..models.gkmsvm import GkmSvmModule, position_scores
+    from grammarbench.models.gkmsvm import GkmSvmModule, position_scores
 
     if not isinstance(run.model, GkmSvmModule):
         raise ValueError("method 'gkmexplain' explains gapped k-mer SVMs only")
@@ -516,22 +514,6 @@ def gkmexplain(run: Run, x, codes, lengths, target, refs, index):
     decision = run.outputs(x, target).float()
     offset = torch.as_tensor(svm.attribution_offset()[target_np], dtype=torch.float32, device=x.device)
     return maps, maps.sum(dim=(1, 2)) - (decision - offset)
-
-
-def _predict_edits(run: Run, x, target, ex, pos, let) -> torch.Tensor:
-    """Target logit of each edited sequence by full forward passes, shape=(E,)."""
-    out = []
-    for lo in range(0, len(ex), run.batch_size):
-        e = torch.as_tensor(ex[lo:lo + run.batch_size], device=run.device)
-        p = torch.as_tensor(pos[lo:lo + run.batch_size], device=run.device)
-        a = torch.as_tensor(let[lo:lo + run.batch_size], device=run.device).long()
-        rows = torch.arange(len(e), device=run.device)
-        xs = x[e]                                                           # (B, A, L)
-        xs[rows, :, p] = 0
-        xs[rows, a, p] = 1
-        with torch.no_grad():
-            out.append(run.output(xs, target[e]))
-    return torch.cat(out)
 
 
 def _sis_score(run: Run, xs: torch.Tensor, t: torch.Tensor) -> torch.Tensor:

@@ -73,7 +73,7 @@ def _constant(profile: np.ndarray, arr: np.ndarray, lengths: np.ndarray, n: int)
     """Broadcast a per-letter profile, shape=(A,) or (A, L), to (N, n, A, L); padding zero."""
     N, L = arr.shape
     A = profile.shape[0]
-    inside = seq._inside(lengths, L).astype(np.float32)                    # (N, L)
+    inside = seq.inside_mask(lengths, L).astype(np.float32)                    # (N, L)
     if profile.ndim == 1:
         profile = np.broadcast_to(profile[:, None], (A, L))
     out = inside[:, None, None, :] * profile[None, None].astype(np.float32)  # (N, 1, A, L)
@@ -268,7 +268,7 @@ def letter_frequencies(codes, lengths=None, alphabet_size: int = 4) -> np.ndarra
         Sums to 1 (uniform if there is no known letter at all).
     """
     arr, lengths, A = _prepare(codes, lengths, alphabet_size)
-    inside = seq._inside(lengths, arr.shape[1])
+    inside = seq.inside_mask(lengths, arr.shape[1])
     counts = np.bincount(arr[inside & (arr < A)].ravel(), minlength=A)[:A].astype(np.float64)
     total = counts.sum()
     return counts / total if total > 0 else np.full(A, 1.0 / A)

@@ -15,8 +15,9 @@ import numpy as np
 import torch
 
 from grammarbench.attribution import references as refs_mod
-from grammarbench.attribution.api import attribute, resolve_options
-from grammarbench.attribution._core import predict_logits, targets_from_labels
+from grammarbench.attribution.core import predict_logits, targets_from_labels
+from grammarbench.attribution.api import attribute
+from grammarbench.attribution.settings import AttributionSettings, MethodSettings, method_settings
 from grammarbench.io import atomic_path
 
 __all__ = ["AttributionResult", "attribute_split", "attribute_model", "score_runs"]
@@ -125,17 +126,17 @@ class AttributionResult:
                        info=meta["info"])
 
 
-def attribute_split(model: torch.nn.Module, split, method: str, reference: str | None = None, *,
-            n_examples: int | None = None, frequencies=None, n_references: int | None = None,
-            batch_size: int = 128, device=None, dtype=None, random_state: int | None = 0,
-            hypothetical: bool = False, correction: bool = False, **options
-            ) -> AttributionResult:
+def attribute_split(model: torch.nn.Module, split, method: str | MethodSettings, reference: str | None = None, *,
+                    n_examples: int | None = None, frequencies=None, n_references: int | None = None,
+                    batch_size: int = 128, device=None, dtype=None, random_state: int | None = 0,
+                    hypothetical: bool = False, correction: bool = False, **options
+                    ) -> AttributionResult:
     """Explain the first ``n_examples`` examples of a split with one method.
 
     Each example's true class is explained (multi-class), or each of its positive
     labels (multi-label). The model's predictions decide which maps are of correctly
     classified examples, so that :func:`grammarbench.scoring.recovery.score_maps` can score both
-    subsets. This is the call the ``attribute`` rule makes.
+    subsets. :func:`attribute_model` (the ``attribute`` rule) calls it once per run.
 
     Parameters
     ----------
@@ -144,7 +145,8 @@ def attribute_split(model: torch.nn.Module, split, method: str, reference: str |
         A split (or its folder), usually the test split.
     method, reference, n_references, batch_size, device, dtype, random_state,
     hypothetical, correction, **options:
-        As in :func:`grammarbench.attribution.attribute`.
+        As in :func:`grammarbench.attribution.attribute`: a method's name and settings,
+        or its :class:`~grammarbench.attribution.settings.MethodSettings` alone.
     n_examples: int or None
         How many examples, from the first row. Default None: all.
         (For ``sis`` on multi-label data, ``output`` defaults to ``sigmoid``.)
@@ -163,8 +165,7 @@ def attribute_split(model: torch.nn.Module, split, method: str, reference: str |
         split = load_split(split)
     if method == "sis" and np.asarray(split.labels).ndim == 2:
         options.setdefault("output", "sigmoid")  # multi-label: one sigmoid per class
-    settings = resolve_options(method, reference, n_references, hypothetical, correction,
-                               **options)
+    settings = method_settings(method, reference, n_references, hypothetical, correction, **options)
     A = len(split.manifest["letters"])
     N = len(split)
     if n_examples is not None:
@@ -176,7 +177,7 @@ def attribute_split(model: torch.nn.Module, split, method: str, reference: str |
     lengths = np.asarray(split.lengths[:N]).astype(np.int64)
     labels = np.asarray(split.labels[:N])
     example, target = targets_from_labels(labels)
-    if settings["reference"] == "mean_composition" and frequencies is None:
+    if settings.reference == "mean_composition" and frequencies is None:
         frequencies = refs_mod.letter_frequencies(codes, lengths, A)
 
     start = time.perf_counter()
@@ -187,11 +188,9 @@ def attribute_split(model: torch.nn.Module, split, method: str, reference: str |
     else:
         correct = logits[example, target] > 0
     maps, delta = attribute(
-        model, codes[example], target, method, settings["reference"],
-        n_references=settings["n_references"] or None, batch_size=batch_size, device=device,
-        dtype=dtype, random_state=random_state, index=example,
-        lengths=lengths[example], alphabet_size=A, frequencies=frequencies,
-        hypothetical=hypothetical, correction=correction, return_delta=True, **options)
+        model, codes[example], target, settings, batch_size=batch_size, device=device, dtype=dtype,
+        random_state=random_state, index=example, lengths=lengths[example], alphabet_size=A,
+        frequencies=frequencies, return_delta=True)
     seconds = time.perf_counter() - start
     info = {"seconds": seconds, "batch_size": batch_size, "random_state": random_state,
             "device": str(device if device is not None
@@ -199,15 +198,14 @@ def attribute_split(model: torch.nn.Module, split, method: str, reference: str |
             "split": str(split.path), "n_examples": int(N)}
     return AttributionResult(maps=maps, example=example, target=target,
                              correct=np.asarray(correct, dtype=bool), delta=delta,
-                             settings=settings, info=info)
+                             settings=settings.as_dict(), info=info)
 
 
 # --------------------------------------------------------------------------- a model's runs
 
 
-def attribute_model(model_dir, test_dir, train_dir, runs: list[dict], out_dir, *,
-                    n_examples: int, batch_size: int = 128, random_state: int = 0,
-                    device=None) -> list[str]:
+def attribute_model(model_dir, test_dir, train_dir, settings: AttributionSettings, out_dir, *,
+                    device=None, gpu_allowed: bool = True, threads: int | None = None) -> list[str]:
     """Every configured run (method × reference) on one trained model: the ``attribute``
     rule. Writes ``<out_dir>/<run name>.npz`` per run (see :meth:`AttributionResult.save`).
 
@@ -216,19 +214,29 @@ def attribute_model(model_dir, test_dir, train_dir, runs: list[dict], out_dir, *
     model_dir, test_dir, train_dir: str or os.PathLike
         The trained-model folder, the split to explain (the test split) and the training
         split, whose letter frequencies make the ``mean_composition`` reference.
-    runs: list of dict
-        ``runs`` of :func:`grammarbench.attribution.settings.validate_attribution_config`.
+    settings: AttributionSettings
+        The checked ``attribution`` section
+        (:func:`grammarbench.attribution.settings.validate_attribution_config`): its runs,
+        ``n_examples``, ``batch_size`` and ``random_state``.
     out_dir: str or os.PathLike
-    n_examples, batch_size, random_state, device:
-        As in :func:`attribute_split`.
+    device: str, torch.device or None
+        ``auto``/None: CUDA when available and ``gpu_allowed``, else the CPU
+        (:func:`grammarbench.runtime.resolve_device`).
+    gpu_allowed: bool
+        Whether the job may use a GPU (the rule's ``gpu`` resource). Default True.
+    threads: int or None
+        CPU threads for PyTorch; None leaves its default.
 
     Returns
     -------
     paths: list of str
     """
-    from grammarbench.simulation.dataset import load_split
     from grammarbench.models.networks import load_trained
+    from grammarbench.runtime import resolve_device, use_threads
+    from grammarbench.simulation.dataset import load_split
 
+    use_threads(threads)
+    device = resolve_device(device, gpu_allowed=gpu_allowed)
     model = load_trained(model_dir, device=device)
     test, train = load_split(test_dir), load_split(train_dir)
     frequencies = refs_mod.letter_frequencies(np.asarray(train.sequences), np.asarray(train.lengths),
@@ -236,12 +244,12 @@ def attribute_model(model_dir, test_dir, train_dir, runs: list[dict], out_dir, *
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     paths = []
-    for run in runs:
-        result = attribute_split(model, test, run["method"], n_examples=n_examples, frequencies=frequencies,
-                         batch_size=batch_size, device=device, random_state=random_state,
-                         **run["settings"])
-        result.info["run"] = run["name"]
-        path = out_dir / f"{run['name']}.npz"
+    for run in settings.runs:
+        result = attribute_split(model, test, run.settings, n_examples=settings.n_examples,
+                                 frequencies=frequencies, batch_size=settings.batch_size, device=device,
+                                 random_state=settings.random_state)
+        result.info["run"] = run.name
+        path = out_dir / f"{run.name}.npz"
         result.save(path)
         paths.append(str(path))
     return paths

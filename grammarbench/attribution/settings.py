@@ -1,7 +1,15 @@
-# config.py
-# grammarbench.attribution: check the workflow's `attribution` section before any job starts.
+# settings.py
+# grammarbench.attribution: attribution settings, checked and resolved once.
 
-"""Validation of the ``attribution`` section of the workflow config.
+"""Attribution settings, checked and resolved once into objects that every caller shares:
+the workflow's config check, :func:`grammarbench.attribution.attribute`,
+:func:`~grammarbench.attribution.attribute_split`, the ``attribute`` rule and the CLI.
+
+* :class:`MethodSettings`: one method with its reference, number of references and
+  options, every default filled in (:meth:`MethodSettings.resolve`);
+* :class:`AttributionRun`: a named :class:`MethodSettings` (one file per model);
+* :class:`AttributionSettings`: the ``attribution`` section of the workflow config, its
+  runs expanded (:func:`validate_attribution_config`).
 
 The section::
 
@@ -9,6 +17,8 @@ The section::
       n_examples: 500          # test examples explained per model (the first n)
       batch_size: 128          # rows per forward pass
       random_state: 0          # seed of shuffled references and SmoothGrad noise
+      device: auto             # where the attribute rule runs (schema default; auto, cpu, cuda)
+      threads: 1               # CPU threads per attribute job (schema default)
       methods:                 # method -> settings; {} or null for the defaults
         grad_x_input: {}
         saliency: {correction: true}
@@ -29,16 +39,192 @@ options (:data:`grammarbench.attribution.METHODS`).
 
 from __future__ import annotations
 
+from dataclasses import asdict, dataclass, field
+
 from grammarbench.attribution import references as refs_mod
+from grammarbench.attribution.registry import METHODS, at_least, boolean, check_applicable, get_method
 from grammarbench.errors import InputError
-from grammarbench.attribution.api import METHODS, check_applicable, resolve_options
 
-__all__ = ["validate_attribution_config", "has_reference_sweep"]
+__all__ = ["MethodSettings", "method_settings", "AttributionRun", "AttributionSettings", "validate_attribution_config",
+           "METRIC_OPTIONS", "has_reference_sweep"]
 
-_TOP_KEYS = {"n_examples", "batch_size", "random_state", "methods", "metrics"}
-_METRIC_KEYS = {"score": ("sum", "observed"), "absolute": None,
-                "agreement_threshold": None, "threshold_on": ("raw", "normalized")}
-_DEFAULTS = {"n_examples": 500, "batch_size": 128, "random_state": 0}
+#: Options of :func:`grammarbench.scoring.recovery.score_maps` that ``metrics:`` may set:
+#: name -> allowed values (None: any value of the option's type).
+METRIC_OPTIONS = {"score": ("sum", "observed"), "absolute": None,
+                  "agreement_threshold": None, "threshold_on": ("raw", "normalized")}
+#: Keys of the section that say where the ``attribute`` rule runs (the schema fills them).
+_JOB_KEYS = {"device", "threads"}
+_TOP_KEYS = {"n_examples", "batch_size", "random_state", "methods", "metrics"} | _JOB_KEYS
+
+
+@dataclass(frozen=True)
+class MethodSettings:
+    """One attribution method with every setting resolved: what :func:`attribute` runs.
+
+    Attributes
+    ----------
+    method: str
+        A key of :data:`grammarbench.attribution.METHODS`.
+    reference: str or None
+        The reference (None for a method that takes none).
+    n_references: int
+        References actually drawn per sequence: 0 without a reference, 1 for a
+        deterministic one (zeros, uniform, mean_composition).
+    hypothetical, correction: bool
+    options: dict
+        Every option of the method, defaults filled in.
+    """
+
+    method: str
+    reference: str | None = None
+    n_references: int = 0
+    hypothetical: bool = False
+    correction: bool = False
+    options: dict = field(default_factory=dict)
+
+    @classmethod
+    def resolve(cls, method: str, reference: str | None = None, n_references: int | None = None,
+                hypothetical: bool = False, correction: bool = False, **options) -> "MethodSettings":
+        """Check a method's settings and fill in defaults: the one place they are checked.
+
+        Parameters
+        ----------
+        method: str
+            A key of :data:`grammarbench.attribution.METHODS`.
+        reference: str or None
+            Reference name; None gives the method's default (or none, for a method that
+            takes no reference).
+        n_references: int or None
+            References per sequence (random references only); None gives the method's
+            default. DeepLIFT takes exactly one.
+        hypothetical, correction: bool
+            See :func:`grammarbench.attribution.attribute`.
+        **options:
+            Method options (e.g. ``steps`` for Integrated Gradients).
+
+        Raises
+        ------
+        ValueError
+            ``<argument>: <problem>``, naming the offending argument.
+        """
+        spec = get_method(method)
+        if spec.reference is None:
+            if reference is not None:
+                raise ValueError(f"reference: method {method!r} takes no reference; got "
+                                 f"{reference!r}")
+            if n_references is not None:
+                raise ValueError(f"n_references: method {method!r} takes no reference")
+            n_drawn = 0
+        else:
+            reference = spec.reference if reference is None else reference
+            refs_mod.validate_reference(reference)
+            if n_references is None:
+                n_references = spec.n_references
+            n_references = _checked("n_references", at_least(1), n_references)
+            if method == "deeplift" and n_references != 1:
+                raise ValueError("n_references: deeplift uses one reference per sequence; use "
+                                 "deeplift_shap to average over several")
+            n_drawn = refs_mod.n_references(reference, n_references)
+        hypothetical = _checked("hypothetical", boolean, hypothetical)
+        correction = _checked("correction", boolean, correction)
+        if hypothetical and not spec.hypothetical:
+            raise ValueError(f"hypothetical: method {method!r} has no hypothetical "
+                             "contributions")
+        if correction and not spec.correction:
+            raise ValueError(f"correction: the gradient correction applies to gradient methods "
+                             f"({', '.join(n for n, s in METHODS.items() if s.correction)}), "
+                             f"not to {method!r}")
+        unknown = set(options) - set(spec.options)
+        if unknown:
+            known = ", ".join(spec.options) or "none"
+            raise ValueError(f"{sorted(unknown)[0]}: not an option of method {method!r} "
+                             f"(its options: {known})")
+        resolved = {name: _checked(name, check, options.get(name, default))
+                    for name, (default, check) in spec.options.items()}
+        return cls(method, reference, n_drawn, hypothetical, correction, resolved)
+
+    def as_dict(self) -> dict:
+        """``method``, ``reference``, ``n_references``, ``hypothetical``, ``correction``
+        and every method option, flat (as stored with a result)."""
+        return {"method": self.method, "reference": self.reference, "n_references": self.n_references,
+                "hypothetical": self.hypothetical, "correction": self.correction, **self.options}
+
+
+def method_settings(method: "str | MethodSettings", reference: str | None = None,
+                    n_references: int | None = None, hypothetical: bool = False,
+                    correction: bool = False, **options) -> MethodSettings:
+    """``method`` itself when it is a :class:`MethodSettings` (resolved before; nothing may
+    be given beside it), else :meth:`MethodSettings.resolve` of the arguments."""
+    if not isinstance(method, MethodSettings):
+        return MethodSettings.resolve(method, reference, n_references, hypothetical, correction, **options)
+    loose = {"reference": reference, "n_references": n_references, "hypothetical": hypothetical or None,
+             "correction": correction or None, **options}
+    given = [name for name, value in loose.items() if value is not None]
+    if given:
+        raise ValueError(f"{given[0]}: give it in the MethodSettings, not beside them")
+    return method
+
+
+def _checked(name, check, value):
+    try:
+        return check(value)
+    except ValueError as err:
+        raise ValueError(f"{name}: {err}") from None
+
+
+@dataclass(frozen=True)
+class AttributionRun:
+    """A named method setting: one ``<name>.npz`` per model."""
+
+    name: str
+    settings: MethodSettings
+
+    @property
+    def method(self) -> str:
+        return self.settings.method
+
+    @property
+    def reference(self) -> str | None:
+        return self.settings.reference
+
+
+@dataclass(frozen=True)
+class AttributionSettings:
+    """The ``attribution`` section, checked, with its runs expanded.
+
+    Attributes
+    ----------
+    runs: tuple of AttributionRun
+        One per (method setting, reference), names unique.
+    n_examples: int
+        Test examples explained per model (the first n). Default 500.
+    batch_size: int
+        Rows per forward pass. Default 128.
+    random_state: int
+        Seed of shuffled references and SmoothGrad noise. Default 0.
+    metrics: dict
+        Options of :func:`grammarbench.scoring.recovery.score_maps` (:data:`METRIC_OPTIONS`).
+    """
+
+    runs: tuple[AttributionRun, ...]
+    n_examples: int = 500
+    batch_size: int = 128
+    random_state: int = 0
+    metrics: dict = field(default_factory=dict)
+
+    def to_dict(self) -> dict:
+        """Plain data (for Snakemake params and JSON); :meth:`from_dict` reads it back."""
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, data: dict) -> "AttributionSettings":
+        """The object :meth:`to_dict` wrote (already checked: nothing is checked again)."""
+        runs = tuple(AttributionRun(r["name"], MethodSettings(**r["settings"])) for r in data["runs"])
+        return cls(**{**data, "runs": runs})
+
+
+_DEFAULTS = {name: f.default for name, f in AttributionSettings.__dataclass_fields__.items()
+             if name in ("n_examples", "batch_size", "random_state")}
 
 
 def _positive_int(value, source, key, minimum=1):
@@ -49,7 +235,7 @@ def _positive_int(value, source, key, minimum=1):
 
 def validate_attribution_config(cfg: dict, source: str,
                                 model_layers: list[str] | dict[str, str] | None = None,
-                                prefix: str = "attribution") -> dict:
+                                prefix: str = "attribution") -> AttributionSettings:
     """Check the ``attribution`` config section and expand it into runs.
 
     Parameters
@@ -68,13 +254,9 @@ def validate_attribution_config(cfg: dict, source: str,
 
     Returns
     -------
-    config: dict
-        ``n_examples``, ``batch_size``, ``random_state``, ``metrics`` (dict) and
-        ``runs``: a list of ``{"name", "method", "reference", "settings"}``, one per
-        (method settings, reference), with unique names (``method`` or
-        ``method-reference`` when a method lists several references), and
-        ``settings`` the complete keyword arguments of
-        :func:`grammarbench.attribution.explain` for the run.
+    settings: AttributionSettings
+        Its ``runs`` one per (method settings, reference), with unique names (``method``,
+        or ``method-reference`` when a method lists several references).
 
     Raises
     ------
@@ -122,7 +304,7 @@ def validate_attribution_config(cfg: dict, source: str,
                 raise InputError(source, rkey, f"unknown reference {reference!r}; known: "
                                  f"{', '.join(refs_mod.REFERENCES)}")
             try:
-                resolved = resolve_options(method, reference, **settings)
+                resolved = MethodSettings.resolve(method, reference, **settings)
             except ValueError as err:
                 field, _, problem = str(err).partition(": ")
                 if not problem:
@@ -132,7 +314,7 @@ def validate_attribution_config(cfg: dict, source: str,
                 raise InputError(source, f"{key}.{field}" if field else key, problem) from None
             if model_layers is not None:
                 try:
-                    check_applicable(method, model_layers, resolved)
+                    check_applicable(method, model_layers, resolved.options)
                 except ValueError as err:
                     field, _, problem = str(err).partition(": ")
                     if field == "layer" and problem:
@@ -140,19 +322,13 @@ def validate_attribution_config(cfg: dict, source: str,
                     raise InputError(source, key, str(err)) from None
             label = name or method
             if len(references) > 1:
-                label = f"{label}-{resolved['reference']}"
+                label = f"{label}-{resolved.reference}"
             if label in names:
                 raise InputError(source, key, f"run name {label!r} is used twice; give "
                                  "each setting of a method its own name:")
             names.add(label)
-            kwargs = {k: v for k, v in resolved.items() if k != "method"}
-            if kwargs.get("reference") is None:
-                kwargs.pop("reference", None)
-                kwargs.pop("n_references", None)
-            runs.append({"name": label, "method": method,
-                         "reference": resolved["reference"], "settings": kwargs})
-    out["runs"] = runs
-    return out
+            runs.append(AttributionRun(label, resolved))
+    return AttributionSettings(runs=tuple(runs), **out)
 
 
 def has_reference_sweep(runs) -> bool:
@@ -162,15 +338,14 @@ def has_reference_sweep(runs) -> bool:
 
     Parameters
     ----------
-    runs: list of dict
+    runs: iterable of AttributionRun
         The ``runs`` of :func:`validate_attribution_config`.
     """
     settings: dict[str, set] = {}
     for run in runs:
-        if run.get("reference") is None:
+        if run.reference is None:
             continue
-        setting = (run["reference"], run.get("settings", {}).get("n_references"))
-        settings.setdefault(run["method"], set()).add(setting)
+        settings.setdefault(run.method, set()).add((run.reference, run.settings.n_references))
     return any(len(s) > 1 for s in settings.values())
 
 
@@ -208,10 +383,10 @@ def _metrics(cfg, source, key):
         raise InputError(source, key, "must be a mapping")
     out = {}
     for k, v in cfg.items():
-        if k not in _METRIC_KEYS:
+        if k not in METRIC_OPTIONS:
             raise InputError(source, f"{key}.{k}", "unknown key; known keys: "
-                             f"{', '.join(_METRIC_KEYS)}")
-        allowed = _METRIC_KEYS[k]
+                             f"{', '.join(METRIC_OPTIONS)}")
+        allowed = METRIC_OPTIONS[k]
         if allowed is not None and v not in allowed:
             raise InputError(source, f"{key}.{k}", f"must be one of {', '.join(allowed)}; "
                              f"got {v!r}")

@@ -22,6 +22,7 @@ import yaml
 
 from grammarbench.sequences.alphabet import ALPHABETS, Alphabet
 from grammarbench.errors import InputError, key_path
+from grammarbench.grammars.placement import components
 from grammarbench.io import read_yaml_mapping
 
 SPLITS = ("train", "validation", "test")
@@ -544,7 +545,7 @@ class _Resolver:
         it, at its smallest extent, in the shortest sequence."""
         room = {"fixed": self.min_length - rule.position.start,
                 "window": rule.position.end - rule.position.start}.get(rule.position.kind, self.min_length)
-        for component in _components(rule):
+        for component in components(rule):
             extent = sum(self.elements[e].min_width for e in component)
             extent += sum(s.min_gap for s in rule.spacing if s.first in component)
             if extent > room:
@@ -614,23 +615,6 @@ def _where(position: Position) -> str:
     return {"fixed": f"after position {position.start}",
             "window": f"in the window {[position.start, position.end]}"}.get(position.kind,
                                                                           "in the shortest sequence")
-
-
-def _components(rule: Rule) -> list[list[str]]:
-    """The rule's elements grouped by spacing constraints (connected components)."""
-    parent = {e: e for e in rule.elements}
-
-    def root(e):
-        while parent[e] != e:
-            e = parent[e]
-        return e
-
-    for s in rule.spacing:
-        parent[root(s.second)] = root(s.first)
-    groups: dict[str, list[str]] = {}
-    for e in rule.elements:
-        groups.setdefault(root(e), []).append(e)
-    return list(groups.values())
 
 
 def _check_forest(spacing: tuple[Spacing, ...], fail):

@@ -434,28 +434,14 @@ def check_fit(arch: Architecture, *, length: int, alphabet_size: int, n_outputs:
 
 def _check_module_fit(arch, length, alphabet_size, n_outputs, fail):
     try:
-        import torch
+        from grammarbench.models.modules import check_module
     except ImportError:  # the Snakemake process may run without torch (--sdm conda)
         return
-    from grammarbench.models.networks import instantiate_module
-
     try:
-        model = instantiate_module(arch, length=length, alphabet_size=alphabet_size, n_outputs=n_outputs)
+        check_module(arch.module[0], arch.module[1], arch.options, arch.source, length=length,
+                     alphabet_size=alphabet_size, n_outputs=n_outputs)
     except InputError as err:
         fail(err.key, err.problem)
-
-    x = torch.zeros((2, alphabet_size, length))
-    try:
-        with torch.no_grad():
-            model.eval()
-            out = model(x)
-    except Exception as err:  # any failure of user code: report it, as one line
-        fail("module", f"the forward pass fails on an input of shape (2, {alphabet_size}, {length}): "
-                       f"{err.__class__.__name__}: {err}")
-    if not isinstance(out, torch.Tensor) or tuple(out.shape) != (2, n_outputs):
-        shape = tuple(out.shape) if isinstance(out, torch.Tensor) else type(out).__name__
-        fail("module", f"the model returns {shape} for 2 examples, but there are {n_outputs} classes: "
-                       f"it must return logits of shape (2, {n_outputs})")
 
 
 def resolve(arch: Architecture, *, length: int, letters: str, alphabet: str, classes: list[str],

@@ -271,7 +271,7 @@ def evaluate_model(folder: str | Path, splits: dict[str, str | Path], outputs: d
         log.info("%s on %s (%d examples): %s", resolved["name"], name, len(data), summary_line(table))
         results[name] = table
     if figure is not None:
-        from grammarbench.aggregate.plots import curves_figure
+        from grammarbench.aggregate.figures import curves_figure
 
         last = list(splits)[-1]
         curves = pd.read_csv(outputs[last]["curves"], sep="\t")

@@ -26,9 +26,6 @@ to delete or ``--forcerun``, never a torch traceback.
 
 from __future__ import annotations
 
-import importlib.util
-import inspect
-import sys
 from collections import OrderedDict
 from pathlib import Path
 
@@ -36,9 +33,10 @@ import torch
 import yaml
 from torch import nn
 
-from grammarbench.models.architectures import Architecture, walk_shapes
-from grammarbench.errors import DamagedOutputError, InputError
+from grammarbench.errors import DamagedOutputError
 from grammarbench.io import file_problem
+from grammarbench.models.architectures import walk_shapes
+from grammarbench.models.modules import construct, import_class
 
 #: The files of a trained-model folder that ``summary.json`` records.
 MODEL_FILES = ("model.pt", "architecture.yaml")
@@ -167,46 +165,6 @@ def _sequential(layers: list, shape: tuple, n_outputs: int, prefix: str = "l") -
     return nn.Sequential(modules), shape
 
 
-def _import_class(file: str, class_name: str, source: str):
-    path = Path(file)
-    module_name = f"grammarbench_user_{abs(hash(str(path.resolve())))}"
-    try:
-        spec = importlib.util.spec_from_file_location(module_name, path)
-        module = importlib.util.module_from_spec(spec)
-        sys.modules[module_name] = module
-        spec.loader.exec_module(module)
-    except Exception as err:  # user code: report any failure as one line
-        sys.modules.pop(module_name, None)
-        raise InputError(source, "module", f"{path} does not import: {err.__class__.__name__}: {err}") from None
-    cls = getattr(module, class_name, None)
-    if cls is None:
-        raise InputError(source, "module", f"no class {class_name!r} in {path}")
-    if not (isinstance(cls, type) and issubclass(cls, nn.Module)):
-        raise InputError(source, "module", f"{class_name} in {path} is not a torch.nn.Module")
-    return cls
-
-
-def _construct(cls, options: dict, length: int, alphabet_size: int, n_outputs: int, source: str) -> nn.Module:
-    given = {"length": length, "alphabet_size": alphabet_size, "n_outputs": n_outputs}
-    params = inspect.signature(cls).parameters
-    takes_all = any(p.kind is inspect.Parameter.VAR_KEYWORD for p in params.values())
-    kwargs = {k: v for k, v in given.items() if takes_all or k in params}
-    clash = sorted(set(options) & set(given))
-    if clash:
-        raise InputError(source, f"options.{clash[0]}", "is set from the grammar; remove it")
-    try:
-        return cls(**kwargs, **options)
-    except Exception as err:  # user code
-        raise InputError(source, "options", f"{cls.__name__}(...) fails with these options: "
-                                            f"{err.__class__.__name__}: {err}") from None
-
-
-def instantiate_module(arch: Architecture, *, length: int, alphabet_size: int, n_outputs: int) -> nn.Module:
-    """Import and construct a ``module:`` architecture (errors as :class:`InputError`)."""
-    cls = _import_class(arch.module[0], arch.module[1], arch.source)
-    return _construct(cls, arch.options, length, alphabet_size, n_outputs, arch.source)
-
-
 def build_model(resolved: dict, module_file: str | Path | None = None) -> nn.Module:
     """Build the (untrained) model of a resolved architecture
     (:func:`grammarbench.models.architectures.resolve`).
@@ -230,8 +188,8 @@ def build_model(resolved: dict, module_file: str | Path | None = None) -> nn.Mod
     source = resolved.get("source", "<architecture>")
     if "module" in resolved:
         spec = resolved["module"]
-        cls = _import_class(str(module_file or spec["file"]), spec["class"], source)
-        model = _construct(cls, spec.get("options") or {}, L, A, K, source)
+        cls = import_class(str(module_file or spec["file"]), spec["class"], source)
+        model = construct(cls, spec.get("options") or {}, L, A, K, source)
     else:
         layers, out = _sequential(resolved["layers"], (A, L), K)
         if out != (K,):

@@ -82,7 +82,7 @@ import numpy as np
 import torch
 
 from grammarbench.grammars.grammar import Background, Element, Grammar, Rule, load_grammar
-from grammarbench.simulation.simulate import _label_weight, _placement_plan, _place_relative
+from grammarbench.grammars.placement import label_weight, place_relative, placement_plan
 
 log = logging.getLogger("grammarbench")
 
@@ -249,7 +249,7 @@ def _combos(component: list[str], edges: list, widths: dict[str, list[int]], max
         rows = np.arange(len(width))
         off = np.zeros((len(width), m), dtype=np.int64)
         for i, edge in enumerate(edges):  # the simulator's own placement arithmetic
-            off[:, edge[1]] = _place_relative(off, width, rows, edge, gaps[:, i], orders[:, i])
+            off[:, edge[1]] = place_relative(off, width, rows, edge, gaps[:, i], orders[:, i])
         return off - off.min(1, keepdims=True)
 
     off = offsets_of(width, gaps, orders)
@@ -270,7 +270,7 @@ def _combos(component: list[str], edges: list, widths: dict[str, list[int]], max
 
 def _max_instances(gclass) -> int:
     """The most block instances a class puts in one example."""
-    counts = [len(_placement_plan(r)) * r.copies[1] for r in gclass.rules if r.probability > 0]
+    counts = [len(placement_plan(r)) * r.copies[1] for r in gclass.rules if r.probability > 0]
     if not counts:
         return 0
     return sum(counts) if gclass.mode == "sequential" else max(counts)
@@ -333,7 +333,7 @@ class Oracle:
         for cname, gclass in g.classes.items():
             for r, rule in enumerate(gclass.rules):
                 plan = []
-                for component, edges in _placement_plan(rule):
+                for component, edges in placement_plan(rule):
                     combos, fallbacks, sampled = _combos(component, edges, widths, max_combinations, rng)
                     if sampled:
                         self._notes.add("sampled-combinations")
@@ -353,7 +353,7 @@ class Oracle:
                     self.entries.append((math.log(w) + log_share, b, entry.labels, None))
                 continue
             self._notes.add("shuffled-negatives")
-            src_w = np.array([_label_weight(entries, s) for s in entry.shuffle_of], dtype=np.float64)
+            src_w = np.array([label_weight(entries, s) for s in entry.shuffle_of], dtype=np.float64)
             sources = [(math.log(p) + log_share, b)
                        for s, p in zip(entry.shuffle_of, src_w / src_w.sum())
                        for log_share, b in self._background_shares(s)]

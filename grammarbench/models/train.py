@@ -105,7 +105,7 @@ def _labels_tensor(labels: np.ndarray, task: str) -> torch.Tensor:
     return torch.from_numpy(labels.astype(np.float32))
 
 
-def _amp_dtype(device: torch.device, mixed_precision: bool) -> torch.dtype | None:
+def amp_dtype(device: torch.device, mixed_precision: bool) -> torch.dtype | None:
     if device.type != "cuda" or not mixed_precision:
         return None
     return torch.bfloat16 if torch.cuda.is_bf16_supported() else torch.float16
@@ -164,7 +164,7 @@ def train_model(resolved: dict, train: Split, validation: Split, *, model_seed: 
     n = len(train)
     if n < 2:
         raise ValueError(f"{train.path}: a training set needs at least 2 examples, got {n}")
-    amp = _amp_dtype(device, mixed_precision)
+    amp = amp_dtype(device, mixed_precision)
     deterministic = torch.are_deterministic_algorithms_enabled()
     if device.type == "cpu":
         torch.use_deterministic_algorithms(True, warn_only=True)

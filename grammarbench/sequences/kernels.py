@@ -56,6 +56,7 @@ from grammarbench.sequences.validation import (
 )
 
 __all__ = [
+    "inside_mask",
     "random_seeds",
     "shuffle_seeds",
     "kshuffle",
@@ -79,7 +80,7 @@ def _n_chunks(n: int) -> int:
     return max(1, min(n, 4 * numba.get_num_threads()))
 
 
-def _inside(lengths: np.ndarray, width: int) -> np.ndarray:
+def inside_mask(lengths: np.ndarray, width: int) -> np.ndarray:
     """Boolean mask shape=(*lengths.shape, width): True where a position is inside its sequence."""
     return np.arange(width) < lengths[..., None]
 
@@ -433,7 +434,7 @@ def kshuffle(codes, k: int, seeds, lengths=None, alphabet_size: int = 4) -> np.n
     seeds = validate_seeds(seeds, N)
     lengths = validate_lengths(lengths, (N,), L)
     if arr.size and arr.max() > alphabet_size:
-        if (arr[_inside(lengths, L)] > alphabet_size).any():
+        if (arr[inside_mask(lengths, L)] > alphabet_size).any():
             raise ValueError(f"codes holds letter codes above alphabet_size={alphabet_size} "
                              "inside a sequence (only padding may use them)")
     out = arr.copy()
@@ -774,7 +775,7 @@ def gc_content(codes, lengths=None) -> np.ndarray:
     arr = validate_codes(codes, "codes", ndim=None)
     L = arr.shape[-1]
     lengths = validate_lengths(lengths, arr.shape[:-1], L)
-    inside = _inside(lengths, L)
+    inside = inside_mask(lengths, L)
     known = ((arr < 4) & inside).sum(axis=-1)
     gc = (((arr == 1) | (arr == 2)) & inside).sum(axis=-1)
     with np.errstate(invalid="ignore", divide="ignore"):

@@ -45,7 +45,8 @@ from pathlib import Path
 
 import numpy as np
 
-from grammarbench.grammars.grammar import SPLITS, Background, Element, Grammar, Rule, _components
+from grammarbench.grammars.grammar import SPLITS, Background, Element, Grammar, Rule
+from grammarbench.grammars.placement import label_weight, place_relative, placement_plan
 from grammarbench.io import atomic_directory
 
 #: Examples per chunk. Part of the data's identity: changing it changes every dataset.
@@ -252,35 +253,6 @@ def sample_element(element: Element, n: int, complement: np.ndarray | None,
 # --------------------------------------------------------------------------- placement
 
 
-@cache
-def _placement_plan(rule: Rule) -> list[tuple[list[str], list[tuple]]]:
-    """For each group of spacing-tied elements: the elements, and the constraints in
-    breadth-first order as (placed element index, new element index, constraint,
-    whether the placed element is the constraint's ``first``)."""
-    plans = []
-    for component in _components(rule):
-        index = {e: i for i, e in enumerate(component)}
-        edges, placed, pending = [], {0}, [s for s in rule.spacing if s.first in index]
-        while pending:
-            for s in list(pending):
-                a, b = index[s.first], index[s.second]
-                if a in placed or b in placed:
-                    known, new = (a, b) if a in placed else (b, a)
-                    edges.append((known, new, s, known == a))
-                    placed.add(new)
-                    pending.remove(s)
-        plans.append((component, edges))
-    return plans
-
-
-def _place_relative(off, width, rows, edge, gap, first_before_second):
-    """Offset of the edge's new element from the placed one."""
-    known, new, _, known_is_first = edge
-    right = first_before_second if known_is_first else ~first_before_second
-    return np.where(right, off[:, known] + width[rows, known] + gap,
-                    off[:, known] - gap - width[rows, new])
-
-
 def _block_offsets(edges, widths: list[np.ndarray], room: np.ndarray, rng) -> np.ndarray:
     """Offsets of a block's elements, shape=(n, m), from gaps drawn per constraint;
     rows whose block would not fit in ``room`` or whose elements overlap are drawn again."""
@@ -297,7 +269,7 @@ def _block_offsets(edges, widths: list[np.ndarray], room: np.ndarray, rng) -> np
             s = edge[2]
             gap = rng.integers(s.min_gap, s.max_gap + 1, size=k)
             in_order = np.ones(k, bool) if s.order == "in-order" else rng.random(k) < 0.5
-            off[:, edge[1]] = _place_relative(off, width, todo, edge, gap, in_order)
+            off[:, edge[1]] = place_relative(off, width, todo, edge, gap, in_order)
         off -= off.min(1, keepdims=True)
         ends = off + width[todo]
         # elements of one block must not overlap each other (possible with `either` chains)
@@ -314,7 +286,7 @@ def _block_offsets(edges, widths: list[np.ndarray], room: np.ndarray, rng) -> np
     # check guarantees the block fits at its minimum gaps in order, so use those.
     off = np.zeros((len(todo), m), dtype=np.int64)
     for edge in edges:
-        off[:, edge[1]] = _place_relative(off, width, todo, edge, edge[2].min_gap,
+        off[:, edge[1]] = place_relative(off, width, todo, edge, edge[2].min_gap,
                                           np.ones(len(todo), bool))
     offsets[todo] = off - off.min(1, keepdims=True)
     return offsets
@@ -387,7 +359,7 @@ class _ChunkBuilder:
         if not len(rows):
             return
         room = _room(rule.position, self.lengths[rows])
-        for component, edges in _placement_plan(rule):
+        for component, edges in placement_plan(rule):
             samples = [sample_element(self.g.elements[e], len(rows), self.complement, self.rng)
                        for e in component]
             widths = [w for _, w, _ in samples]
@@ -493,7 +465,7 @@ def simulate_chunk(grammar: Grammar, split: str, seed: int, chunk: int,
         if entry.shuffle_of is None:
             continue
         rows = np.flatnonzero(entry_of == i)
-        weights = np.array([_label_weight(entries, s) for s in entry.shuffle_of])
+        weights = np.array([label_weight(entries, s) for s in entry.shuffle_of])
         pick = rng.choice(len(entry.shuffle_of), size=len(rows), p=weights / weights.sum())
         source[rows] = np.array([labelset_index[s] for s in entry.shuffle_of])[pick]
 
@@ -579,14 +551,6 @@ def _labelsets(g: Grammar, split: str):
             if labels not in labelsets:
                 labelsets.append(labels)
     return labelsets, {s: i for i, s in enumerate(labelsets)}
-
-
-def _label_weight(entries, labels) -> float:
-    """Weight of a shuffle source: that of the plain entry with these labels, else 1."""
-    for e in entries:
-        if e.shuffle_of is None and e.labels == labels:
-            return e.weight
-    return 1.0
 
 
 # --------------------------------------------------------------------------- splits

@@ -32,7 +32,7 @@ from pathlib import Path
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE.parents[2]))  # the grammarbench package at the repository root
 
-from grammarbench import motifs  # noqa: E402
+from grammarbench.grammars import motifs  # noqa: E402
 
 LENGTH = 1000
 NEAR_GAP = (0, 100)

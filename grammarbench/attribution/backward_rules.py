@@ -1,4 +1,4 @@
-# _rules.py
+# backward_rules.py
 # grammarbench.attribution: modified backward rules (DeepLIFT rescale, guided backprop,
 # deconvolution) applied to every nonlinearity a model calls.
 
@@ -21,9 +21,9 @@ call gets its own ``Function`` node, so reused modules are no problem.
 
 DeepLIFT needs each nonlinearity's input and output on the reference as well. Instead
 of Captum's and tangermeme's ``cat([x, reference])`` batch, the references go through
-the model first, without autograd, while :class:`_Recorder` records every
+the model first, without autograd, while :class:`Recorder` records every
 nonlinearity's input and output in call order; then the inputs go through with
-:class:`_DeepLiftMode`, which pairs the k-th nonlinearity call with the k-th recorded
+:class:`DeepLiftMode`, which pairs the k-th nonlinearity call with the k-th recorded
 one. The backward pass then only runs over the inputs' half, not both halves.
 
 Rules: element-wise nonlinearities (ReLU family, ELU, GELU, SiLU, softplus, sigmoid,
@@ -62,14 +62,14 @@ _ELEMENTWISE_FNS = [
     F.logsigmoid, F.hardsigmoid, F.hardswish, F.tanhshrink, F.softshrink, F.hardshrink,
     F.threshold, torch.special.expit, torch.nn.functional.elu,
 ]
-_INPLACE_TO_OUTOFPLACE = {
+INPLACE_TO_OUTOFPLACE = {
     F.relu_: F.relu, torch.relu_: torch.relu, Tensor.relu_: Tensor.relu,
     F.elu_: F.elu, F.leaky_relu_: F.leaky_relu, F.rrelu_: F.rrelu, F.threshold_: F.threshold,
     F.hardtanh_: F.hardtanh, torch.sigmoid_: torch.sigmoid, Tensor.sigmoid_: Tensor.sigmoid,
     torch.tanh_: torch.tanh, Tensor.tanh_: Tensor.tanh, torch.exp_: torch.exp,
     Tensor.exp_: Tensor.exp, F.celu_: F.celu, F.selu_: F.selu,
 }
-ELEMENTWISE = frozenset(_ELEMENTWISE_FNS) | frozenset(_INPLACE_TO_OUTOFPLACE)
+ELEMENTWISE = frozenset(_ELEMENTWISE_FNS) | frozenset(INPLACE_TO_OUTOFPLACE)
 
 #: ReLUs, for guided backpropagation and deconvolution.
 _RELU_FNS = frozenset({F.relu, torch.relu, Tensor.relu, F.relu_, torch.relu_, Tensor.relu_})
@@ -95,7 +95,7 @@ class UnsupportedModelError(ValueError):
 
 
 def _outofplace(func, kwargs):
-    func = _INPLACE_TO_OUTOFPLACE.get(func, func)
+    func = INPLACE_TO_OUTOFPLACE.get(func, func)
     if kwargs and "inplace" in kwargs:
         kwargs = {k: v for k, v in kwargs.items() if k != "inplace"}
     return func, kwargs
@@ -264,7 +264,7 @@ def _pool_call(rest, kwargs):
     return wants, pool
 
 
-class _Recorder(TorchFunctionMode):
+class Recorder(TorchFunctionMode):
     """Run the references: record each nonlinearity's (input, output) in call order.
 
     The recorded tensors are the model's own (no copies); :meth:`modified` tells whether
@@ -306,7 +306,7 @@ class _Recorder(TorchFunctionMode):
                    for _, a, y, _, va, vy in self.records)
 
 
-class _DeepLiftMode(TorchFunctionMode):
+class DeepLiftMode(TorchFunctionMode):
     """Run the inputs: swap each nonlinearity for its DeepLIFT rule, paired by call order."""
 
     def __init__(self, records: list[tuple], eps: float = 1e-6):
@@ -387,7 +387,7 @@ class _DeconvReLU(torch.autograd.Function):
         return g.clamp(min=0)
 
 
-class _ModifiedReLUMode(TorchFunctionMode):
+class ModifiedReLUMode(TorchFunctionMode):
     """Swap every ReLU call (module or functional) for the guided or deconvolution ReLU."""
 
     def __init__(self, rule: str):

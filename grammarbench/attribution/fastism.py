@@ -1,4 +1,4 @@
-# _fastism.py
+# fastism.py
 # grammarbench.attribution: fast in-silico mutagenesis, recomputing only what a
 # substitution can change (the idea of fastISM, Nair et al. 2022).
 
@@ -46,7 +46,7 @@ import torch.fx
 import torch.nn.functional as F
 from torch import nn
 
-from grammarbench.attribution import _rules
+from grammarbench.attribution import backward_rules
 
 _ACTIVATION_MODULES = (
     nn.ReLU, nn.ReLU6, nn.LeakyReLU, nn.ELU, nn.SELU, nn.CELU, nn.GELU, nn.SiLU, nn.Mish,
@@ -167,7 +167,7 @@ class _Plan:
             fn = node.target
             if fn in (F.max_pool1d, F.avg_pool1d):
                 return None  # functional pooling: computed in full (rare in practice)
-            if fn in _rules.ELEMENTWISE or fn in (F.dropout, F.batch_norm, operator.neg, torch.neg):
+            if fn in backward_rules.ELEMENTWISE or fn in (F.dropout, F.batch_norm, operator.neg, torch.neg):
                 if len(loc) != 1 or not args or args[0] is not loc[0]:
                     return None
                 extra = list(args[1:]) + list(kwargs.values())
@@ -190,7 +190,7 @@ class _Plan:
     def _bind(self, fn, node, method: bool):
         rest, kwargs = node.args[1:], dict(node.kwargs)
         kwargs.pop("inplace", None)
-        fn = _rules._INPLACE_TO_OUTOFPLACE.get(fn, fn)
+        fn = backward_rules.INPLACE_TO_OUTOFPLACE.get(fn, fn)
         if method:
             return lambda t: getattr(t, fn)(*rest, **kwargs)
         return lambda t: fn(t, *rest, **kwargs)
@@ -496,7 +496,7 @@ def predict_edits(run, x, target, ex, pos, let):
 
     Parameters
     ----------
-    run: grammarbench.attribution._core.Run
+    run: grammarbench.attribution.core.Run
     x: torch.Tensor, shape=(b, A, L)
         One-hot sequences on the device.
     target: torch.Tensor, shape=(b,)
@@ -507,8 +507,6 @@ def predict_edits(run, x, target, ex, pos, let):
     -------
     y: torch.Tensor, dtype=float32, shape=(E,), or None
     """
-    from grammarbench.attribution.methods import _predict_edits
-
     plan = _plan(run.model)
     if plan is None:
         return None
@@ -533,7 +531,7 @@ def predict_edits(run, x, target, ex, pos, let):
             warnings.warn(f"fast ISM is not used for this model ({type(err).__name__}: "
                           f"{err}); running full forward passes", RuntimeWarning)
             return None
-        slow = _predict_edits(run, x, target, ex[pick], pos[pick], let[pick])
+        slow = run.edited_outputs(x, target, ex[pick], pos[pick], let[pick])
         tol = (3e-3 if dev.type == "cuda" else 1e-4) * max(1.0, float(slow.abs().max()))
         if run.dtype in (torch.float16, torch.bfloat16):
             tol *= 30

@@ -1,4 +1,4 @@
-# _core.py
+# core.py
 # grammarbench.attribution: inputs, targets, devices, model state and batching shared by
 # every attribution method.
 
@@ -228,6 +228,26 @@ class Run:
                 out.append(self.output(x[lo:lo + self.batch_size],
                                        target[lo:lo + self.batch_size]))
         return torch.cat(out) if out else x.new_zeros(0, dtype=torch.float32)
+
+    def edited_outputs(self, x: torch.Tensor, target: torch.Tensor, ex, pos, let) -> torch.Tensor:
+        """The target logit of each single-letter edit of ``x`` by full forward passes,
+        ``batch_size`` edited sequences at a time, shape=(E,).
+
+        ``ex``, ``pos``, ``let`` (np.ndarray, shape=(E,)): example, position and new
+        letter of each edit; ``x`` shape=(b, A, L) one-hot, ``target`` shape=(b,).
+        """
+        out = []
+        for lo in range(0, len(ex), self.batch_size):
+            e = torch.as_tensor(ex[lo:lo + self.batch_size], device=self.device)
+            p = torch.as_tensor(pos[lo:lo + self.batch_size], device=self.device)
+            a = torch.as_tensor(let[lo:lo + self.batch_size], device=self.device).long()
+            rows = torch.arange(len(e), device=self.device)
+            xs = x[e]                                                       # (B, A, L)
+            xs[rows, :, p] = 0
+            xs[rows, a, p] = 1
+            with torch.no_grad():
+                out.append(self.output(xs, target[e]))
+        return torch.cat(out)
 
     def gradient(self, x: torch.Tensor, target: torch.Tensor, mode=None) -> torch.Tensor:
         """d logit_target / d x for each row, shape=x.shape, float32.

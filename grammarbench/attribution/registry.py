@@ -1,0 +1,243 @@
+# registry.py
+# grammarbench.attribution: the registry of attribution methods and what each supports.
+
+"""The registry of attribution methods, :data:`METHODS` (config name → :class:`Method`),
+and the checks of what a method supports on a given model (:func:`check_applicable`)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+import numpy as np
+import torch
+
+from grammarbench.attribution import methods as m
+
+__all__ = ["Method", "METHODS", "get_method", "check_applicable", "model_layers", "at_least", "number",
+           "one_of", "boolean", "layer_name"]
+
+
+# ---------------------------------------------------------------------------------------
+# option checkers: each returns the cleaned value or raises ValueError(problem)
+# ---------------------------------------------------------------------------------------
+
+
+def at_least(minimum: int):
+    def check(v):
+        if isinstance(v, bool) or not isinstance(v, (int, np.integer)) or v < minimum:
+            raise ValueError(f"must be an integer >= {minimum}; got {v!r}")
+        return int(v)
+    return check
+
+
+def number(low: float, high: float | None = None, open_low: bool = False):
+    def check(v):
+        if isinstance(v, bool) or not isinstance(v, (int, float, np.floating, np.integer)):
+            raise ValueError(f"must be a number; got {v!r}")
+        v = float(v)
+        bad = (v <= low if open_low else v < low) or (high is not None and v > high)
+        if not np.isfinite(v) or bad:
+            bound = f"{'>' if open_low else '>='} {low}"
+            if high is not None:
+                bound += f" and <= {high}"
+            raise ValueError(f"must be a number {bound}; got {v!r}")
+        return v
+    return check
+
+
+def one_of(*values):
+    def check(v):
+        if v not in values:
+            raise ValueError(f"must be one of {', '.join(map(str, values))}; got {v!r}")
+        return v
+    return check
+
+
+def boolean(v):
+    if not isinstance(v, (bool, np.bool_)):
+        raise ValueError(f"must be true or false; got {v!r}")
+    return bool(v)
+
+
+def layer_name(v):
+    if v is not None and (not isinstance(v, str) or not v):
+        raise ValueError(f"must be a module name from model.named_modules(); got {v!r}")
+    return v
+
+
+# ---------------------------------------------------------------------------------------
+# registry
+# ---------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Method:
+    """An attribution method: its function and what it supports.
+
+    Attributes
+    ----------
+    name: str
+        Config name (the registry key).
+    fn: callable
+        ``fn(run, x, codes, lengths, target, refs, index) -> (maps, delta)``.
+    label: str
+        Readable name for tables and figures.
+    reference: str or None
+        Default reference; None if the method takes no reference.
+    n_references: int
+        Default number of references per sequence for a random reference.
+    completeness: bool
+        Whether the maps sum to f(x) - f(reference) (a convergence delta is recorded).
+    hypothetical: bool
+        Whether ``hypothetical=True`` is defined.
+    correction: bool
+        Whether the gradient correction of Majdandzic et al. applies.
+    options: dict
+        Method option -> (default, checker).
+    rows: callable
+        ``rows(options, n_references, L)``: model rows per example, for batching.
+    uses_captum: str
+        What Captum provides ("" if custom).
+    """
+
+    name: str
+    fn: Callable
+    label: str
+    reference: str | None = None
+    n_references: int = 1
+    completeness: bool = False
+    hypothetical: bool = False
+    correction: bool = False
+    options: dict = field(default_factory=dict)
+    rows: Callable = lambda opts, n, L: 1
+    uses_captum: str = ""
+
+
+METHODS: dict[str, Method] = {
+    "saliency": Method("saliency", m.saliency, "Saliency", hypothetical=True,
+                       correction=True, uses_captum="Saliency"),
+    "grad_x_input": Method("grad_x_input", m.grad_x_input, "Gradient × input",
+                           hypothetical=True, correction=True, uses_captum="Saliency"),
+    "integrated_gradients": Method(
+        "integrated_gradients", m.integrated_gradients, "Integrated Gradients",
+        reference="zeros", n_references=10, completeness=True, hypothetical=True,
+        correction=True,
+        options={"steps": (50, at_least(2)),
+                 "quadrature": ("gausslegendre", one_of("gausslegendre", "riemann_trapezoid",
+                                                         "riemann_middle", "riemann_left",
+                                                         "riemann_right"))},
+        rows=lambda o, n, L: n, uses_captum="IntegratedGradients"),
+    "deeplift": Method("deeplift", m.deeplift, "DeepLIFT", reference="zeros",
+                       completeness=True, hypothetical=True, correction=True,
+                       options={"eps": (1e-6, number(0.0, open_low=True))},
+                       rows=lambda o, n, L: n),
+    "deeplift_shap": Method("deeplift_shap", m.deeplift_shap, "DeepLIFT-SHAP",
+                            reference="shuffle", n_references=20, completeness=True,
+                            hypothetical=True, correction=True,
+                            options={"eps": (1e-6, number(0.0, open_low=True))},
+                            rows=lambda o, n, L: n),
+    "gradcam": Method("gradcam", m.gradcam, "GradCAM", options={"layer": (None, layer_name)},
+                      uses_captum="LayerGradCam"),
+    "guided_backprop": Method("guided_backprop", m.guided_backprop, "Guided backprop",
+                              hypothetical=True, correction=True),
+    "deconvolution": Method("deconvolution", m.deconvolution, "Deconvolution",
+                            hypothetical=True, correction=True),
+    "smoothgrad": Method("smoothgrad", m.smoothgrad, "SmoothGrad", hypothetical=True,
+                         correction=True,
+                         options={"n_samples": (50, at_least(1)),
+                                  "noise": (0.15, number(0.0, open_low=True))},
+                         rows=lambda o, n, L: o["n_samples"]),
+    "occlusion": Method("occlusion", m.occlusion, "Occlusion", reference="zeros",
+                        options={"window": (5, at_least(1)), "stride": (1, at_least(1))},
+                        rows=lambda o, n, L: n * max(1, L // o["stride"]),
+                        uses_captum="Occlusion"),
+    "ism": Method("ism", m.ism, "In-silico mutagenesis", hypothetical=True,
+                  options={"fast": (True, boolean)}, rows=lambda o, n, L: 3 * L),
+    "gkmexplain": Method("gkmexplain", m.gkmexplain, "GkmExplain", completeness=True),
+    "sis": Method("sis", m.sis, "Sufficient input subsets", reference="uniform",
+                  options={"threshold": (0.9, number(0.0)),
+                           "output": ("softmax", one_of("softmax", "sigmoid", "logit")),
+                           "max_sis": (5, at_least(1))},
+                  rows=lambda o, n, L: L),
+}
+
+
+def get_method(method: str) -> Method:
+    """The registered :class:`Method` called ``method``; ValueError naming it otherwise."""
+    if not isinstance(method, str) or method not in METHODS:
+        raise ValueError(f"method must be one of {', '.join(METHODS)}; got {method!r}")
+    return METHODS[method]
+
+
+_RECURRENT = (torch.nn.RNNBase, torch.nn.RNNCellBase, torch.nn.MultiheadAttention,
+              torch.nn.Transformer, torch.nn.TransformerEncoderLayer,
+              torch.nn.TransformerDecoderLayer)
+
+
+#: Layers whose output has no position axis (GradCAM cannot use them).
+_NOT_FEATURE_MAPS = {"Linear", "Flatten", "LSTM", "GRU", "RNN", "LazyLinear", "Bilinear",
+                     "AdaptiveMaxPool1d", "AdaptiveAvgPool1d"}
+
+
+def model_layers(model: torch.nn.Module) -> dict[str, str]:
+    """Name -> class name of every submodule (what :func:`validate_attribution_config`
+    checks GradCAM layers and method applicability against)."""
+    return {name: type(mod).__name__ for name, mod in model.named_modules() if name}
+
+
+#: Methods that only call the model (no gradient): what applies to a gapped k-mer SVM.
+MODEL_AGNOSTIC = ("gkmexplain", "ism", "occlusion", "sis")
+
+
+def check_applicable(method: str, layers: dict[str, str] | list[str] | torch.nn.Module,
+                     settings: dict | None = None) -> None:
+    """Raise ValueError if ``method`` cannot apply to a model with these layers.
+
+    Parameters
+    ----------
+    method: str
+    layers: torch.nn.Module, dict name -> class name, or list of names
+        The model, :func:`model_layers` of it, or only its module names (then only
+        GradCAM's layer name can be checked).
+    settings: dict or None
+        A method's options (:attr:`MethodSettings.options`; GradCAM's ``layer``).
+    """
+    if isinstance(layers, torch.nn.Module):
+        types = {n: type(mod) for n, mod in layers.named_modules() if n}
+        layers = {n: t.__name__ for n, t in types.items()}
+    elif isinstance(layers, dict):
+        types = None
+    else:
+        layers = {str(n): "" for n in layers}
+        types = None
+    settings = settings or {}
+    known_types = any(layers.values())
+    gapped_kmer_svm = "GappedKmerKernel" in layers.values()
+    if gapped_kmer_svm and method not in MODEL_AGNOSTIC:
+        raise ValueError(f"method {method!r} cannot apply to a gapped k-mer SVM: it has no gradient; "
+                         f"use {', '.join(MODEL_AGNOSTIC)}")
+    if method == "gkmexplain" and known_types and not gapped_kmer_svm:
+        raise ValueError("method 'gkmexplain' explains gapped k-mer SVMs only; this architecture is a "
+                         "network: use another method")
+    recurrent_names = {c.__name__ for c in _RECURRENT} | {"LSTM", "GRU", "RNN"}
+    if method == "gradcam":
+        layer = settings.get("layer")
+        if layer is not None and layer not in layers:
+            convs = [n for n, t in layers.items() if t == "Conv1d"]
+            raise ValueError(f"layer: {layer!r} does not exist in the model; its "
+                             f"convolutional layers are: {', '.join(convs) or '(none)'}")
+        if known_types:
+            if "Conv1d" not in layers.values():
+                raise ValueError("method 'gradcam' cannot apply to this architecture: it "
+                                 "needs a convolutional layer (Conv1d) and the model has none")
+            if layer is not None and layers[layer] in _NOT_FEATURE_MAPS:
+                raise ValueError(f"layer: {layer!r} is a {layers[layer]}, which has no "
+                                 "positions; GradCAM needs a convolutional feature map")
+    if method in ("deeplift", "deeplift_shap") and known_types:
+        bad = [n for n, t in layers.items()
+               if t in recurrent_names or (types and issubclass(types[n], _RECURRENT))]
+        if bad:
+            raise ValueError(f"method {method!r} cannot apply to this architecture: DeepLIFT "
+                             f"has no rule for the recurrent/attention layer {bad[0]!r} "
+                             f"({layers[bad[0]]}); use integrated_gradients or ism")
