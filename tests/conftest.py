@@ -1,8 +1,81 @@
-"""Fixtures shared by several test modules."""
+"""Fixtures shared across test modules, each built once per session.
+
+- :func:`tiny_grid`: the whole tiny grid (``tests/configs/tiny``) through Snakemake, and its
+  ``snakemake --report``; read by the workflow, report and SLURM-comparison tests.
+- :func:`janggu_files`: real ChIP-seq windows (Oct4, Mafk) from the janggu wheel on PyPI.
+- :func:`aggregate_grid`: the per-job files of a tiny grid written by the real writers
+  (:func:`test_aggregate.grid_files`: a real dataset, a model trained on it and its
+  attribution maps); read by the table and figure tests.
+"""
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+
 import pytest
+import yaml
+
+REPO = Path(__file__).resolve().parents[1]
+TINY = REPO / "tests/configs/tiny/config.yaml"
+SLURM_PROFILE = REPO / "profiles/slurm/config.yaml"
+
+
+def clean_env() -> dict[str, str]:
+    """This process's environment without what a surrounding SLURM job or Snakemake set."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("SLURM_", "SBATCH_", "SNAKEMAKE_"))}
+    env.pop("CUDA_VISIBLE_DEVICES", None)
+    return env
+
+
+def profile_threads() -> list[str]:
+    """The SLURM profile's ``set-threads`` as ``rule=n`` arguments."""
+    profile = yaml.safe_load(SLURM_PROFILE.read_text())
+    return [f"{rule}={n}" for rule, n in profile.get("set-threads", {}).items()]
+
+
+@dataclass(frozen=True)
+class TinyGrid:
+    """A finished run of the tiny grid: its working directory, the command that ran it
+    (add targets or ``-n``), the run's stderr and the report."""
+
+    workdir: Path
+    command: list[str]
+    log: str
+    report: Path
+
+
+@pytest.fixture(scope="session")
+def tiny_grid(tmp_path_factory) -> TinyGrid:
+    """The whole tiny grid through Snakemake once, then its report.
+
+    It runs as the SLURM comparison's local run needs: with the SLURM profile's threads per
+    rule (capped by Snakemake at this machine's cores), so that a result that depends on
+    the thread count is computed as inside the SLURM jobs.
+    """
+    workdir = tmp_path_factory.mktemp("tiny-grid")
+    threads = profile_threads()
+    command = [sys.executable, "-m", "snakemake", "--snakefile", str(REPO / "Snakefile"),
+               "--directory", str(workdir), "--cores", str(os.cpu_count()),
+               *(["--set-threads", *threads] if threads else []), "--configfile", str(TINY)]
+    run = subprocess.run(command, cwd=workdir, env=clean_env(), capture_output=True, text=True, timeout=1500)
+    assert run.returncode == 0, run.stderr[-4000:]
+    report = workdir / "report.html"
+    made = subprocess.run(command + ["--report", str(report)], cwd=workdir, env=clean_env(),
+                          capture_output=True, text=True, timeout=600)
+    assert made.returncode == 0, made.stderr[-3000:]
+    return TinyGrid(workdir, command, run.stderr, report)
+
+
+@pytest.fixture(scope="session")
+def aggregate_grid(tmp_path_factory) -> dict:
+    """Per-job files of a tiny grid from the real writers (:func:`test_aggregate.grid_files`)."""
+    from test_aggregate import grid_files
+
+    return grid_files(tmp_path_factory.mktemp("aggregate-grid"))
 
 
 @pytest.fixture(scope="session")

@@ -3,7 +3,8 @@ metrics, a real training history, metrics.score_maps of real attribution maps, S
 benchmark records) on a tiny grid; documented columns, one row per grid point, and a
 clear error naming every missing point.
 
-:func:`grid_files` is shared with tests/test_figures.py."""
+:func:`grid_files` is built once per session (tests/conftest.py: ``aggregate_grid``) and
+shared with tests/test_figures.py."""
 
 from __future__ import annotations
 
@@ -142,8 +143,8 @@ def grid_files(root: Path) -> dict:
 
 
 @pytest.fixture(scope="module")
-def grid(tmp_path_factory):
-    return grid_files(tmp_path_factory.mktemp("grid"))
+def grid(aggregate_grid):
+    return aggregate_grid
 
 
 # ------------------------------------------------------------------------------- tables

@@ -102,6 +102,7 @@ def test_bad_input_message(tmp_path, monkeypatch, case):
         assert fragment in str(err.value), (fragment, str(err.value))
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("case", ["probability outside [0, 1]", "zero size", "unknown JASPAR ID"])
 def test_bad_input_stops_snakemake_before_any_job(tmp_path, case):
     """The real command: one line, non-zero exit, nothing written."""
@@ -115,6 +116,7 @@ def test_bad_input_stops_snakemake_before_any_job(tmp_path, case):
     assert not (tmp_path / "results").exists() and not (tmp_path / "logs").exists()
 
 
+@pytest.mark.slow
 def test_malformed_xml_stops_before_any_job(tmp_path):
     (tmp_path / "broken.xml").write_text("<seqgradata><general id='x'></seqgradata>")
     config = dict(GOOD_CONFIG, grammars={"g": "broken.xml"})
@@ -125,6 +127,7 @@ def test_malformed_xml_stops_before_any_job(tmp_path):
     assert not (tmp_path / "results").exists()
 
 
+@pytest.mark.slow
 def test_good_input_passes_the_same_path(tmp_path):
     """The fixture itself is valid: the checks above fail for their edit, not by accident."""
     (tmp_path / "g.yaml").write_text(yaml.safe_dump(GOOD_GRAMMAR))

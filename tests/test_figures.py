@@ -13,12 +13,12 @@ from matplotlib.patches import PathPatch
 from grammarbench.aggregate import tables as ag
 from grammarbench.aggregate import figures as fg
 from grammarbench.simulation.dataset import load_split
-from test_aggregate import grid_files
+from test_aggregate import RUNS
 
 
 @pytest.fixture(scope="module")
-def grid(tmp_path_factory):
-    return grid_files(tmp_path_factory.mktemp("grid"))
+def grid(aggregate_grid):
+    return aggregate_grid
 
 
 @pytest.fixture(scope="module")
@@ -150,11 +150,14 @@ def test_render_is_one_call(grid, tables, tmp_path):
                       tmp_path / "figs/tracks")
     assert all(p.stat().st_size > 1000 for p in paths)
     paths = fg.render("positional_heatmaps", {"splits": {"one-motif": grid["sim"]["test"]}}, tmp_path / "figs/pos")
-    assert paths[0].is_file()
+    assert [p.name for p in paths] == ["pos.png", "pos.pdf"]
+    assert paths[0].read_bytes()[:4] == b"\x89PNG" and paths[0].stat().st_size > 1000
     paths = fg.render("positional_heatmaps", {"splits": [grid["sim"]["test"]]}, tmp_path / "figs/pos2", names=["one-motif"])
     assert paths[1].stat().st_size > 1000
     with pytest.raises(ValueError, match="needs input"):
         fg.render("methods_heatmap", {}, tmp_path / "x")
     with pytest.raises(ValueError, match="no rows with"):
         fg.predictive_figure(ag.read_table(tables["predictive"]), split="train")
-    assert isinstance(ag.read_table(tables["recovery"]), pd.DataFrame)
+    recovery = ag.read_table(tables["recovery"])
+    assert isinstance(recovery, pd.DataFrame) and list(recovery.columns) == list(ag.RECOVERY_COLUMNS)
+    assert len(recovery) and set(recovery["run"]) == {run for run, *_ in RUNS}

@@ -427,8 +427,8 @@ def test_attribution_config_check_tells_gkm_svms_from_networks():
         validate_attribution_config({"methods": ["gkmexplain", "saliency"]}, "c.yaml", model_layers=LAYERS)
     with pytest.raises(InputError, match=r"^c.yaml: attribution.methods\[0\]: .*network"):
         validate_attribution_config({"methods": ["gkmexplain"]}, "c.yaml", model_layers=network)
-    assert [r["method"] for r in validate_attribution_config(
-        {"methods": ["gkmexplain", "ism"]}, "c.yaml", model_layers=LAYERS)["runs"]] == ["gkmexplain", "ism"]
+    assert [r.method for r in validate_attribution_config(
+        {"methods": ["gkmexplain", "ism"]}, "c.yaml", model_layers=LAYERS).runs] == ["gkmexplain", "ism"]
 
 
 # --------------------------------------------------------------------------- the architecture kind

@@ -7,7 +7,6 @@ from __future__ import annotations
 import json
 import shutil
 import subprocess
-import sys
 from pathlib import Path
 
 import pandas as pd
@@ -17,24 +16,18 @@ from grammarbench.aggregate.figures import FIGURES as FIGURE_REGISTRY
 from grammarbench.aggregate.tables import PREDICTIVE_COLUMNS, RECOVERY_COLUMNS, TRAINING_COLUMNS
 
 REPO = Path(__file__).resolve().parents[1]
-SNAKEMAKE = str(Path(sys.executable).with_name("snakemake"))
-TINY = REPO / "tests/configs/tiny/config.yaml"
 # every registered figure but reference_sweep: the tiny grid runs each method with one
 # reference setting, so it has no sweep to draw
 FIGURES = [name for name in FIGURE_REGISTRY if name != "reference_sweep"]
 
 
+pytestmark = pytest.mark.slow
+
+
 @pytest.fixture(scope="module")
-def grid(tmp_path_factory):
-    workdir = tmp_path_factory.mktemp("grid")
-    base = [SNAKEMAKE, "--cores", "2", "-s", str(REPO / "Snakefile"), "--directory", str(workdir),
-            "--configfile", str(TINY)]
-    run = subprocess.run(base, capture_output=True, text=True, timeout=1200)
-    assert run.returncode == 0, run.stderr[-3000:]
-    report = subprocess.run(base + ["--report", str(workdir / "report.html")], capture_output=True,
-                            text=True, timeout=600)
-    assert report.returncode == 0, report.stderr[-3000:]
-    return workdir
+def grid(tiny_grid):
+    """The tiny grid's run and its report (tests/conftest.py)."""
+    return tiny_grid.workdir
 
 
 def test_tables_cover_every_grid_point(grid):
@@ -61,12 +54,28 @@ def test_every_figure_and_the_report(grid):
         for suffix in ("png", "pdf"):
             path = grid / f"results/figures/{name}.{suffix}"
             assert path.stat().st_size > 5_000, path
-    html = (grid / "report.html").read_text()
+    filed = report_items(grid)
     for name in FIGURES:
-        assert f"{name}.png" in html, name
+        assert f"{name}.png" in filed, name
     for table in ("predictive", "recovery", "training", "runtime"):
-        assert f"{table}.tsv" in html, table
+        assert f"{table}.tsv" in filed, table
     assert not (grid / "results/figures/reference_sweep.png").exists()  # no sweep to draw
+    # captions rendered with the run's config and the figure's own options
+    html = (grid / "report.html").read_text()
+    assert ("Example attribution tracks: grad_x_input maps of conv10w-gmp-fc10 (grammar one-motif, data "
+            "seed 3, 400 training examples, model seed 1)") in html
+    assert "from the simulator's diagnostics of the test split of data seed 3" in html
+    assert "training-set sizes [200, 400]" in html
+
+
+def report_items(grid) -> dict[str, str]:
+    """File name -> category of every item of the report: its navigation, one JSON object
+    ``{category: {subcategory: [paths]}}``."""
+    html = (grid / "report.html").read_text()
+    start = html.index("categories = {") + len("categories = ")
+    categories, _ = json.JSONDecoder().raw_decode(html[start:])
+    return {Path(path).name: category for category, subcategories in categories.items()
+            for paths in subcategories.values() for path in paths}
 
 
 STAGES = {"0. Run configuration": ["config.html"],
@@ -79,12 +88,7 @@ STAGES = {"0. Run configuration": ["config.html"],
 
 
 def test_report_files_each_figure_and_table_under_its_stage(grid):
-    html = (grid / "report.html").read_text()
-    # the report's navigation: {category: {subcategory: [paths]}}, one JSON object
-    start = html.index("categories = {") + len("categories = ")
-    categories, _ = json.JSONDecoder().raw_decode(html[start:])
-    filed = {Path(path).name: category for category, subcategories in categories.items()
-             for paths in subcategories.values() for path in paths}
+    filed = report_items(grid)
     assert {name: figure.category for name, figure in FIGURE_REGISTRY.items()} == {
         name: stage for stage, names in STAGES.items() for name in names if "." not in name}
     for stage, names in STAGES.items():

@@ -284,6 +284,7 @@ rule simulate_train:
 """
 
 
+@pytest.mark.slow
 @pytest.mark.slurm
 def test_gpu_rule_is_scheduled_on_the_gpu_partition_with_a_gpu(slurm_cluster, tmp_path):
     work = tmp_path / "probe"
@@ -347,6 +348,7 @@ time.sleep(3)  # SLURM samples memory every second
 """
 
 
+@pytest.mark.slow
 @pytest.mark.slurm
 def test_job_killed_for_memory_is_retried_with_more(slurm_cluster, tmp_path):
     work = tmp_path / "hog"
@@ -404,6 +406,7 @@ def _wait_for_end(cluster: Cluster, jobid: str, timeout: float = 60) -> str:
     return cluster.final_states()[jobid]
 
 
+@pytest.mark.slow
 @pytest.mark.slurm
 def test_interrupted_controller_cancels_and_a_rerun_recovers(slurm_cluster, tmp_path):
     work = tmp_path / "slow"
@@ -458,16 +461,12 @@ def test_interrupted_controller_cancels_and_a_rerun_recovers(slurm_cluster, tmp_
 # ---------------------------------------------------------------------------- the workflow
 
 
-def _profile_threads() -> list[str]:
-    profile = yaml.safe_load((PROFILE / "config.yaml").read_text())
-    return [f"{rule}={n}" for rule, n in profile.get("set-threads", {}).items()]
-
-
 @pytest.fixture(scope="module")
-def tiny_runs(slurm_cluster, tmp_path_factory):
-    """The tiny grid once through profiles/slurm and once locally, in fresh directories."""
-    if not (REPO / "Snakefile").exists() or not TINY_CONFIG.exists():
-        pytest.skip("the workflow (Snakefile, tests/configs/tiny) is not there yet")
+def tiny_runs(slurm_cluster, tiny_grid, tmp_path_factory):
+    """The tiny grid once through profiles/slurm, in a fresh directory, and once locally
+    (tests/conftest.py: with the profile's threads per rule, capped at this machine's
+    cores as Snakemake does inside each SLURM job, so that any result that depends on the
+    thread count is computed alike)."""
     base = tmp_path_factory.mktemp("tiny")
     common = ["--snakefile", REPO / "Snakefile", "--configfile", TINY_CONFIG]
 
@@ -477,24 +476,11 @@ def tiny_runs(slurm_cluster, tmp_path_factory):
     slurm = run_on_slurm(on_slurm, *common, timeout=600)
     slurm_seconds = time.time() - t0
     assert slurm.returncode == 0, explain(slurm)
-
-    # Locally with the same threads per rule as in the SLURM jobs, so that any result that
-    # depends on the thread count is computed alike: the profile's set-threads, capped (as
-    # Snakemake does inside each SLURM job) at this machine's cores.
-    local = base / "local"
-    local.mkdir()
-    threads = _profile_threads()
-    cores = os.cpu_count()
-    proc = run_snakemake(
-        [*common, "--cores", cores, *(["--set-threads", *threads] if threads else [])],
-        cwd=local,
-        timeout=600,
-    )
-    assert proc.returncode == 0, explain(proc)
     print(f"tiny grid on SLURM: {slurm_seconds:.0f} s")
-    return {"slurm": on_slurm, "local": local, "slurm_log": slurm.stderr}
+    return {"slurm": on_slurm, "local": tiny_grid.workdir, "slurm_log": slurm.stderr}
 
 
+@pytest.mark.slow
 @pytest.mark.slurm
 def test_tiny_grid_every_job_went_through_sbatch(tiny_runs, slurm_cluster):
     log = tiny_runs["slurm_log"]
@@ -553,6 +539,7 @@ def _outputs(root: Path) -> dict[str, Path]:
     }
 
 
+@pytest.mark.slow
 @pytest.mark.slurm
 def test_tiny_grid_outputs_equal_a_local_run(tiny_runs):
     on_slurm, local = _outputs(tiny_runs["slurm"]), _outputs(tiny_runs["local"])
@@ -589,10 +576,9 @@ def _workflow_rules(cwd: Path) -> list[str]:
     return [line.strip() for line in proc.stdout.splitlines() if line[:1].strip()]
 
 
+@pytest.mark.slow
 @pytest.mark.slurm
 def test_workflow_train_jobs_asked_for_and_got_a_gpu(tiny_runs, slurm_cluster, tmp_path):
-    if "train" not in _workflow_rules(tmp_path):
-        pytest.skip("the workflow has no `train` rule yet")
     trains = [s for s in submissions(tiny_runs["slurm_log"]) if s["rule"] == "train"]
     assert trains, "the tiny grid submitted no train job"
     allocated = slurm_cluster.allocated()
@@ -682,9 +668,8 @@ def _dry_run_jobs(cwd: Path, *args) -> list[dict]:
     return jobs
 
 
+@pytest.mark.slow
 def test_slurm_profile_sizes_every_job_of_the_workflow(tmp_path):
-    if not (REPO / "Snakefile").exists() or not TINY_CONFIG.exists():
-        pytest.skip("the workflow (Snakefile, tests/configs/tiny) is not there yet")
     profile = load_profile("slurm")
     # A dry run caps every job's threads at --cores (1 when not given); the SLURM executor
     # does not, so lift the cap to see the threads the jobs will ask for.
@@ -708,9 +693,8 @@ def test_slurm_profile_sizes_every_job_of_the_workflow(tmp_path):
             assert res.get("gpu", "0") == "0", f"{rule} would ask SLURM for a GPU"
 
 
+@pytest.mark.slow
 def test_slurm_profile_lists_every_rule(tmp_path):
-    if not (REPO / "Snakefile").exists() or not TINY_CONFIG.exists():
-        pytest.skip("the workflow (Snakefile, tests/configs/tiny) is not there yet")
     listed = set(load_profile("slurm")["set-resources"])
     rules = set(_workflow_rules(tmp_path)) - {"all"}
     missing = rules - listed

@@ -20,15 +20,13 @@ TINY = REPO / "tests/configs/tiny/config.yaml"
 MODEL = "one-motif/seed3/n400/conv10w-gmp-fc10/mseed1"
 
 
+pytestmark = pytest.mark.slow
+
+
 @pytest.fixture(scope="module")
-def recovered(tmp_path_factory):
-    workdir = tmp_path_factory.mktemp("attribute")
-    target = f"results/recovery/{MODEL}.tsv"
-    command = [SNAKEMAKE, target, "--cores", "2", "-s", str(REPO / "Snakefile"), "--directory",
-               str(workdir), "--configfile", str(TINY)]
-    result = subprocess.run(command, capture_output=True, text=True, timeout=900)
-    assert result.returncode == 0, result.stderr[-3000:]
-    return workdir
+def recovered(tiny_grid):
+    """The tiny grid's run (tests/conftest.py): every model attributed and scored."""
+    return tiny_grid.workdir
 
 
 def test_every_configured_run_is_saved_with_its_examples(recovered):

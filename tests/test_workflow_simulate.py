@@ -4,32 +4,31 @@ from __future__ import annotations
 
 import json
 import subprocess
-import sys
-from pathlib import Path
 
 import numpy as np
 import pytest
 
+from conftest import clean_env
 from grammarbench.simulation.dataset import load_split
 
-REPO = Path(__file__).resolve().parents[1]
-SNAKEMAKE = str(Path(sys.executable).with_name("snakemake"))
-TINY = REPO / "tests/configs/tiny/config.yaml"
+
+
+pytestmark = pytest.mark.slow
 
 
 @pytest.fixture(scope="module")
-def simulated(tmp_path_factory):
-    workdir = tmp_path_factory.mktemp("workflow")
+def simulated(tiny_grid):
+    """The tiny grid's run (tests/conftest.py), and the command that makes the simulate
+    stage's outputs of one grammar."""
     base = "results/datasets/spacing/seed3"
     targets = [f"{base}/n200/train", f"{base}/n400/train", f"{base}/heldout/test",
                "results/diagnostics/spacing/seed3/n400.positional.png",
                "results/grammars/spacing/elements.tsv"]
-    # targets before --configfile, which takes several values
-    command = [SNAKEMAKE, *targets, "--cores", "2", "-s", str(REPO / "Snakefile"), "--directory",
-               str(workdir), "--configfile", str(TINY)]
-    result = subprocess.run(command, capture_output=True, text=True, timeout=600)
-    assert result.returncode == 0, result.stderr[-3000:]
-    return workdir, command
+    for target in targets:
+        assert (tiny_grid.workdir / target).exists(), target
+    # targets right after `python -m snakemake`: --configfile and --set-threads take several values
+    command = tiny_grid.command[:3] + targets + tiny_grid.command[3:]
+    return tiny_grid.workdir, command
 
 
 def test_datasets_have_the_grid_sizes_and_share_held_out_sets(simulated):
@@ -59,7 +58,8 @@ def test_diagnostics(simulated):
 
 
 def test_rerun_has_nothing_to_do(simulated):
-    _, command = simulated
-    result = subprocess.run(command + ["-n"], capture_output=True, text=True, timeout=300)
+    workdir, command = simulated
+    result = subprocess.run(command + ["-n"], cwd=workdir, env=clean_env(), capture_output=True, text=True,
+                            timeout=300)
     assert result.returncode == 0
     assert "Nothing to be done" in result.stdout + result.stderr
