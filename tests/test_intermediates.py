@@ -241,7 +241,7 @@ def test_reference_sweep_only_where_a_method_has_several_reference_settings():
     from grammarbench.attribution.settings import has_reference_sweep, validate_attribution_config
 
     def runs(methods):
-        return validate_attribution_config({"methods": methods}, "<test>")["runs"]
+        return validate_attribution_config({"methods": methods}, "<test>").runs
 
     # the default grid: IG with 5 shuffles against DeepLIFT-SHAP with 10: no sweep
     default = {"grad_x_input": {}, "integrated_gradients": {"reference": "shuffle", "n_references": 5},
