@@ -255,3 +255,33 @@ def test_protein_grammars_are_refused():
     grammar = load_grammar(Path(__file__).parents[1] / "config" / "grammars" / "protein.yaml")
     with pytest.raises(InputError, match="alphabet"):
         disc.element_motifs(grammar)
+
+
+# ----------------------------------------------------------------------- figures
+
+
+def test_logo_figure_shows_each_element_beside_its_pattern(three_motif, ground_truth_discovery,
+                                                           decoys, tmp_path):
+    from grammarbench.discovery.figures import logo_figure
+
+    grammar, _ = three_motif
+    elements = disc.element_motifs(grammar)
+    matches = disc.match_patterns(ground_truth_discovery.patterns, elements, decoys)
+    fig = logo_figure(ground_truth_discovery, matches, elements, title="ground truth")
+    titles = [ax.get_title(loc="left") for ax in fig.axes]
+    assert [t for t in titles if t.startswith("grammar:")] == [f"grammar: {e}" for e in elements]
+    assert sum(t.startswith("pos_") for t in titles) == len(elements)  # all recovered
+    fig.savefig(tmp_path / "logos.png")
+
+
+def test_discovery_figure_draws_one_panel_per_run_grammar_and_metric(tmp_path):
+    from grammarbench.discovery.figures import discovery_figure
+
+    rows = [{"grammar": g, "seed": 1, "n_train": n, "architecture": a, "model_seed": s,
+             "run": r, "element": "all", "metric": m, "value": v}
+            for g in ("one-motif", "spacing") for n in (200, 2000) for a in ("cnn", "rnn")
+            for s in (1, 2) for r in ("ism", "deeplift_shap")
+            for m, v in (("motif_recall", n / 2000), ("motif_precision", 0.5))]
+    fig = discovery_figure(pd.DataFrame(rows))
+    assert len(fig.axes) == 2 * 4
+    fig.savefig(tmp_path / "discovery.png")
