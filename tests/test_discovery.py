@@ -8,6 +8,7 @@ hand-computed values on a hand-built pattern set.
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import numpy as np
@@ -285,3 +286,29 @@ def test_discovery_figure_draws_one_panel_per_run_grammar_and_metric(tmp_path):
     fig = discovery_figure(pd.DataFrame(rows))
     assert len(fig.axes) == 2 * 4
     fig.savefig(tmp_path / "discovery.png")
+
+
+# ----------------------------------------------------------------------- config
+
+
+def test_discovery_config_checks_runs_and_fills_defaults():
+    from grammarbench.discovery.config import validate_discovery_config
+
+    attribution = {"runs": [{"name": "ism", "method": "ism", "reference": None, "settings": {}},
+                            {"name": "deeplift_shap", "method": "deeplift_shap",
+                             "reference": "shuffle", "settings": {}}]}
+    off = validate_discovery_config(None, "c.yaml", None)
+    assert off["runs"] == [] and off["n_examples"] == 2000
+    on = validate_discovery_config({"runs": ["ism"], "n_examples": 50,
+                                    "modisco": {"n_leiden_runs": 2}}, "c.yaml", attribution)
+    assert [r["name"] for r in on["runs"]] == ["ism"] and on["n_examples"] == 50
+    bad = [({"runs": ["gradcam"]}, attribution, "discovery.runs[0]: unknown attribution run"),
+           ({"runs": ["ism"]}, None, "discovery.runs: motif discovery searches"),
+           ({"runs": ["ism"], "alpha": 2}, attribution, "discovery.alpha"),
+           ({"runs": ["ism"], "n_examples": 0}, attribution, "discovery.n_examples"),
+           ({"run": ["ism"]}, attribution, "discovery.run: unknown key"),
+           ({"runs": ["ism"], "modisco": {"windw": 3}}, attribution,
+            "discovery.modisco.windw: unknown modisco-lite setting")]
+    for cfg, attr, message in bad:
+        with pytest.raises(InputError, match="^" + re.escape(f"c.yaml: {message}")):
+            validate_discovery_config(cfg, "c.yaml", attr)

@@ -71,9 +71,17 @@ def _tfmodisco():
     return TFMoDISco
 
 
-def _modisco_parameters() -> set[str]:
-    return set(inspect.signature(_tfmodisco()).parameters) - {
+def check_modisco_keys(settings: dict, source: str, key: str) -> None:
+    """Raise InputError naming the first key of ``settings`` that is not a keyword of
+    ``modiscolite.tfmodisco.TFMoDISco`` (its inputs and ``verbose`` excluded)."""
+    from modiscolite.tfmodisco import TFMoDISco
+
+    known = set(inspect.signature(TFMoDISco).parameters) - {
         "one_hot", "hypothetical_contribs", "verbose"}
+    for name in settings:
+        if name not in known:
+            raise InputError(source, f"{key}.{name}", "unknown modisco-lite setting; known: "
+                             + ", ".join(sorted(known)))
 
 
 @dataclass
@@ -214,11 +222,7 @@ def modisco_settings(length: int, overrides: dict | None = None, source: str = "
         An unknown setting, or windows that do not fit the sequence length.
     """
     overrides = dict(overrides or {})
-    known = _modisco_parameters()
-    for name in overrides:
-        if name not in known:
-            raise InputError(source, f"{key}.{name}", "unknown modisco-lite setting; known: "
-                             + ", ".join(sorted(known)))
+    check_modisco_keys(overrides, source, key)
     settings = dict(MODISCO_DEFAULTS)
     # Seqlets: core window plus a flank on each side. Below the default 41 letters, the
     # core keeps half the length and each flank a quarter (the default proportions).
