@@ -45,19 +45,20 @@ import torch
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from grammarbench import references, seq  # noqa: E402
-from grammarbench.architectures import load_architecture, resolve  # noqa: E402
+from grammarbench.attribution import references
+from grammarbench.sequences import kernels as seq  # noqa: E402
+from grammarbench.models.architectures import load_architecture, resolve  # noqa: E402
 from grammarbench.attribution import attribute  # noqa: E402
-from grammarbench.models import build_model  # noqa: E402
+from grammarbench.models.networks import build_model  # noqa: E402
 
 GRAMMAR = ROOT / "config/grammars/seqgra/mc2-dna1000-homer-100k-s1.xml"
 
 
 def sequences(n: int, seed: int = 1) -> np.ndarray:
     """``n`` test sequences of 1,000 letters from seqgra's mc2-dna1000-homer grammar."""
-    from grammarbench.grammar import load_grammar
-    from grammarbench.simulate import simulate_split
-    from grammarbench.dataset import load_split
+    from grammarbench.grammars.grammar import load_grammar
+    from grammarbench.simulation.simulate import simulate_split
+    from grammarbench.simulation.dataset import load_split
 
     grammar = load_grammar(GRAMMAR)
     with tempfile.TemporaryDirectory() as tmp:

@@ -16,8 +16,8 @@ import tempfile
 import time
 from pathlib import Path
 
-from grammarbench.grammar import load_grammar
-from grammarbench.simulate import simulate_dataset
+from grammarbench.grammars.grammar import load_grammar
+from grammarbench.simulation.simulate import simulate_dataset
 
 REPO = Path(__file__).resolve().parents[1]
 DEFAULT = REPO / "config/grammars/seqgra/mc2-dna1000-homer-100k-s1.xml"

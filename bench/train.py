@@ -5,7 +5,7 @@
 
 For each architecture:
 
-* the real training loop (grammarbench.train.train_model) for ``--epochs`` epochs on ``--n``
+* the real training loop (grammarbench.models.train.train_model) for ``--epochs`` epochs on ``--n``
   simulated examples (one CTCF site or none in 1,000 letters): examples per second of each
   epoch's training pass, as history.tsv records them;
 * a breakdown of the same loop into *data* time (gather a batch of uint8 codes on the
@@ -28,13 +28,14 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from grammarbench.architectures import load_architecture, resolve
-from grammarbench.dataset import load_split
-from grammarbench.grammar import grammar_from_dict
-from grammarbench.models import build_model, count_parameters
-from grammarbench.predict import device_description, one_hot_batch, resolve_device
-from grammarbench.simulate import simulate_split
-from grammarbench.train import _amp_dtype, train_model
+from grammarbench.models.architectures import load_architecture, resolve
+from grammarbench.simulation.dataset import load_split
+from grammarbench.grammars.grammar import grammar_from_dict
+from grammarbench.models.networks import build_model, count_parameters
+from grammarbench.models.predict import one_hot_batch
+from grammarbench.runtime import device_description, resolve_device
+from grammarbench.simulation.simulate import simulate_split
+from grammarbench.models.train import _amp_dtype, train_model
 
 REPO = Path(__file__).resolve().parents[1]
 GRAMMAR = {

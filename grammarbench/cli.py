@@ -14,20 +14,15 @@ import sys
 import time
 
 from grammarbench.errors import InputError
+from grammarbench.runtime import configure_logging
 
 log = logging.getLogger("grammarbench")
 
 
-def configure_logging(level=logging.INFO) -> None:
-    """One line per event on stderr (rule scripts point stderr at the rule's log)."""
-    logging.basicConfig(level=level, stream=sys.stderr,
-                        format="%(asctime)s %(name)s %(levelname)s: %(message)s")
-
-
 def _simulate(args) -> None:
-    from grammarbench.dataset import EXPORT_FORMATS
-    from grammarbench.grammar import load_grammar
-    from grammarbench.simulate import simulate_dataset
+    from grammarbench.simulation.dataset import EXPORT_FORMATS
+    from grammarbench.grammars.grammar import load_grammar
+    from grammarbench.simulation.simulate import simulate_dataset
 
     grammar = load_grammar(args.grammar)
     seed = args.seed if args.seed is not None else (grammar.seed if grammar.seed is not None else 1)
@@ -47,7 +42,7 @@ def _simulate(args) -> None:
 
 
 def _device(name: str):
-    from grammarbench.predict import resolve_device
+    from grammarbench.runtime import resolve_device
 
     try:
         return resolve_device(name)
@@ -56,7 +51,7 @@ def _device(name: str):
 
 
 def _train(args) -> None:
-    from grammarbench.train import fit
+    from grammarbench.models.train import fit
 
     overrides = {"max_epochs": args.max_epochs, "patience": args.patience, "batch_size": args.batch_size}
     summary = fit(args.architecture, args.train, args.validation, args.out, model_seed=args.model_seed,
@@ -87,7 +82,7 @@ def _split_outputs(data: list[str], out: str) -> tuple[dict, dict]:
 
 
 def _evaluate(args) -> None:
-    from grammarbench.evaluate import evaluate_model
+    from grammarbench.models.evaluate import evaluate_model
 
     splits, outputs = _split_outputs(args.data, args.out)
     evaluate_model(args.model, splits, outputs, device=_device(args.device), batch_size=args.batch_size,
@@ -97,7 +92,7 @@ def _evaluate(args) -> None:
 def _oracle(args) -> None:
     from pathlib import Path
 
-    from grammarbench.oracle import evaluate_oracle
+    from grammarbench.models.oracle import evaluate_oracle
 
     splits, outputs = _split_outputs(args.data, args.out)
     evaluate_oracle(args.grammar, splits, outputs, notes=Path(args.out) / "oracle.json",
@@ -105,9 +100,9 @@ def _oracle(args) -> None:
 
 
 def _attribute(args) -> None:
-    from grammarbench.attribution import interpret_model, model_layers
-    from grammarbench.attribution.config import validate_attribution_config
-    from grammarbench.models import load_trained
+    from grammarbench.attribution import attribute_model, model_layers
+    from grammarbench.attribution.settings import validate_attribution_config
+    from grammarbench.models.networks import load_trained
 
     settings = {key: value for key, value in (("reference", args.reference),
                                               ("n_references", args.n_references)) if value is not None}
@@ -115,13 +110,13 @@ def _attribute(args) -> None:
                "methods": {method: dict(settings) for method in args.method}}
     layers = model_layers(load_trained(args.model, device="cpu"))
     checked = validate_attribution_config(section, "command line", layers)
-    paths = interpret_model(args.model, args.test, args.train, checked["runs"], args.out,
+    paths = attribute_model(args.model, args.test, args.train, checked["runs"], args.out,
                             n_examples=checked["n_examples"], batch_size=checked["batch_size"],
                             random_state=checked["random_state"], device=_device(args.device))
     log.info("wrote %s", ", ".join(paths))
 
 
-def _benchmark(args) -> None:
+def _score(args) -> None:
     from pathlib import Path
 
     from grammarbench.attribution import score_runs
@@ -212,13 +207,13 @@ def build_parser() -> argparse.ArgumentParser:
     attribute.add_argument("--out", required=True, help="folder for <method>.npz")
     attribute.set_defaults(run=_attribute)
 
-    bench = sub.add_parser("benchmark", help="score attribution maps against the simulated ground truth")
-    bench.add_argument("attributions", help="folder of <run>.npz (written by `grammarbench attribute`)")
-    bench.add_argument("--test", required=True, help="the split the maps explain")
-    bench.add_argument("--score", choices=("sum", "observed"), default="sum",
+    score = sub.add_parser("score", help="score attribution maps against the simulated ground truth")
+    score.add_argument("attributions", help="folder of <run>.npz (written by `grammarbench attribute`)")
+    score.add_argument("--test", required=True, help="the split the maps explain")
+    score.add_argument("--score", choices=("sum", "observed"), default="sum",
                        help="a position's score: |sum over letters| or the attribution at the observed letter")
-    bench.add_argument("--out", required=True, help="TSV to write")
-    bench.set_defaults(run=_benchmark)
+    score.add_argument("--out", required=True, help="TSV to write")
+    score.set_defaults(run=_score)
     return parser
 
 

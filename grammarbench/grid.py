@@ -16,9 +16,9 @@ from pathlib import Path
 import pandas as pd
 import yaml
 
-from grammarbench.architectures import Architecture, check_fit, load_architecture
+from grammarbench.models.architectures import Architecture, check_fit, load_architecture
 from grammarbench.errors import InputError, key_path
-from grammarbench.grammar import Grammar, load_grammar
+from grammarbench.grammars.grammar import Grammar, load_grammar
 
 @cache
 def _read_schema(path: str) -> dict:
@@ -177,10 +177,10 @@ def check_attribution(section: dict, source: str, architectures: dict[str, Archi
     Each architecture is built once, untrained, for the first grammar: its layer names and
     kinds do not depend on the grammar's length or classes.
     """
-    from grammarbench.architectures import resolve
+    from grammarbench.models.architectures import resolve
     from grammarbench.attribution import model_layers
-    from grammarbench.attribution.config import validate_attribution_config
-    from grammarbench.models import build_model
+    from grammarbench.attribution.settings import validate_attribution_config
+    from grammarbench.models.networks import build_model
 
     grammar = next(iter(grammars.values()))
     checked = None

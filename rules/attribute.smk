@@ -1,10 +1,10 @@
-# Stage 3: explain every trained model with every configured attribution run (method ×
+# Stage 3: attribute every trained model's predictions with every configured attribution run (method ×
 # reference), on the GPU when the job may use one, then score each map against the
 # simulated ground truth. One job per model, not per run: it keeps paper-scale grids to a
 # DAG Snakemake builds in seconds.
 
 
-rule interpret:
+rule attribute:
     input:
         model=f"{MODELS}/{MODEL}/model.pt",
         architecture=f"{MODELS}/{MODEL}/architecture.yaml",
@@ -13,9 +13,9 @@ rule interpret:
     output:
         directory(f"{ATTRIBUTIONS}/{MODEL}"),
     log:
-        f"logs/interpret/{MODEL}.log",
+        f"logs/attribute/{MODEL}.log",
     benchmark:
-        f"benchmarks/interpret/{MODEL}.tsv"
+        f"{RUNTIME}/attribute/{MODEL}.tsv"
     conda:
         "../envs/torch.yaml"
     threads: config["train"]["threads"]
@@ -27,19 +27,19 @@ rule interpret:
         attribution=GRID.attribution,
         device=config["train"]["device"],
     script:
-        "../scripts/interpret.py"
+        "../scripts/attribute.py"
 
 
-rule benchmark:
+rule score:
     input:
         attributions=f"{ATTRIBUTIONS}/{MODEL}",
         test=heldout_split("test"),
     output:
         f"{RECOVERY}/{MODEL}.tsv",
     log:
-        f"logs/benchmark/{MODEL}.log",
+        f"logs/score/{MODEL}.log",
     benchmark:
-        f"benchmarks/benchmark/{MODEL}.tsv"
+        f"{RUNTIME}/score/{MODEL}.tsv"
     conda:
         "../envs/torch.yaml"
     resources:
@@ -53,4 +53,4 @@ rule benchmark:
         ),
         metrics=GRID.attribution["metrics"] if GRID.attribution else {},
     script:
-        "../scripts/benchmark.py"
+        "../scripts/score.py"

@@ -34,6 +34,8 @@ EVALUATION = f"{RESULTS}/evaluation"
 ORACLE = f"{RESULTS}/oracle"
 ATTRIBUTIONS = f"{RESULTS}/attributions"
 RECOVERY = f"{RESULTS}/recovery"
+# Snakemake's per-job `benchmark:` files (wall time, memory): the runtime table reads them.
+RUNTIME = f"{RESULTS}/runtime"
 # One trained model: a point of the grid (the same pattern under models/ and evaluation/).
 MODEL = "{grammar}/seed{seed}/n{n_train}/{architecture}/mseed{model_seed}"
 EVAL_SPLITS = ["validation", "test"]
@@ -155,10 +157,10 @@ RECOVERY_JOBS = [
 # The tables of the stages that ran (the runtime table follows them).
 STAGE_TABLES = ["predictive", "training"] + (["recovery"] if GRID.attribution else [])
 RUNTIME_JOBS = [
-    ({"rule": rule, **point}, f"benchmarks/{rule}/{MODEL.format(**point)}.tsv")
+    ({"rule": rule, **point}, f"{RUNTIME}/{rule}/{MODEL.format(**point)}.tsv")
     for point in MODEL_POINTS
     for rule in ["train", "evaluate"]
-    + (["interpret", "benchmark"] if GRID.attribution else [])
+    + (["attribute", "score"] if GRID.attribution else [])
 ]
 
 

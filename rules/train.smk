@@ -16,7 +16,7 @@ rule train:
     log:
         f"logs/train/{MODEL}.log",
     benchmark:
-        f"benchmarks/train/{MODEL}.tsv"
+        f"{RUNTIME}/train/{MODEL}.tsv"
     conda:
         "../envs/torch.yaml"
     threads: config["train"]["threads"]
@@ -56,7 +56,7 @@ rule evaluate:
     log:
         f"logs/evaluate/{MODEL}.log",
     benchmark:
-        f"benchmarks/evaluate/{MODEL}.tsv"
+        f"{RUNTIME}/evaluate/{MODEL}.tsv"
     conda:
         "../envs/torch.yaml"
     threads: config["train"]["threads"]
@@ -83,7 +83,7 @@ rule oracle:
     log:
         "logs/oracle/{grammar}/seed{seed}.log",
     benchmark:
-        "benchmarks/oracle/{grammar}/seed{seed}.tsv"
+        f"{RUNTIME}/oracle/{{grammar}}/seed{{seed}}.tsv"
     conda:
         "../envs/torch.yaml"
     threads: config["train"]["threads"]

@@ -5,6 +5,6 @@ import sys
 sys.stderr = open(snakemake.log[0], "w", buffering=1)
 sys.path.insert(0, snakemake.scriptdir + "/..")
 
-from grammarbench.aggregate import aggregate
+from grammarbench.aggregate.tables import aggregate
 
 aggregate(snakemake.params.kind, snakemake.params.jobs, snakemake.output[0])

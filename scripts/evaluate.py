@@ -7,8 +7,8 @@ sys.path.insert(0, snakemake.scriptdir + "/..")
 
 from pathlib import Path
 
-from grammarbench.cli import configure_logging
-from grammarbench.evaluate import evaluate_model
+from grammarbench.runtime import configure_logging
+from grammarbench.models.evaluate import evaluate_model
 
 configure_logging()
 splits = snakemake.params.splits

@@ -7,7 +7,7 @@ sys.path.insert(0, snakemake.scriptdir + "/..")
 
 from pathlib import Path
 
-from grammarbench.figures import render
+from grammarbench.aggregate.figures import render
 
 inputs = dict(snakemake.input.items()) or {"table": snakemake.input[0]}
 if snakemake.rule == "figure_from_table":

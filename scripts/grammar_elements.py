@@ -5,8 +5,8 @@ import sys
 sys.stderr = open(snakemake.log[0], "w", buffering=1)
 sys.path.insert(0, snakemake.scriptdir + "/..")
 
-from grammarbench.diagnostics import element_table, similarity_table, write_elements_meme
-from grammarbench.grammar import load_grammar
+from grammarbench.grammars.diagnostics import element_table, similarity_table, write_elements_meme
+from grammarbench.grammars.grammar import load_grammar
 
 grammar = load_grammar(snakemake.input.grammar)
 element_table(grammar).to_csv(snakemake.output.elements, sep="\t", index=False)

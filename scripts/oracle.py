@@ -5,8 +5,8 @@ import sys
 sys.stderr = open(snakemake.log[0], "w", buffering=1)
 sys.path.insert(0, snakemake.scriptdir + "/..")
 
-from grammarbench.cli import configure_logging
-from grammarbench.oracle import evaluate_oracle
+from grammarbench.runtime import configure_logging
+from grammarbench.models.oracle import evaluate_oracle
 
 configure_logging()
 splits = snakemake.params.splits

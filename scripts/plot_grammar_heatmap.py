@@ -5,7 +5,7 @@ import sys
 sys.stderr = open(snakemake.log[0], "w", buffering=1)
 sys.path.insert(0, snakemake.scriptdir + "/..")
 
-from grammarbench.plots import positional_heatmap, read_positional
+from grammarbench.aggregate.plots import positional_heatmap, read_positional
 
 fig = positional_heatmap(read_positional(snakemake.input[0]))
 fig.savefig(snakemake.output[0], dpi=150, bbox_inches="tight")

@@ -5,7 +5,7 @@ import sys
 sys.stderr = open(snakemake.log[0], "w", buffering=1)
 sys.path.insert(0, snakemake.scriptdir + "/..")
 
-from grammarbench.report import write_config_page
+from grammarbench.aggregate.config_page import write_config_page
 
 write_config_page(snakemake.output[0], snakemake.params.config, snakemake.params.sources,
                   snakemake.params.grammars, snakemake.params.architectures)

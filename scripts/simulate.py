@@ -6,9 +6,9 @@ import sys
 sys.stderr = open(snakemake.log[0], "w", buffering=1)
 sys.path.insert(0, snakemake.scriptdir + "/..")
 
-from grammarbench.cli import configure_logging
-from grammarbench.grammar import load_grammar
-from grammarbench.simulate import simulate_split
+from grammarbench.runtime import configure_logging
+from grammarbench.grammars.grammar import load_grammar
+from grammarbench.simulation.simulate import simulate_split
 
 configure_logging()
 grammar = load_grammar(snakemake.input.grammar)

@@ -7,8 +7,8 @@ sys.path.insert(0, snakemake.scriptdir + "/..")
 
 from pathlib import Path
 
-from grammarbench.cli import configure_logging
-from grammarbench.train import fit
+from grammarbench.runtime import configure_logging
+from grammarbench.models.train import fit
 
 configure_logging()
 # The GPU only where the job may use one: `--resources gpu=0` caps the rule's gpu at 0.

@@ -14,7 +14,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from grammarbench import aggregate as ag
+from grammarbench.aggregate import tables as ag
+from grammarbench.io import write_tsv
 
 GRAMMARS = ["one-motif", "spacing"]
 SIZES = [200, 400]
@@ -48,12 +49,12 @@ def recovery_points() -> list[dict]:
 @cache
 def _simulated(root: Path) -> dict:
     """A real one-motif dataset, a real (2-epoch) model and real grad × input maps."""
-    from grammarbench.attribution import explain
-    from grammarbench.dataset import load_split
-    from grammarbench.grammar import load_grammar
-    from grammarbench.models import load_trained
-    from grammarbench.simulate import simulate_split
-    from grammarbench.train import fit
+    from grammarbench.attribution import attribute_split
+    from grammarbench.simulation.dataset import load_split
+    from grammarbench.grammars.grammar import load_grammar
+    from grammarbench.models.networks import load_trained
+    from grammarbench.simulation.simulate import simulate_split
+    from grammarbench.models.train import fit
 
     repo = Path(__file__).resolve().parents[1]
     grammar = load_grammar(repo / "config/grammars/one-motif.yaml")
@@ -63,7 +64,7 @@ def _simulated(root: Path) -> dict:
         root / "model", overrides={"max_epochs": 2, "patience": 5}, device="cpu", threads=1)
     model = load_trained(root / "model", device="cpu")
     test = load_split(root / "data/test")
-    result = explain(model, test, "grad_x_input", device="cpu")
+    result = attribute_split(model, test, "grad_x_input", device="cpu")
     return {"test": root / "data/test", "history": root / "model/history.tsv", "result": result}
 
 
@@ -72,10 +73,10 @@ def grid_files(root: Path) -> dict:
     """Per-job files of the tiny grid, from the real writers; returns the job lists."""
     from snakemake.benchmark import BenchmarkRecord, write_benchmark_records
 
-    from grammarbench.dataset import load_split
-    from grammarbench.evaluate import write_evaluation
-    from grammarbench.metrics import score_maps
-    from grammarbench.train import HISTORY_COLUMNS
+    from grammarbench.simulation.dataset import load_split
+    from grammarbench.models.evaluate import write_evaluation
+    from grammarbench.scoring.recovery import score_maps
+    from grammarbench.models.train import HISTORY_COLUMNS
 
     sim = _simulated(root)
     rng = np.random.default_rng(0)
@@ -156,7 +157,7 @@ def test_predictive_table_has_its_columns_and_one_row_per_point(grid, tmp_path):
     oracle = table[table["architecture"] == "oracle"]
     assert oracle["model_seed"].isna().all() and set(oracle["n_train"]) == set(SIZES)
     # written and read back: the same table, integer keys typed
-    path = ag.write_table(table, tmp_path / "predictive.tsv")
+    path = write_tsv(table, tmp_path / "predictive.tsv")
     back = ag.read_table(path)
     assert list(back.columns) == list(ag.PREDICTIVE_COLUMNS) and len(back) == len(table)
     assert str(back["n_train"].dtype) == "Int64" and back["model_seed"].isna().sum() == len(oracle)

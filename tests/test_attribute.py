@@ -13,8 +13,10 @@ import torch.nn.functional as F
 from numpy.testing import assert_allclose
 from torch import nn
 
-from grammarbench import metrics, references, seq
-from grammarbench.attribution import (METHODS, AttributionResult, attribute, explain,
+from grammarbench.scoring import recovery as metrics
+from grammarbench.attribution import references
+from grammarbench.sequences import kernels as seq
+from grammarbench.attribution import (METHODS, AttributionResult, attribute, attribute_split,
                                       model_layers, targets_from_labels,
                                       validate_attribution_config)
 from grammarbench.attribution.methods import receptive_fields
@@ -513,9 +515,9 @@ class ConvGMP(nn.Module):
 @pytest.fixture(scope="module")
 def one_motif(tmp_path_factory):
     """A one-motif data set and a conv-gmp CNN trained on it (a few seconds on a CPU)."""
-    from grammarbench.dataset import load_split
-    from grammarbench.grammar import load_grammar
-    from grammarbench.simulate import simulate_split
+    from grammarbench.simulation.dataset import load_split
+    from grammarbench.grammars.grammar import load_grammar
+    from grammarbench.simulation.simulate import simulate_split
 
     root = tmp_path_factory.mktemp("one-motif")
     grammar = load_grammar("config/grammars/one-motif.yaml")
@@ -561,7 +563,7 @@ def test_trained_model_recovers_the_motif(one_motif, method):
 
 def test_explain_scores_and_round_trip(one_motif, tmp_path):
     model, _, test = one_motif
-    result = explain(model, test, "deeplift_shap", n_examples=30, n_references=4, batch_size=64)
+    result = attribute_split(model, test, "deeplift_shap", n_examples=30, n_references=4, batch_size=64)
     assert len(result) == 30 and result.maps.shape == (30, A, 200)
     assert result.settings["reference"] == "shuffle" and result.correct.mean() > 0.8
     assert np.abs(result.delta).max() < 1e-4
@@ -585,7 +587,7 @@ def test_config_runs_feed_explain(one_motif):
                      "ism": None, "gradcam": {"layer": "relu"}}},
         "config.yaml", model_layers(model))
     for run in cfg["runs"]:
-        result = explain(model, test, run["method"], n_examples=cfg["n_examples"],
+        result = attribute_split(model, test, run["method"], n_examples=cfg["n_examples"],
                          batch_size=cfg["batch_size"], random_state=cfg["random_state"],
                          **run["settings"])
         assert len(result) == 8 and result.settings["method"] == run["method"]
@@ -593,7 +595,7 @@ def test_config_runs_feed_explain(one_motif):
 
 
 def test_multilabel_targets(tmp_path):
-    from grammarbench.dataset import Split
+    from grammarbench.simulation.dataset import Split
 
     labels = np.array([[1, 0, 1], [0, 0, 0], [0, 1, 0]], np.uint8)
     example, target = targets_from_labels(labels)
@@ -603,7 +605,7 @@ def test_multilabel_targets(tmp_path):
                   labels=labels, mask=np.zeros_like(codes), entries=np.zeros(3, np.int16),
                   manifest={"letters": "ACGT", "classes": ["a", "b", "c"]})
     model = SmallCNN()
-    result = explain(model, split, "grad_x_input")
+    result = attribute_split(model, split, "grad_x_input")
     assert result.example.tolist() == [0, 0, 2] and result.target.tolist() == [0, 2, 1]
     assert result.maps.shape == (3, A, L)
     # the map of (example 0, class 2) is that class's map of example 0

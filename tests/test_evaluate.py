@@ -7,8 +7,7 @@ import pandas as pd
 import pytest
 from sklearn.metrics import average_precision_score, roc_auc_score
 
-from grammarbench.evaluate import (CURVE_COLUMNS, METRIC_COLUMNS, curves_table, mean_loss,
-                                   predictions_table, predictive_metrics, probabilities)
+from grammarbench.models.evaluate import CURVE_COLUMNS, METRIC_COLUMNS, curves_table, mean_loss, predictions_table, predictive_metrics, probabilities
 
 CLASSES = ["a", "b", "c"]
 

@@ -10,9 +10,9 @@ import pandas as pd
 import pytest
 from matplotlib.patches import PathPatch
 
-from grammarbench import aggregate as ag
-from grammarbench import figures as fg
-from grammarbench.dataset import load_split
+from grammarbench.aggregate import tables as ag
+from grammarbench.aggregate import figures as fg
+from grammarbench.simulation.dataset import load_split
 from test_aggregate import grid_files
 
 

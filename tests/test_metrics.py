@@ -1,5 +1,5 @@
 # test_metrics.py
-# Tests for grammarbench.metrics on hand-made maps with known answers.
+# Tests for grammarbench.metrics and grammarbench.scoring.recovery on hand-made maps with known answers.
 
 from __future__ import annotations
 
@@ -11,6 +11,7 @@ import pytest
 from numpy.testing import assert_allclose
 
 from grammarbench import metrics
+from grammarbench.scoring import recovery
 
 sklearn_metrics = pytest.importorskip("sklearn.metrics")
 
@@ -74,7 +75,7 @@ def test_perfect_inverted_and_random_maps(data):
     random = project(d["onehot"], d["rng"].random(mask.shape))
     kw = dict(codes=d["codes"], mask=d["mask"], lengths=d["lengths"],
               instances=d["instances"], example=d["example"])
-    t = metrics.score_maps(perfect, **kw)
+    t = recovery.score_maps(perfect, **kw)
     for m in ("position_auroc", "position_auprc"):
         assert value(t, m) == 1.0 and value(t, m, "pooled") == 1.0
         assert value(t, m, "se") == 0.0
@@ -87,12 +88,12 @@ def test_perfect_inverted_and_random_maps(data):
     assert value(t, "agreement_precision_smooth") == pytest.approx(30 / 40)
     assert value(t, "agreement_recall_smooth") == 1.0
 
-    t = metrics.score_maps(inverted, **kw)
+    t = recovery.score_maps(inverted, **kw)
     assert value(t, "position_auroc") == 0.0 and value(t, "position_auroc", "pooled") == 0.0
     assert value(t, "attribution_mass") == 0.0
     assert value(t, "window_auroc", "pooled", element="E1") == 0.0
 
-    t = metrics.score_maps(random, **kw)
+    t = recovery.score_maps(random, **kw)
     pooled = t[(t.metric == "position_auprc") & (t.statistic == "pooled")]
     f_pool = float(pooled["positive_fraction"].iloc[0])
     assert f_pool == pytest.approx(mask[np.arange(60) < d["lengths"][:, None]].mean())
@@ -109,21 +110,21 @@ def test_padding_is_excluded(data):
     maps_padded[:, 0, :] += (np.arange(60) >= d["lengths"][:, None]) * 100.0
     kw = dict(codes=d["codes"], mask=d["mask"], lengths=d["lengths"],
               instances=d["instances"], example=d["example"])
-    a = metrics.score_maps(maps, **kw)
-    b = metrics.score_maps(maps_padded, **kw)
+    a = recovery.score_maps(maps, **kw)
+    b = recovery.score_maps(maps_padded, **kw)
     pd.testing.assert_frame_equal(a, b)
 
 
 def test_position_scores_sum_and_observed():
     codes = np.array([[0, 1, 4]], np.uint8)
     maps = np.array([[[1.0, -3, 5], [-2, 2, 1], [0, 0, 0], [0, 0, 0]]])
-    assert_allclose(metrics.position_scores(maps), [[1, 1, 6]])
-    assert_allclose(metrics.position_scores(maps, absolute=False), [[-1, -1, 6]])
-    assert_allclose(metrics.position_scores(maps, codes, score="observed"), [[1, 2, 0]])
+    assert_allclose(recovery.position_scores(maps), [[1, 1, 6]])
+    assert_allclose(recovery.position_scores(maps, absolute=False), [[-1, -1, 6]])
+    assert_allclose(recovery.position_scores(maps, codes, score="observed"), [[1, 2, 0]])
     with pytest.raises(ValueError, match="score must be"):
-        metrics.position_scores(maps, score="max")
+        recovery.position_scores(maps, score="max")
     with pytest.raises(ValueError, match="needs the sequences"):
-        metrics.position_scores(maps, score="observed")
+        recovery.position_scores(maps, score="observed")
 
 
 def test_seqgra_agreement_by_hand():
@@ -131,7 +132,7 @@ def test_seqgra_agreement_by_hand():
     maps = np.zeros((1, 4, 5))
     maps[0, 0] = [0.5, 1.0, -0.2, 0.0, 0.25]    # clip -> [0.5, 1, 0, 0, 0.25]; max 1
     mask = np.array([[0, 1, 1, 0, 0]])
-    rows = {(r["metric"]): r["value"] for r in metrics.grammar_agreement(maps, mask)
+    rows = {(r["metric"]): r["value"] for r in recovery.grammar_agreement(maps, mask)
             if r["statistic"] == "mean"}
     # smooth: v = [.5, 1, 0, 0, .25]; sum 1.75; grammar 1.0
     assert rows["agreement_precision_smooth"] == pytest.approx(1.0 / 1.75)
@@ -145,11 +146,11 @@ def test_seqgra_agreement_by_hand():
     assert rows["agreement_specificity_thresholded"] == pytest.approx(1 / 3)  # TN=1
     # seqgra's edge cases: no grammar position
     none = np.zeros((1, 5))
-    rows = {r["metric"]: r["value"] for r in metrics.grammar_agreement(maps, none)
+    rows = {r["metric"]: r["value"] for r in recovery.grammar_agreement(maps, none)
             if r["statistic"] == "mean"}
     assert rows["agreement_recall_smooth"] == 0.0 and rows["agreement_precision_smooth"] == 1.0
     assert rows["agreement_recall_thresholded"] == 0.0
-    rows = {r["metric"]: r["value"] for r in metrics.grammar_agreement(np.zeros_like(maps), none)
+    rows = {r["metric"]: r["value"] for r in recovery.grammar_agreement(np.zeros_like(maps), none)
             if r["statistic"] == "mean"}
     assert rows["agreement_recall_smooth"] == 1.0 and rows["agreement_precision_smooth"] == 0.0
     assert rows["agreement_precision_thresholded"] == 1.0
@@ -160,7 +161,7 @@ def test_window_detection_by_hand():
                        [0, 3, 0, 0, 0, 0, 0, 0.0]])
     mask = np.array([[0, 0, 1, 1, 0, 0, 0, 0], [0, 0, 0, 0, 0, 0, 0, 0]])
     inst = pd.DataFrame({"example": [7], "element": ["E"], "start": [2], "end": [4]})
-    rows = metrics.window_detection(scores, mask, np.array([8, 8]), inst, np.array([7, 9]))
+    rows = recovery.window_detection(scores, mask, np.array([8, 8]), inst, np.array([7, 9]))
     roc = next(r for r in rows if r["metric"] == "window_auroc")
     # positive window score 10; clean negatives: map 0 starts 4,5,6 (sums 0,0,1) and
     # map 0 start 0 (0); map 1: 7 windows (3, 3, 0, 0, 0, 0, 0)
@@ -173,15 +174,15 @@ def test_score_maps_table(data):
     maps = project(d["onehot"], d["mask"] + 0.1 * d["rng"].random(d["mask"].shape))
     correct = np.arange(40) % 2 == 0
     delta = np.linspace(-1e-3, 1e-3, 40)
-    t = metrics.score_maps(maps.astype(np.float16), d["codes"], d["mask"], d["lengths"],
+    t = recovery.score_maps(maps.astype(np.float16), d["codes"], d["mask"], d["lengths"],
                            d["instances"], d["example"], correct, delta,
                            labels={"model": "cnn", "method": "ism", "reference": ""})
-    assert list(t.columns) == ["model", "method", "reference"] + metrics.METRIC_COLUMNS
+    assert list(t.columns) == ["model", "method", "reference"] + recovery.METRIC_COLUMNS
     assert set(t.subset) == {"all", "correct"}
     assert value(t, "maps", "count", "correct") == 20 and value(t, "maps", "count") == 40
     assert value(t, "convergence_delta", "max_abs") == pytest.approx(1e-3)
     assert (t.model == "cnn").all()
-    only_correct = metrics.score_maps(maps[correct], d["codes"][correct], d["mask"][correct],
+    only_correct = recovery.score_maps(maps[correct], d["codes"][correct], d["mask"][correct],
                                       d["lengths"][correct], d["instances"], d["example"][correct],
                                       subsets=("all",))
     assert value(t, "position_auroc", "mean", "correct") == pytest.approx(
@@ -191,13 +192,13 @@ def test_score_maps_table(data):
 def test_metrics_validation(data):
     d = data
     with pytest.raises(ValueError, match="maps must have shape"):
-        metrics.score_maps(d["onehot"][0], d["codes"], d["mask"])
+        recovery.score_maps(d["onehot"][0], d["codes"], d["mask"])
     with pytest.raises(ValueError, match="mask must have shape"):
-        metrics.score_maps(d["onehot"], d["codes"], d["mask"][:3])
+        recovery.score_maps(d["onehot"], d["codes"], d["mask"][:3])
     with pytest.raises(ValueError, match="lengths must have shape"):
-        metrics.score_maps(d["onehot"], d["codes"], d["mask"], d["lengths"] + 100)
+        recovery.score_maps(d["onehot"], d["codes"], d["mask"], d["lengths"] + 100)
     with pytest.raises(ValueError, match="subsets"):
-        metrics.score_maps(d["onehot"], d["codes"], d["mask"], subsets=("wrong",))
+        recovery.score_maps(d["onehot"], d["codes"], d["mask"], subsets=("wrong",))
     with pytest.raises(ValueError, match="instances lacks"):
-        metrics.score_maps(d["onehot"], d["codes"], d["mask"],
+        recovery.score_maps(d["onehot"], d["codes"], d["mask"],
                            instances=pd.DataFrame({"example": [1]}))

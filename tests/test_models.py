@@ -12,12 +12,13 @@ import pytest
 import torch
 import yaml
 
-from grammarbench.architectures import architecture_from_dict, check_fit, load_architecture, resolve
+from grammarbench.models.architectures import architecture_from_dict, check_fit, load_architecture, resolve
 from grammarbench.errors import InputError
 from grammarbench.grid import build_grid
-from grammarbench.models import SequenceModel, build_model, count_parameters, load_trained
-from grammarbench.predict import one_hot_batch, predict, resolve_device
-from grammarbench.seq import one_hot
+from grammarbench.models.networks import SequenceModel, build_model, count_parameters, load_trained
+from grammarbench.models.predict import one_hot_batch, predict
+from grammarbench.runtime import resolve_device
+from grammarbench.sequences.kernels import one_hot
 
 torch.use_deterministic_algorithms(True, warn_only=True)
 
@@ -266,7 +267,7 @@ def test_predict_does_not_depend_on_batch_size_and_restores_mode(small_model):
 
 
 def test_load_trained_rebuilds_the_model(small_model, tmp_path):
-    from grammarbench.train import TrainResult, save_trained
+    from grammarbench.models.train import TrainResult, save_trained
 
     resolved = fitted(load_architecture(REPO / "config/architectures/exp-cnn.yaml"), length=64,
                       classes=("a", "b", "c"))

@@ -1,4 +1,4 @@
-"""Tests for grammarbench.motifs: motif file readers, the JASPAR database, IC, similarity."""
+"""Tests for grammarbench.grammars.motifs: motif file readers, the JASPAR database, IC, similarity."""
 
 from __future__ import annotations
 
@@ -8,20 +8,10 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from grammarbench import motifs as M
-from grammarbench.alphabet import DNA, PROTEIN
+from grammarbench.grammars import motifs as M
+from grammarbench.sequences.alphabet import DNA, PROTEIN
 from grammarbench.errors import InputError
-from grammarbench.motifs import (
-    consensus,
-    information_content,
-    jaspar_matrix,
-    ppm_similarity,
-    read_homer,
-    read_jaspar,
-    read_meme,
-    read_motif_file,
-    write_meme,
-)
+from grammarbench.grammars.motifs import consensus, information_content, jaspar_matrix, ppm_similarity, read_homer, read_jaspar, read_meme, read_motif_file, write_meme
 
 REPO = Path(__file__).resolve().parents[1]
 MOTIFS = REPO / "config" / "motifs"

@@ -12,15 +12,15 @@ import numpy as np
 import pytest
 import torch
 
-from grammarbench.architectures import architecture_from_dict
-from grammarbench.dataset import load_split
-from grammarbench.evaluate import predictive_metrics
-from grammarbench.grammar import grammar_from_dict, load_grammar
-from grammarbench.models import load_trained
-from grammarbench.oracle import Oracle, evaluate_oracle
-from grammarbench.predict import predict
-from grammarbench.simulate import simulate_split
-from grammarbench.train import fit
+from grammarbench.models.architectures import architecture_from_dict
+from grammarbench.simulation.dataset import load_split
+from grammarbench.models.evaluate import predictive_metrics
+from grammarbench.grammars.grammar import grammar_from_dict, load_grammar
+from grammarbench.models.networks import load_trained
+from grammarbench.models.oracle import Oracle, evaluate_oracle
+from grammarbench.models.predict import predict
+from grammarbench.simulation.simulate import simulate_split
+from grammarbench.models.train import fit
 
 torch.use_deterministic_algorithms(True, warn_only=True)
 

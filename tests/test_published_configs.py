@@ -118,9 +118,9 @@ def test_grammar_files_are_what_the_generator_writes(tmp_path):
 
 
 def test_50_class_grammars_use_50_dissimilar_jaspar_motifs():
-    from grammarbench import motifs
-    from grammarbench.diagnostics import similarity_table
-    from grammarbench.grammar import load_grammar
+    from grammarbench.grammars import motifs
+    from grammarbench.grammars.diagnostics import similarity_table
+    from grammarbench.grammars.grammar import load_grammar
 
     grammars = {name: load_grammar(SEQGRA_PAPER / f"{name}.yaml") for name in MC50}
     for name, grammar in grammars.items():
@@ -141,7 +141,7 @@ def test_50_class_grammars_use_50_dissimilar_jaspar_motifs():
 
 
 def test_dissimilar_subset_is_seeded_and_respects_the_threshold():
-    from grammarbench.motifs import dissimilar_subset, ppm_similarity
+    from grammarbench.grammars.motifs import dissimilar_subset, ppm_similarity
 
     rng = np.random.default_rng(0)
     ppms = {f"m{i}": rng.dirichlet(np.full(4, 0.3), size=12) for i in range(40)}

@@ -1,5 +1,5 @@
 # test_references.py
-# Tests for grammarbench.references: the references (baselines) of attribution methods.
+# Tests for grammarbench.attribution.references: the references (baselines) of attribution methods.
 
 from __future__ import annotations
 
@@ -7,8 +7,8 @@ import numpy as np
 import pytest
 from numpy.testing import assert_allclose, assert_array_equal
 
-from grammarbench import references
-from grammarbench.alphabet import DNA
+from grammarbench.attribution import references
+from grammarbench.sequences.alphabet import DNA
 
 # the uniformity test of the shuffle itself lives in test_seq.py; its helpers are reused
 from test_seq import enumerate_shuffles, kmer_counts, uniform_ok

@@ -13,7 +13,7 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from grammarbench.aggregate import PREDICTIVE_COLUMNS, RECOVERY_COLUMNS, TRAINING_COLUMNS
+from grammarbench.aggregate.tables import PREDICTIVE_COLUMNS, RECOVERY_COLUMNS, TRAINING_COLUMNS
 
 REPO = Path(__file__).resolve().parents[1]
 SNAKEMAKE = str(Path(sys.executable).with_name("snakemake"))
@@ -49,7 +49,7 @@ def test_tables_cover_every_grid_point(grid):
     training = pd.read_csv(tables / "training.tsv", sep="\t")
     assert list(training.columns) == list(TRAINING_COLUMNS)
     runtime = pd.read_csv(tables / "runtime.tsv", sep="\t")
-    assert set(runtime["rule"]) == {"train", "evaluate", "interpret", "benchmark"}
+    assert set(runtime["rule"]) == {"train", "evaluate", "attribute", "score"}
     assert (runtime[runtime.metric == "s"].value > 0).all()
 
 
@@ -97,7 +97,7 @@ def test_the_report_carries_the_run_config_and_every_definition(grid):
 
 
 def test_config_page_escapes_definitions(tmp_path):
-    from grammarbench.report import config_page
+    from grammarbench.aggregate.config_page import config_page
 
     xml = tmp_path / "g.xml"
     xml.write_text("<grammar><rule/></grammar>\n")
@@ -108,7 +108,7 @@ def test_config_page_escapes_definitions(tmp_path):
 
 
 def test_a_missing_grid_point_fails_its_table_with_its_name(grid):
-    from grammarbench.aggregate import IncompleteGridError, predictive_table
+    from grammarbench.aggregate.tables import IncompleteGridError, predictive_table
 
     model = "results/evaluation/spacing/seed3/n200/conv10w-gmp-fc10/mseed1/test.metrics.tsv"
     jobs = [({"grammar": "spacing", "seed": 3, "n_train": 200, "architecture": "conv10w-gmp-fc10",

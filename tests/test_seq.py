@@ -1,5 +1,5 @@
 # test_seq.py
-# Tests for grammarbench.seq: k-let shuffles, Markov chains, FASTA, one-hot.
+# Tests for grammarbench.sequences.kernels: k-let shuffles, Markov chains, FASTA, one-hot.
 
 from __future__ import annotations
 
@@ -12,8 +12,9 @@ import numpy as np
 import pytest
 from numpy.testing import assert_allclose, assert_array_equal
 
-from grammarbench import seq
-from grammarbench.alphabet import DNA, PROTEIN
+from grammarbench.sequences import fasta
+from grammarbench.sequences import kernels as seq
+from grammarbench.sequences.alphabet import DNA, PROTEIN
 
 M64 = (1 << 64) - 1
 
@@ -542,20 +543,20 @@ def test_fasta_round_trip(tmp_path):
     x[np.arange(170) >= lengths[:, None]] = 4
     names = ["seq0 class=a", "seq1", "s2", "empty"]
     path = tmp_path / "a.fa"
-    seq.write_fasta(path, names, x, DNA, lengths=lengths, width=80)
+    fasta.write_fasta(path, names, x, DNA, lengths=lengths, width=80)
     lines = path.read_text().splitlines()
     assert lines[0] == ">seq0 class=a" and max(len(line) for line in lines) <= 80
-    got_names, got = seq.read_fasta(path, DNA)
+    got_names, got = fasta.read_fasta(path, DNA)
     assert got_names == names
     for row, codes, n in zip(x, got, lengths):
         assert codes.dtype == np.uint8
         assert_array_equal(codes, row[:n])
     # list input, one line per sequence, gzip
     gz = tmp_path / "a.fa.gz"
-    seq.write_fasta(gz, names[:2], [x[0], x[1, :81]], DNA, width=None)
+    fasta.write_fasta(gz, names[:2], [x[0], x[1, :81]], DNA, width=None)
     with gzip.open(gz, "rt") as fh:
         assert len(fh.read().splitlines()) == 4
-    got_names, got = seq.read_fasta(gz, DNA)
+    got_names, got = fasta.read_fasta(gz, DNA)
     assert got_names == names[:2]
     assert_array_equal(got[1], x[1, :81])
 
@@ -564,7 +565,7 @@ def test_read_fasta_formats(tmp_path):
     path = tmp_path / "b.fasta.gz"
     with gzip.open(path, "wb") as fh:
         fh.write(b"\n>p1 desc\r\nmkwv\r\nAC*\r\n>p2\nACDEFGHIKLMNPQRSTVWY\n")
-    names, codes = seq.read_fasta(path, PROTEIN)
+    names, codes = fasta.read_fasta(path, PROTEIN)
     assert names == ["p1 desc", "p2"]
     assert PROTEIN.decode(codes[0]) == "MKWVACX"
     assert_array_equal(codes[1], np.arange(20))
@@ -574,27 +575,27 @@ def test_fasta_errors(tmp_path):
     empty = tmp_path / "empty.fa"
     empty.write_text("\n  \n")
     with pytest.raises(ValueError, match="empty.fa"):
-        seq.read_fasta(empty, DNA)
+        fasta.read_fasta(empty, DNA)
     notfasta = tmp_path / "table.tsv"
     notfasta.write_text("id\tseq\n1\tACGT\n")
     with pytest.raises(ValueError, match="table.tsv"):
-        seq.read_fasta(notfasta, DNA)
+        fasta.read_fasta(notfasta, DNA)
     emptygz = tmp_path / "e.fa.gz"
     with gzip.open(emptygz, "wb"):
         pass
     with pytest.raises(ValueError, match="e.fa.gz"):
-        seq.read_fasta(emptygz, DNA)
+        fasta.read_fasta(emptygz, DNA)
     badgz = tmp_path / "bad.fa.gz"
     badgz.write_bytes(b"\x1f\x8bnot really gzip")
     with pytest.raises(ValueError, match="bad.fa.gz"):
-        seq.read_fasta(badgz, DNA)
+        fasta.read_fasta(badgz, DNA)
     x = np.zeros((2, 5), np.uint8)
     with pytest.raises(ValueError, match="names"):
-        seq.write_fasta(tmp_path / "o.fa", ["a"], x, DNA)
+        fasta.write_fasta(tmp_path / "o.fa", ["a"], x, DNA)
     with pytest.raises(ValueError, match="names"):
-        seq.write_fasta(tmp_path / "o.fa", ["a", "b\nc"], x, DNA)
+        fasta.write_fasta(tmp_path / "o.fa", ["a", "b\nc"], x, DNA)
     with pytest.raises(ValueError, match="lengths"):
-        seq.write_fasta(tmp_path / "o.fa", ["a", "b"], x, DNA, lengths=[1, 6])
+        fasta.write_fasta(tmp_path / "o.fa", ["a", "b"], x, DNA, lengths=[1, 6])
 
 
 # ---------------------------------------------------------------------------------------

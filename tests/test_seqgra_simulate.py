@@ -8,9 +8,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from grammarbench.dataset import load_split
-from grammarbench.grammar import load_grammar
-from grammarbench.simulate import simulate_dataset, split_sizes
+from grammarbench.simulation.dataset import load_split
+from grammarbench.grammars.grammar import load_grammar
+from grammarbench.simulation.simulate import simulate_dataset, split_sizes
 
 REPO = Path(__file__).resolve().parents[1]
 SEQGRA = REPO / "config/grammars/seqgra"

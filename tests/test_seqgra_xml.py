@@ -1,4 +1,4 @@
-"""Tests for grammarbench.seqgra_xml: seqgra XML data definitions as grammar dicts."""
+"""Tests for grammarbench.grammars.seqgra_xml: seqgra XML data definitions as grammar dicts."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 from grammarbench.errors import InputError
-from grammarbench.seqgra_xml import read_seqgra_xml
+from grammarbench.grammars.seqgra_xml import read_seqgra_xml
 
 # the repository is checked out with shared/ beside it; config/grammars/seqgra holds copies
 SHARED = Path(__file__).resolve().parents[2] / "shared" / "reference" / "seqgra"
@@ -102,7 +102,7 @@ def test_reference_interaction_spacing():
 
 @pytest.mark.parametrize("name", [MC2, ORDER, SPACING])
 def test_reference_passes_the_grammar_validator(name):
-    grammar = pytest.importorskip("grammarbench.grammar")
+    grammar = pytest.importorskip("grammarbench.grammars.grammar")
     path = reference(name)
     g = grammar.grammar_from_dict(read_seqgra_xml(path), source=path)
     assert g.name == name[:-4] and g.sizes == SIZES
@@ -271,7 +271,7 @@ def test_multi_label_examples(tmp_path):
         "test": [{"labels": ["c1"], "weight": 5}],
     }
     assert d["sizes"] == {"train": 40, "validation": 5, "test": 5}
-    grammar = pytest.importorskip("grammarbench.grammar")
+    grammar = pytest.importorskip("grammarbench.grammars.grammar")
     grammar.grammar_from_dict(d, source=tmp_path / "toy.xml")
 
 
@@ -290,7 +290,7 @@ def test_postprocessing_shuffle(tmp_path):
     assert d["sizes"] == {"train": 120, "validation": 40, "test": 40}
     # a label invented for the shuffles becomes a class made of background alone
     assert d["classes"]["c3"]["background_only"] is True and "rules" not in d["classes"]["c3"]
-    grammar = pytest.importorskip("grammarbench.grammar")
+    grammar = pytest.importorskip("grammarbench.grammars.grammar")
     grammar.grammar_from_dict(d, source=tmp_path / "toy.xml")
 
 

@@ -8,9 +8,9 @@ import pandas as pd
 import pytest
 import yaml
 
-from grammarbench.dataset import load_split
-from grammarbench.grammar import grammar_from_dict, load_grammar
-from grammarbench.simulate import MAX_ATTEMPTS, simulate_chunk, simulate_split
+from grammarbench.simulation.dataset import load_split
+from grammarbench.grammars.grammar import grammar_from_dict, load_grammar
+from grammarbench.simulation.simulate import MAX_ATTEMPTS, simulate_chunk, simulate_split
 
 REPO = __import__("pathlib").Path(__file__).resolve().parents[1]
 

@@ -644,7 +644,7 @@ def test_slurm_profile_settings():
     assert profile["retries"] >= 1 and profile["rerun-incomplete"] is True
     # the user's knobs sit at the top of default-resources
     assert list(profile["default-resources"])[:2] == ["slurm_partition", "slurm_account"]
-    for rule in ("train", "interpret"):
+    for rule in ("train", "attribute"):
         assert profile["set-resources"][rule]["gpu"] == 1
     pinned = re.search(
         r"snakemake-executor-plugin-slurm==([\d.]+)", (REPO / "pyproject.toml").read_text()
@@ -702,7 +702,7 @@ def test_slurm_profile_sizes_every_job_of_the_workflow(tmp_path):
         assert res.get("slurm_partition") == "" and res.get("slurm_account") == ""
         if rule in profile["set-threads"]:
             assert job["threads"] == profile["set-threads"][rule], job
-        if rule in ("train", "interpret"):
+        if rule in ("train", "attribute"):
             assert res.get("gpu") == "1", job
         else:
             assert res.get("gpu", "0") == "0", f"{rule} would ask SLURM for a GPU"

@@ -14,16 +14,16 @@ import pytest
 import torch
 import yaml
 
-from grammarbench.architectures import architecture_from_dict
+from grammarbench.models.architectures import architecture_from_dict
 from grammarbench.cli import main
-from grammarbench.dataset import load_split
+from grammarbench.simulation.dataset import load_split
 from grammarbench.errors import TrainingDiverged
-from grammarbench.evaluate import evaluate_model, predictive_metrics
-from grammarbench.grammar import grammar_from_dict, load_grammar
-from grammarbench.models import load_trained
-from grammarbench.predict import predict
-from grammarbench.simulate import simulate_split
-from grammarbench.train import HISTORY_COLUMNS, fit
+from grammarbench.models.evaluate import evaluate_model, predictive_metrics
+from grammarbench.grammars.grammar import grammar_from_dict, load_grammar
+from grammarbench.models.networks import load_trained
+from grammarbench.models.predict import predict
+from grammarbench.simulation.simulate import simulate_split
+from grammarbench.models.train import HISTORY_COLUMNS, fit
 
 torch.use_deterministic_algorithms(True, warn_only=True)
 

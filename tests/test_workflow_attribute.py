@@ -1,4 +1,4 @@
-"""The interpret and benchmark stages through Snakemake on the tiny grid, and bad
+"""The attribute and score stages through Snakemake on the tiny grid, and bad
 attribution settings stopping the run before any job starts."""
 
 from __future__ import annotations
@@ -40,7 +40,7 @@ def test_every_configured_run_is_saved_with_its_examples(recovered):
     assert np.array_equal(result.example, np.arange(tiny["n_examples"]))  # multi-class: one map each
     assert result.settings["reference"] == "shuffle" and result.settings["n_references"] == 5
     assert np.abs(result.delta).max() < 1e-3  # DeepLIFT's completeness, checked per map
-    assert (recovered / "benchmarks/interpret" / f"{MODEL}.tsv").is_file()
+    assert (recovered / "results/runtime/attribute" / f"{MODEL}.tsv").is_file()
 
 
 def test_recovery_table_scores_every_run_on_both_subsets(recovered):

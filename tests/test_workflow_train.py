@@ -45,7 +45,7 @@ def test_run_then_resume_trains_only_new_points(tmp_path):
     oracle = pd.read_csv(tmp_path / "results/oracle/one-motif/seed3/test.metrics.tsv", sep="\t")
     metrics = pd.read_csv(evaluation / "test.metrics.tsv", sep="\t")
     assert oracle[["metric", "class"]].equals(metrics[["metric", "class"]])  # the same table, row by row
-    assert (tmp_path / "benchmarks/train/one-motif/seed3/n200/conv10w-gmp-fc10/mseed1.tsv").is_file()
+    assert (tmp_path / "results/runtime/train/one-motif/seed3/n200/conv10w-gmp-fc10/mseed1.tsv").is_file()
     assert "epoch   2/2" in (tmp_path / "logs/train/one-motif/seed3/n200/conv10w-gmp-fc10/mseed1.log").read_text()
     stamp = (model / "model.pt").stat().st_mtime_ns
 

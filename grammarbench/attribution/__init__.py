@@ -2,17 +2,17 @@
 # Attribution methods, one signature, one registry.
 
 """Attribution methods that explain a model's logits, scored later by
-:mod:`grammarbench.metrics`.
+:mod:`grammarbench.scoring.recovery`.
 
 One entry point, :func:`attribute`, runs any method of the registry :data:`METHODS`
-(keys are the config names) on a batch of sequences; :func:`explain` runs one method on
+(keys are the config names) on a batch of sequences; :func:`attribute_split` runs one method on
 a simulated split and returns an :class:`AttributionResult` that knows which examples
 its maps explain, saves itself compactly (``.npz``, float16 maps) and scores itself
-(:meth:`AttributionResult.score`, via :func:`grammarbench.metrics.score_maps`);
+(:meth:`AttributionResult.score`, via :func:`grammarbench.scoring.recovery.score_maps`);
 :func:`validate_attribution_config` checks the workflow's ``attribution`` section before
-any job starts and expands it into runs. The ``interpret`` rule is then::
+any job starts and expands it into runs. The ``attribute`` rule is then::
 
-    explain(model, test_split, run["method"], n_examples=..., batch_size=...,
+    attribute_split(model, test_split, run["method"], n_examples=..., batch_size=...,
             random_state=..., **run["settings"]).save(output)
 
 What comes from Captum, and what is written here (and why):
@@ -33,18 +33,18 @@ sis                              here: no Captum equivalent
 ================================ =========================================================
 """
 
-from ._core import predict_logits, resolve_device, targets_from_labels
-from .api import (METHODS, Method, attribute, check_applicable, get_method, model_layers,
+from grammarbench.attribution._core import predict_logits, targets_from_labels
+from grammarbench.attribution.api import (METHODS, Method, attribute, check_applicable, get_method, model_layers,
                   resolve_options)
-from .config import validate_attribution_config
-from .results import AttributionResult, explain, interpret_model, score_runs
+from grammarbench.attribution.settings import validate_attribution_config
+from grammarbench.attribution.results import AttributionResult, attribute_split, attribute_model, score_runs
 
 __all__ = [
     "METHODS",
     "Method",
     "attribute",
-    "explain",
-    "interpret_model",
+    "attribute_split",
+    "attribute_model",
     "score_runs",
     "AttributionResult",
     "get_method",
@@ -54,5 +54,4 @@ __all__ = [
     "validate_attribution_config",
     "targets_from_labels",
     "predict_logits",
-    "resolve_device",
 ]

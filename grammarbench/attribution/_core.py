@@ -25,11 +25,10 @@ from dataclasses import dataclass, field
 import numpy as np
 import torch
 
-from .. import seq
-from ..predict import resolve_device  # one device policy for training and attribution
+from grammarbench.sequences import validation
+from grammarbench.runtime import resolve_device  # one device policy for training and attribution
 
 __all__ = [
-    "resolve_device",
     "resolve_dtype",
     "model_state",
     "prepare_sequences",
@@ -103,8 +102,8 @@ def prepare_sequences(X, lengths=None, alphabet_size: int | None = None
         X = X.detach().cpu().numpy()
     X = np.asarray(X)
     if X.ndim == 2:
-        A = seq._validate_alphabet_size(4 if alphabet_size is None else alphabet_size)
-        codes = seq._validate_codes(X, "X", ndim=2)
+        A = validation.validate_alphabet_size(4 if alphabet_size is None else alphabet_size)
+        codes = validation.validate_codes(X, "X", ndim=2)
     elif X.ndim == 3:
         A = X.shape[1]
         if alphabet_size is not None and alphabet_size != A:
@@ -126,7 +125,7 @@ def prepare_sequences(X, lengths=None, alphabet_size: int | None = None
     N, L = codes.shape
     if N == 0:
         raise ValueError("X holds no sequences (N == 0)")
-    lengths = seq._validate_lengths(lengths, (N,), L)
+    lengths = validation.validate_lengths(lengths, (N,), L)
     return codes, lengths, A
 
 
@@ -261,9 +260,9 @@ def predict_logits(model: torch.nn.Module, X, batch_size: int = 256, device=None
     -------
     logits: np.ndarray, dtype=float32, shape=(N, K)
     """
-    from ..predict import predict  # the package's one batching primitive
+    from grammarbench.models.predict import predict  # the package's one batching primitive
 
     codes, _, A = prepare_sequences(X, None, alphabet_size)
-    batch_size = seq._validate_int(batch_size, "batch_size", 1)
+    batch_size = validation.validate_int(batch_size, "batch_size", 1)
     return predict(model, codes, batch_size, device=resolve_device(device),
                    dtype=resolve_dtype(model, dtype), alphabet_size=A).numpy()

@@ -46,7 +46,7 @@ import torch.fx
 import torch.nn.functional as F
 from torch import nn
 
-from . import _rules
+from grammarbench.attribution import _rules
 
 _ACTIVATION_MODULES = (
     nn.ReLU, nn.ReLU6, nn.LeakyReLU, nn.ELU, nn.SELU, nn.CELU, nn.GELU, nn.SiLU, nn.Mish,
@@ -507,7 +507,7 @@ def predict_edits(run, x, target, ex, pos, let):
     -------
     y: torch.Tensor, dtype=float32, shape=(E,), or None
     """
-    from .methods import _predict_edits
+    from grammarbench.attribution.methods import _predict_edits
 
     plan = _plan(run.model)
     if plan is None:

@@ -11,11 +11,11 @@ from dataclasses import dataclass, field
 import numpy as np
 import torch
 
-from .. import references as refs_mod
-from .. import seq
-from . import methods as m
-from ._core import (Run, model_state, prepare_sequences, prepare_targets, resolve_device,
-                    resolve_dtype)
+from grammarbench.attribution import references as refs_mod
+from grammarbench.sequences import validation
+from grammarbench.attribution import methods as m
+from grammarbench.runtime import resolve_device
+from grammarbench.attribution._core import (Run, model_state, prepare_sequences, prepare_targets, resolve_dtype)
 
 __all__ = ["Method", "METHODS", "get_method", "resolve_options", "attribute",
            "check_applicable", "model_layers"]
@@ -410,7 +410,7 @@ def attribute(model: torch.nn.Module, X, target, method: str, reference: str | N
     codes, lengths, A = prepare_sequences(X, lengths, alphabet_size)
     N, L = codes.shape
     target = prepare_targets(target, N)
-    batch_size = seq._validate_int(batch_size, "batch_size", 1)
+    batch_size = validation.validate_int(batch_size, "batch_size", 1)
     if index is None:
         index = np.arange(N, dtype=np.int64)
     else:

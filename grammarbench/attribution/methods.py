@@ -36,9 +36,9 @@ import numpy as np
 import torch
 from captum.attr import IntegratedGradients, LayerGradCam, Occlusion, Saliency
 
-from .. import seq
-from . import _rules
-from ._core import Run
+from grammarbench.sequences import kernels as seq
+from grammarbench.attribution import _rules
+from grammarbench.attribution._core import Run
 
 # ---------------------------------------------------------------------------------------
 # helpers
@@ -472,7 +472,7 @@ def ism(run: Run, x, codes, lengths, target, refs, index):
     activations are computed only where a substitution can reach (fastISM, Nair et al.
     2022; see :mod:`._fastism`), falling back to full forward passes.
     """
-    from . import _fastism
+    from grammarbench.attribution import _fastism
 
     b, A, L = x.shape
     ex, pos, let = _edits(codes, lengths, A)

@@ -1,13 +1,12 @@
 # results.py
 # grammarbench.attribution: run one method on a simulated split; store its maps.
 
-"""One (model, method, reference) on a split: :func:`explain` and its stored result."""
+"""One (model, method, reference) on a split: :func:`attribute_split` and its stored result."""
 
 from __future__ import annotations
 
 import json
 import os
-import tempfile
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -15,11 +14,12 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from .. import references as refs_mod
-from .api import attribute, resolve_options
-from ._core import predict_logits, targets_from_labels
+from grammarbench.attribution import references as refs_mod
+from grammarbench.attribution.api import attribute, resolve_options
+from grammarbench.attribution._core import predict_logits, targets_from_labels
+from grammarbench.io import atomic_path
 
-__all__ = ["AttributionResult", "explain", "interpret_model", "score_runs"]
+__all__ = ["AttributionResult", "attribute_split", "attribute_model", "score_runs"]
 
 
 @dataclass
@@ -69,21 +69,21 @@ class AttributionResult:
 
         Parameters
         ----------
-        split: grammarbench.dataset.Split, str or os.PathLike
+        split: grammarbench.simulation.dataset.Split, str or os.PathLike
         labels: dict or None
             Constant columns to put first (e.g. ``{"model": ...}``); ``method`` and
             ``reference`` are added unless given.
         **options:
-            Options of :func:`grammarbench.metrics.score_maps` (``score``, ``absolute``,
+            Options of :func:`grammarbench.scoring.recovery.score_maps` (``score``, ``absolute``,
             ``agreement_threshold``, ``threshold_on``, ``subsets``).
 
         Returns
         -------
         table: pandas.DataFrame
-            :func:`grammarbench.metrics.score_maps`'s long table.
+            :func:`grammarbench.scoring.recovery.score_maps`'s long table.
         """
-        from .. import metrics
-        from ..dataset import Split, load_split
+        from grammarbench.scoring import recovery
+        from grammarbench.simulation.dataset import Split, load_split
 
         if not isinstance(split, Split):
             split = load_split(split)
@@ -91,7 +91,7 @@ class AttributionResult:
         labels.setdefault("method", self.method)
         labels.setdefault("reference", self.reference or "")
         ex = self.example
-        return metrics.score_maps(self.maps, np.asarray(split.sequences)[ex],
+        return recovery.score_maps(self.maps, np.asarray(split.sequences)[ex],
                                   np.asarray(split.mask)[ex], np.asarray(split.lengths)[ex],
                                   split.instances, ex, self.correct, self.delta,
                                   labels=labels, **options)
@@ -105,20 +105,13 @@ class AttributionResult:
         path = Path(path)
         path.parent.mkdir(parents=True, exist_ok=True)
         meta = json.dumps({"settings": self.settings, "info": self.info})
-        fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".npz", dir=path.parent)
-        os.close(fd)
-        try:
+        with atomic_path(path, suffix=".npz") as tmp:
             np.savez_compressed(
                 tmp, maps=self.maps.astype(np.float16), example=self.example,
                 target=self.target, correct=self.correct,
                 delta=(np.zeros(0, np.float32) if self.delta is None
                        else self.delta.astype(np.float32)),
                 meta=np.array(meta))
-            os.replace(tmp, path)
-        except BaseException:
-            if os.path.exists(tmp):
-                os.unlink(tmp)
-            raise
 
     @classmethod
     def load(cls, path: str | os.PathLike) -> "AttributionResult":
@@ -132,7 +125,7 @@ class AttributionResult:
                        info=meta["info"])
 
 
-def explain(model: torch.nn.Module, split, method: str, reference: str | None = None, *,
+def attribute_split(model: torch.nn.Module, split, method: str, reference: str | None = None, *,
             n_examples: int | None = None, frequencies=None, n_references: int | None = None,
             batch_size: int = 128, device=None, dtype=None, random_state: int | None = 0,
             hypothetical: bool = False, correction: bool = False, **options
@@ -141,13 +134,13 @@ def explain(model: torch.nn.Module, split, method: str, reference: str | None = 
 
     Each example's true class is explained (multi-class), or each of its positive
     labels (multi-label). The model's predictions decide which maps are of correctly
-    classified examples, so that :func:`grammarbench.metrics.score_maps` can score both
-    subsets. This is the call the ``interpret`` rule makes.
+    classified examples, so that :func:`grammarbench.scoring.recovery.score_maps` can score both
+    subsets. This is the call the ``attribute`` rule makes.
 
     Parameters
     ----------
     model: torch.nn.Module
-    split: grammarbench.dataset.Split, str or os.PathLike
+    split: grammarbench.simulation.dataset.Split, str or os.PathLike
         A split (or its folder), usually the test split.
     method, reference, n_references, batch_size, device, dtype, random_state,
     hypothetical, correction, **options:
@@ -157,14 +150,14 @@ def explain(model: torch.nn.Module, split, method: str, reference: str | None = 
         (For ``sis`` on multi-label data, ``output`` defaults to ``sigmoid``.)
     frequencies: np.ndarray or None, shape=(A,)
         Letter frequencies for the ``mean_composition`` reference, from the training
-        split (:func:`grammarbench.references.letter_frequencies`). None: those of
+        split (:func:`grammarbench.attribution.references.letter_frequencies`). None: those of
         ``split`` itself.
 
     Returns
     -------
     result: AttributionResult
     """
-    from ..dataset import Split, load_split
+    from grammarbench.simulation.dataset import Split, load_split
 
     if not isinstance(split, Split):
         split = load_split(split)
@@ -212,10 +205,10 @@ def explain(model: torch.nn.Module, split, method: str, reference: str | None = 
 # --------------------------------------------------------------------------- a model's runs
 
 
-def interpret_model(model_dir, test_dir, train_dir, runs: list[dict], out_dir, *,
+def attribute_model(model_dir, test_dir, train_dir, runs: list[dict], out_dir, *,
                     n_examples: int, batch_size: int = 128, random_state: int = 0,
                     device=None) -> list[str]:
-    """Every configured run (method × reference) on one trained model: the ``interpret``
+    """Every configured run (method × reference) on one trained model: the ``attribute``
     rule. Writes ``<out_dir>/<run name>.npz`` per run (see :meth:`AttributionResult.save`).
 
     Parameters
@@ -224,17 +217,17 @@ def interpret_model(model_dir, test_dir, train_dir, runs: list[dict], out_dir, *
         The trained-model folder, the split to explain (the test split) and the training
         split, whose letter frequencies make the ``mean_composition`` reference.
     runs: list of dict
-        ``runs`` of :func:`grammarbench.attribution.config.validate_attribution_config`.
+        ``runs`` of :func:`grammarbench.attribution.settings.validate_attribution_config`.
     out_dir: str or os.PathLike
     n_examples, batch_size, random_state, device:
-        As in :func:`explain`.
+        As in :func:`attribute_split`.
 
     Returns
     -------
     paths: list of str
     """
-    from ..dataset import load_split
-    from ..models import load_trained
+    from grammarbench.simulation.dataset import load_split
+    from grammarbench.models.networks import load_trained
 
     model = load_trained(model_dir, device=device)
     test, train = load_split(test_dir), load_split(train_dir)
@@ -244,7 +237,7 @@ def interpret_model(model_dir, test_dir, train_dir, runs: list[dict], out_dir, *
     out_dir.mkdir(parents=True, exist_ok=True)
     paths = []
     for run in runs:
-        result = explain(model, test, run["method"], n_examples=n_examples, frequencies=frequencies,
+        result = attribute_split(model, test, run["method"], n_examples=n_examples, frequencies=frequencies,
                          batch_size=batch_size, device=device, random_state=random_state,
                          **run["settings"])
         result.info["run"] = run["name"]
@@ -256,12 +249,12 @@ def interpret_model(model_dir, test_dir, train_dir, runs: list[dict], out_dir, *
 
 def score_runs(paths, test_dir, labels: dict | None = None, **options):
     """Score saved runs against the ground truth of the split they explain: the
-    ``benchmark`` rule. One long table (:func:`grammarbench.metrics.score_maps`'s columns
+    ``score`` rule. One long table (:func:`grammarbench.scoring.recovery.score_maps`'s columns
     after ``run``, ``method``, ``reference`` and ``n_references``), all runs stacked.
     """
     import pandas as pd
 
-    from ..dataset import load_split
+    from grammarbench.simulation.dataset import load_split
 
     test = load_split(test_dir)
     tables = []

@@ -4,7 +4,7 @@ seqgra (Krismer, Hammelman & Gifford, Bioinformatics 2022) describes a simulatio
 an XML file checked against ``data-config.xsd``. :func:`read_seqgra_xml` turns such a
 file into the same plain dict that a grammar YAML file parses to (see
 ``config/grammars/reference.yaml``), so seqgra's published grammars run unchanged;
-``grammarbench.grammar.grammar_from_dict`` validates the result like any grammar.
+``grammarbench.grammars.grammar.grammar_from_dict`` validates the result like any grammar.
 
 How seqgra's constructs map (from the schema and seqgra's simulator source):
 
@@ -52,7 +52,7 @@ import xml.etree.ElementTree as ET
 from pathlib import Path
 from xml.parsers import expat
 
-from grammarbench.alphabet import DNA, PROTEIN, Alphabet
+from grammarbench.sequences.alphabet import DNA, PROTEIN, Alphabet
 from grammarbench.errors import InputError
 
 _TASKS = {"multi-class classification": "multi-class",
@@ -80,7 +80,7 @@ def read_seqgra_xml(path) -> dict:
         ``alphabet``, ``length``, ``seed``, ``background``, optionally
         ``backgrounds``, ``elements``, ``classes``, ``composition`` per split,
         ``splits``, ``sizes`` and ``overlap``), ready for
-        ``grammarbench.grammar.grammar_from_dict(grammar, source=path)``.
+        ``grammarbench.grammars.grammar.grammar_from_dict(grammar, source=path)``.
 
     Raises
     ------

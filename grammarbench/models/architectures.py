@@ -38,9 +38,9 @@ import math
 from dataclasses import dataclass, field
 from pathlib import Path
 
-import yaml
 
 from grammarbench.errors import InputError
+from grammarbench.io import read_yaml_mapping
 
 REQUIRED = object()
 
@@ -123,15 +123,7 @@ def load_architecture(path: str | Path) -> Architecture:
         Naming the file, the key and the problem.
     """
     path = Path(path)
-    if not path.is_file():
-        raise InputError(path, "", "architecture file not found")
-    try:
-        definition = yaml.safe_load(path.read_text())
-    except yaml.YAMLError as err:
-        raise InputError(path, "", f"not valid YAML: {' '.join(str(err).split())}") from None
-    if not isinstance(definition, dict):
-        raise InputError(path, "", "an architecture must be a YAML mapping")
-    return architecture_from_dict(definition, source=path)
+    return architecture_from_dict(read_yaml_mapping(path, "architecture file"), source=path)
 
 
 def architecture_from_dict(definition: dict, source: str | Path = "<architecture>") -> Architecture:
@@ -425,7 +417,7 @@ def _check_module_fit(arch, length, alphabet_size, n_outputs, fail):
         import torch
     except ImportError:  # the Snakemake process may run without torch (--sdm conda)
         return
-    from grammarbench.models import instantiate_module
+    from grammarbench.models.networks import instantiate_module
 
     try:
         model = instantiate_module(arch, length=length, alphabet_size=alphabet_size, n_outputs=n_outputs)
@@ -449,7 +441,7 @@ def _check_module_fit(arch, length, alphabet_size, n_outputs, fail):
 def resolve(arch: Architecture, *, length: int, letters: str, alphabet: str, classes: list[str],
             task: str, overrides: dict | None = None) -> dict:
     """The architecture fitted to a dataset: what ``architecture.yaml`` in a model folder
-    holds, and all :func:`grammarbench.models.build_model` needs.
+    holds, and all :func:`grammarbench.models.networks.build_model` needs.
 
     ``overrides`` replaces training options (the config's ``train:`` keys max_epochs,
     patience, batch_size; None values are ignored).

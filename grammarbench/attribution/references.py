@@ -27,7 +27,7 @@ over references (DeepLIFT-SHAP) use ``n=1`` for them (see :func:`n_references`).
 
 The shuffle reference samples uniformly among all sequences with the same
 dinucleotide counts (Altschul & Erickson 1985, in the exact form of Kandel et al.
-1996; :func:`grammarbench.seq.dinucleotide_shuffle`). Reference ``j`` of example ``i``
+1996; :func:`grammarbench.sequences.kernels.dinucleotide_shuffle`). Reference ``j`` of example ``i``
 depends only on ``(random_state, index[i], j)``: never on the batch it was drawn in, on
 ``n`` or on the other sequences, so attributions do not depend on ``batch_size``.
 
@@ -45,7 +45,8 @@ from collections.abc import Callable
 
 import numpy as np
 
-from . import seq
+from grammarbench.sequences import kernels as seq
+from grammarbench.sequences import validation
 
 __all__ = [
     "REFERENCES",
@@ -62,9 +63,9 @@ __all__ = [
 
 
 def _prepare(codes, lengths, alphabet_size) -> tuple[np.ndarray, np.ndarray, int]:
-    arr = seq._validate_codes(codes, "codes", ndim=2)
-    A = seq._validate_alphabet_size(alphabet_size)
-    lengths = seq._validate_lengths(lengths, (arr.shape[0],), arr.shape[1])
+    arr = validation.validate_codes(codes, "codes", ndim=2)
+    A = validation.validate_alphabet_size(alphabet_size)
+    lengths = validation.validate_lengths(lengths, (arr.shape[0],), arr.shape[1])
     return arr, lengths, A
 
 
@@ -99,7 +100,7 @@ def zeros(codes, n: int = 1, lengths=None, alphabet_size: int = 4, **_) -> np.nd
         A new array of zeros.
     """
     arr, lengths, A = _prepare(codes, lengths, alphabet_size)
-    n = seq._validate_int(n, "n", 1)
+    n = validation.validate_int(n, "n", 1)
     return np.zeros((arr.shape[0], n, A, arr.shape[1]), dtype=np.float32)
 
 
@@ -122,7 +123,7 @@ def uniform(codes, n: int = 1, lengths=None, alphabet_size: int = 4, **_) -> np.
     references: np.ndarray, dtype=float32, shape=(N, n, A, L)
     """
     arr, lengths, A = _prepare(codes, lengths, alphabet_size)
-    n = seq._validate_int(n, "n", 1)
+    n = validation.validate_int(n, "n", 1)
     return _constant(np.full(A, 1.0 / A), arr, lengths, n)
 
 
@@ -149,7 +150,7 @@ def mean_composition(codes, n: int = 1, lengths=None, alphabet_size: int = 4,
     references: np.ndarray, dtype=float32, shape=(N, n, A, L)
     """
     arr, lengths, A = _prepare(codes, lengths, alphabet_size)
-    n = seq._validate_int(n, "n", 1)
+    n = validation.validate_int(n, "n", 1)
     if frequencies is None:
         raise ValueError("reference 'mean_composition' needs frequencies=, the data set's "
                          "letter frequencies, shape=(A,) (see letter_frequencies)")
@@ -166,7 +167,7 @@ def shuffle(codes, n: int = 20, lengths=None, alphabet_size: int = 4, random_sta
             index=None, **_) -> np.ndarray:
     """One-hot dinucleotide shuffles of each sequence, uniform among same-count sequences.
 
-    Wraps :func:`grammarbench.seq.dinucleotide_shuffle` (Altschul & Erickson 1985; exact
+    Wraps :func:`grammarbench.sequences.kernels.dinucleotide_shuffle` (Altschul & Erickson 1985; exact
     uniform sampler of Kandel et al. 1996) and one-hot encodes the result. Shuffle ``j``
     of sequence ``i`` depends only on ``(random_state, index[i], j)``.
 
@@ -219,7 +220,7 @@ def validate_reference(reference: str, name: str = "reference") -> str:
 def n_references(reference: str, n: int) -> int:
     """Number of references actually drawn per sequence: ``n`` if random, else 1."""
     validate_reference(reference)
-    return seq._validate_int(n, "n_references", 1) if reference in RANDOM_REFERENCES else 1
+    return validation.validate_int(n, "n_references", 1) if reference in RANDOM_REFERENCES else 1
 
 
 def make_references(reference: str, codes, n: int = 20, lengths=None, alphabet_size: int = 4,

@@ -5,7 +5,7 @@
 
 The whole training and validation sets go to the device once, as ``uint8`` letter codes
 (``shape=(N, L)``, one byte per letter); each batch is gathered and one-hot encoded there
-(:func:`grammarbench.predict.one_hot_batch`), so nothing is re-encoded in Python per epoch
+(:func:`grammarbench.models.predict.one_hot_batch`), so nothing is re-encoded in Python per epoch
 and, on a GPU, no one-hot tensor crosses the bus. Batches are drawn in an order shuffled
 each epoch by a ``torch.Generator`` seeded from the model seed; the model seed also seeds
 the weights and dropout. On the CPU training is deterministic for a given model seed and
@@ -23,15 +23,15 @@ restored. A loss that turns NaN or infinite stops training with :class:`Training
 epoch); ``learning_rate``; ``seconds`` (the whole epoch, validation included);
 ``examples_per_second`` (training examples / seconds of the training pass); ``best`` (1 on
 the epoch with the lowest validation loss so far). AUROC is the macro one-vs-rest mean,
-accuracy and loss as in :mod:`grammarbench.evaluate`.
+accuracy and loss as in :mod:`grammarbench.models.evaluate`.
 """
 
 from __future__ import annotations
 
+import io
 import json
 import logging
 import math
-import os
 import platform
 import shutil
 import time
@@ -44,12 +44,14 @@ import torch
 import yaml
 from torch import nn
 
-from grammarbench import evaluate as ev
-from grammarbench.architectures import Architecture, load_architecture, resolve
-from grammarbench.dataset import Split, load_split
+from grammarbench.models import evaluate as ev
+from grammarbench.models.architectures import Architecture, load_architecture, resolve
+from grammarbench.simulation.dataset import Split, load_split
 from grammarbench.errors import TrainingDiverged
-from grammarbench.models import build_model, count_parameters
-from grammarbench.predict import device_description, one_hot_batch, predict, resolve_device
+from grammarbench.models.networks import build_model, count_parameters
+from grammarbench.models.predict import one_hot_batch, predict
+from grammarbench.runtime import device_description, resolve_device, use_threads
+from grammarbench.io import atomic_path, write_text, write_tsv
 
 log = logging.getLogger("grammarbench")
 
@@ -123,18 +125,18 @@ def _place(array: np.ndarray, device: torch.device, budget: int) -> tuple[torch.
 def train_model(resolved: dict, train: Split, validation: Split, *, model_seed: int = 1, device=None,
                 mixed_precision: bool = True, threads: int | None = None,
                 module_file: str | Path | None = None) -> TrainResult:
-    """Train a resolved architecture (:func:`grammarbench.architectures.resolve`).
+    """Train a resolved architecture (:func:`grammarbench.models.architectures.resolve`).
 
     Parameters
     ----------
     resolved: dict
         The architecture fitted to the dataset, with its ``training`` options.
-    train, validation: grammarbench.dataset.Split
+    train, validation: grammarbench.simulation.dataset.Split
         The training split (all of it is used) and the validation split.
     model_seed: int
         Seeds the weights, dropout and batch order. Default is 1.
     device: str, torch.device or None
-        See :func:`grammarbench.predict.resolve_device`. Default is None (CUDA if available).
+        See :func:`grammarbench.runtime.resolve_device`. Default is None (CUDA if available).
     mixed_precision: bool
         Autocast on CUDA (ignored on the CPU). Default is True.
     threads: int or None
@@ -154,8 +156,7 @@ def train_model(resolved: dict, train: Split, validation: Split, *, model_seed: 
     """
     started = time.perf_counter()
     device = resolve_device(device)
-    if threads:
-        torch.set_num_threads(threads)
+    use_threads(threads or None)
     for name, split in (("training", train), ("validation", validation)):
         ev.check_compatible(resolved, split.manifest, f"{name} split {split.path}")
     t = resolved["training"]
@@ -283,23 +284,20 @@ def train_model(resolved: dict, train: Split, validation: Split, *, model_seed: 
     return TrainResult(model=model, resolved=resolved, history=history, summary=summary)
 
 
-def _write_atomic(path: Path, write) -> None:
-    tmp = path.with_name(f".{path.name}.tmp")
-    write(tmp)
-    os.replace(tmp, path)
-
-
 def save_trained(result: TrainResult, out_dir: str | Path, module_file: str | Path | None = None) -> None:
-    """Write a trained-model folder (see :mod:`grammarbench.models`), each file atomically."""
+    """Write a trained-model folder (see :mod:`grammarbench.models.networks`), each file atomically."""
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     state = {k: v.detach().cpu() for k, v in result.model.state_dict().items()}
-    _write_atomic(out / "model.pt", lambda p: torch.save(state, p))
-    _write_atomic(out / "architecture.yaml",
-                  lambda p: p.write_text(yaml.safe_dump(result.resolved, sort_keys=False)))
-    _write_atomic(out / "history.tsv",
-                  lambda p: result.history.to_csv(p, sep="\t", index=False, float_format="%.6g"))
-    _write_atomic(out / "summary.json", lambda p: p.write_text(json.dumps(result.summary, indent=2) + "\n"))
+    # Serialised in memory first: torch.save names the archive's records after the file it
+    # writes, so saving to a temporary name would make identical models differ byte-wise.
+    buffer = io.BytesIO()
+    torch.save(state, buffer)
+    with atomic_path(out / "model.pt") as tmp:
+        tmp.write_bytes(buffer.getvalue())
+    write_text(out / "architecture.yaml", yaml.safe_dump(result.resolved, sort_keys=False))
+    write_tsv(result.history, out / "history.tsv")
+    write_text(out / "summary.json", json.dumps(result.summary, indent=2) + "\n")
     if module_file is not None:
         shutil.copyfile(module_file, out / "module.py")
 

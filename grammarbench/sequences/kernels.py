@@ -1,10 +1,7 @@
-# seq.py
-# grammarbench: sequence utilities (shuffles, Markov backgrounds, FASTA, one-hot)
-
-"""Sequence utilities on ``uint8`` code arrays.
+"""Sequence kernels on ``uint8`` code arrays: shuffles, i.i.d. and Markov sampling, one-hot.
 
 Every function here takes and returns arrays of letter codes as produced by
-:class:`grammarbench.alphabet.Alphabet`: shape=(N, L) ``uint8``, one byte per letter,
+:class:`grammarbench.sequences.alphabet.Alphabet`: shape=(N, L) ``uint8``, one byte per letter,
 with ``alphabet_size`` (the alphabet's ``unknown_code``) marking an unknown letter and
 the padding past the end of a shorter sequence. Per-sequence lengths, shape=(N,), say
 where each sequence ends; ``lengths=None`` means every row is a full-width sequence.
@@ -46,15 +43,17 @@ Wilson, D. B. (1996). Generating random spanning trees more quickly than the cov
 
 from __future__ import annotations
 
-import gzip
-import os
-import zlib
-
 import numba
 import numpy as np
 from numba import njit, prange
 
-from .alphabet import Alphabet
+from grammarbench.sequences.validation import (
+    validate_alphabet_size,
+    validate_codes,
+    validate_int,
+    validate_lengths,
+    validate_seeds,
+)
 
 __all__ = [
     "random_seeds",
@@ -63,8 +62,6 @@ __all__ = [
     "dinucleotide_shuffle",
     "estimate_markov",
     "sample_markov",
-    "read_fasta",
-    "write_fasta",
     "one_hot",
     "gc_content",
 ]
@@ -75,73 +72,6 @@ MAX_VERTICES = 2**18
 
 #: Largest number of (order+1)-lets ``estimate_markov`` counts, ``alphabet_size**(order+1)``.
 MAX_MARKOV_STATES = 2**24
-
-
-# ---------------------------------------------------------------------------------------
-# Validation
-# ---------------------------------------------------------------------------------------
-
-
-def _validate_codes(codes, name: str = "codes", ndim: int | None = 2) -> np.ndarray:
-    """Check a code array and return it as a C-contiguous ``uint8`` array."""
-    arr = np.asarray(codes)
-    if ndim is not None and arr.ndim != ndim:
-        raise ValueError(f"{name} must have {ndim} dimensions, shape=(N, L); got shape {arr.shape}")
-    if ndim is None and arr.ndim < 1:
-        raise ValueError(f"{name} must have at least one dimension (..., L); got a scalar")
-    if arr.dtype != np.uint8:
-        if not np.issubdtype(arr.dtype, np.integer):
-            raise ValueError(f"{name} must hold integer letter codes; got dtype {arr.dtype}")
-        if arr.size and (arr.min() < 0 or arr.max() > 255):
-            raise ValueError(f"{name} must hold letter codes in 0..255")
-    return np.ascontiguousarray(arr, dtype=np.uint8)
-
-
-def _validate_alphabet_size(alphabet_size) -> int:
-    if isinstance(alphabet_size, (bool, np.bool_)) or not isinstance(
-        alphabet_size, (int, np.integer)
-    ):
-        raise ValueError(f"alphabet_size must be an integer; got {alphabet_size!r}")
-    if not 1 <= alphabet_size <= 254:
-        raise ValueError(f"alphabet_size must be in 1..254; got {alphabet_size}")
-    return int(alphabet_size)
-
-
-def _validate_int(value, name: str, minimum: int) -> int:
-    if isinstance(value, (bool, np.bool_)) or not isinstance(value, (int, np.integer)):
-        raise ValueError(f"{name} must be an integer; got {value!r}")
-    if value < minimum:
-        raise ValueError(f"{name} must be >= {minimum}; got {value}")
-    return int(value)
-
-
-def _validate_lengths(lengths, shape: tuple, width: int, name: str = "lengths") -> np.ndarray:
-    """Check per-sequence lengths against the leading ``shape`` and the row ``width``."""
-    if lengths is None:
-        return np.full(shape, width, dtype=np.int64)
-    arr = np.asarray(lengths)
-    if arr.shape != tuple(shape):
-        raise ValueError(f"{name} must have shape {tuple(shape)}; got {arr.shape}")
-    if arr.size and not np.issubdtype(arr.dtype, np.integer):
-        raise ValueError(f"{name} must hold integers; got dtype {arr.dtype}")
-    arr = arr.astype(np.int64)
-    if arr.size and (arr.min() < 0 or arr.max() > width):
-        raise ValueError(f"{name} must lie in 0..{width} (the row width); got "
-                         f"{arr.min()}..{arr.max()}")
-    return np.ascontiguousarray(arr)
-
-
-def _validate_seeds(seeds, n: int, name: str = "seeds") -> np.ndarray:
-    arr = np.asarray(seeds)
-    if arr.shape != (n,):
-        raise ValueError(f"{name} must have shape ({n},), one seed per sequence; got {arr.shape}")
-    if arr.dtype == np.uint64:
-        return np.ascontiguousarray(arr)
-    if arr.size and not np.issubdtype(arr.dtype, np.integer):
-        raise ValueError(f"{name} must hold unsigned 64-bit integers; got dtype {arr.dtype}")
-    if arr.size and arr.min() < 0:
-        raise ValueError(f"{name} must be non-negative")
-    return np.ascontiguousarray(arr.astype(np.uint64))
 
 
 def _n_chunks(n: int) -> int:
@@ -280,8 +210,8 @@ def shuffle_seeds(random_state, n_sequences: int, n: int, index=None) -> np.ndar
     -------
     seeds: np.ndarray, dtype=uint64, shape=(n_sequences, n)
     """
-    n_sequences = _validate_int(n_sequences, "n_sequences", 0)
-    n = _validate_int(n, "n", 0)
+    n_sequences = validate_int(n_sequences, "n_sequences", 0)
+    n = validate_int(n, "n", 0)
     if index is None:
         idx = np.arange(n_sequences, dtype=np.uint64)
     else:
@@ -491,17 +421,17 @@ def kshuffle(codes, k: int, seeds, lengths=None, alphabet_size: int = 4) -> np.n
     Sequences shorter than k, and sequences with only one arrangement (a homopolymer, for
     instance), are returned unchanged rather than rejected.
     """
-    arr = _validate_codes(codes, "codes", ndim=2)
-    k = _validate_int(k, "k", 1)
-    alphabet_size = _validate_alphabet_size(alphabet_size)
+    arr = validate_codes(codes, "codes", ndim=2)
+    k = validate_int(k, "k", 1)
+    alphabet_size = validate_alphabet_size(alphabet_size)
     N, L = arr.shape
     s = alphabet_size + 1
     n_vertices = s ** (k - 1)
     if n_vertices > MAX_VERTICES:
         raise ValueError(f"k={k} with alphabet_size={alphabet_size} gives {n_vertices} "
                          f"(k-1)-let vertices, more than MAX_VERTICES={MAX_VERTICES}")
-    seeds = _validate_seeds(seeds, N)
-    lengths = _validate_lengths(lengths, (N,), L)
+    seeds = validate_seeds(seeds, N)
+    lengths = validate_lengths(lengths, (N,), L)
     if arr.size and arr.max() > alphabet_size:
         if (arr[_inside(lengths, L)] > alphabet_size).any():
             raise ValueError(f"codes holds letter codes above alphabet_size={alphabet_size} "
@@ -543,10 +473,10 @@ def dinucleotide_shuffle(codes, n: int = 20, random_state=None, lengths=None,
     shuffles: np.ndarray, dtype=uint8, shape=(N, n, L)
         A new array; ``codes`` is unchanged. Padding is copied as is.
     """
-    arr = _validate_codes(codes, "codes", ndim=2)
-    n = _validate_int(n, "n", 1)
+    arr = validate_codes(codes, "codes", ndim=2)
+    n = validate_int(n, "n", 1)
     N, L = arr.shape
-    lengths = _validate_lengths(lengths, (N,), L)
+    lengths = validate_lengths(lengths, (N,), L)
     seeds = shuffle_seeds(random_state, N, n, index=index)                 # (N, n)
     rep = np.repeat(arr, n, axis=0)                                         # (N*n, L)
     out = kshuffle(rep, 2, seeds.reshape(-1), lengths=np.repeat(lengths, n),
@@ -594,8 +524,8 @@ def iid_letters(table, seeds, width: int) -> np.ndarray:
     table = np.ascontiguousarray(table, dtype=np.uint8)
     if table.shape != (65536,):
         raise ValueError(f"table must have shape (65536,), got {table.shape}")
-    seeds = _validate_seeds(seeds, len(seeds))
-    width = _validate_int(width, "width", 0)
+    seeds = validate_seeds(seeds, len(seeds))
+    width = validate_int(width, "width", 0)
     out = np.empty((len(seeds), width), dtype=np.uint8)
     _iid_kernel(table, seeds, width, out)
     return out
@@ -637,9 +567,9 @@ def estimate_markov(codes, order: int, lengths=None, alphabet_size: int = 4,
     A row (or ``initial``) with no counts at all (possible only with ``pseudocount=0``) is
     set to the uniform distribution.
     """
-    arr = _validate_codes(codes, "codes", ndim=2)
-    order = _validate_int(order, "order", 0)
-    A = _validate_alphabet_size(alphabet_size)
+    arr = validate_codes(codes, "codes", ndim=2)
+    order = validate_int(order, "order", 0)
+    A = validate_alphabet_size(alphabet_size)
     if not np.isfinite(pseudocount) or pseudocount < 0:
         raise ValueError(f"pseudocount must be a finite number >= 0; got {pseudocount}")
     n_states = A ** (order + 1)
@@ -647,7 +577,7 @@ def estimate_markov(codes, order: int, lengths=None, alphabet_size: int = 4,
         raise ValueError(f"order={order} with alphabet_size={A} needs {n_states} counts, "
                          f"more than MAX_MARKOV_STATES={MAX_MARKOV_STATES}")
     N, L = arr.shape
-    lengths = _validate_lengths(lengths, (N,), L)
+    lengths = validate_lengths(lengths, (N,), L)
 
     counts = np.zeros(n_states, dtype=np.int64)
     n_windows = L - order
@@ -765,7 +695,7 @@ def sample_markov(initial, transition, lengths, seeds, width: int | None = None,
     codes: np.ndarray, dtype=uint8, shape=(N, width)
         Letter codes; positions past each length are padding (code ``alphabet_size``).
     """
-    A = _validate_alphabet_size(alphabet_size)
+    A = validate_alphabet_size(alphabet_size)
     transition = np.asarray(transition, dtype=np.float64)
     initial = np.asarray(initial, dtype=np.float64)
     if transition.ndim != 2 or transition.shape[1] != A:
@@ -788,154 +718,13 @@ def sample_markov(initial, transition, lengths, seeds, width: int | None = None,
     max_len = int(lengths.max()) if N else 0
     if width is None:
         width = max_len
-    width = _validate_int(width, "width", 0)
-    lengths = _validate_lengths(lengths, (N,), width)
-    seeds = _validate_seeds(seeds, N)
+    width = validate_int(width, "width", 0)
+    lengths = validate_lengths(lengths, (N,), width)
+    seeds = validate_seeds(seeds, N)
     out = np.full((N, width), A, dtype=np.uint8)
     if N and width:
         _sample_markov_kernel(init_cdf, trans_cdf, order, A, lengths, seeds, _n_chunks(N), out)
     return out
-
-
-# ---------------------------------------------------------------------------------------
-# FASTA
-# ---------------------------------------------------------------------------------------
-
-
-def _open(path, mode: str):
-    path = os.fspath(path)
-    if "r" in mode:
-        with open(path, "rb") as fh:
-            magic = fh.read(2)
-        if magic == b"\x1f\x8b":
-            return gzip.open(path, mode)
-    elif path.endswith(".gz"):
-        return gzip.open(path, mode)
-    return open(path, mode)
-
-
-def read_fasta(path, alphabet: Alphabet) -> tuple[list[str], list[np.ndarray]]:
-    """Read a FASTA file (plain or gzip) into names and letter codes.
-
-    Each record's sequence lines are joined and encoded in one call to
-    ``alphabet.encode``; case is ignored and letters outside the alphabet become its
-    unknown code. Gzip is detected from the file's magic bytes.
-
-    Parameters
-    ----------
-    path: str or os.PathLike
-        The FASTA file.
-    alphabet: Alphabet
-        The alphabet to encode with.
-
-    Returns
-    -------
-    names: list[str]
-        The header line of each record without the leading ``>``, stripped of
-        surrounding whitespace.
-    codes: list[np.ndarray]
-        One ``uint8`` array per record, shape=(length,).
-
-    Raises
-    ------
-    ValueError
-        If the file is empty, is not FASTA (does not start with ``>``), is corrupt gzip
-        or has a header that is not UTF-8; the message starts with the path.
-    """
-    try:
-        with _open(path, "rb") as fh:
-            data = fh.read()
-    except (gzip.BadGzipFile, EOFError, zlib.error) as err:
-        raise ValueError(f"{path}: cannot read as FASTA: corrupt gzip data ({err})") from err
-    text = data.lstrip()
-    if not text:
-        raise ValueError(f"{path}: empty FASTA file")
-    if not text.startswith(b">"):
-        raise ValueError(f"{path}: not a FASTA file (the first record must start with '>')")
-    names: list[str] = []
-    codes: list[np.ndarray] = []
-    for record in text[1:].split(b"\n>"):
-        header, _, body = record.partition(b"\n")
-        try:
-            names.append(header.strip().decode())
-        except UnicodeDecodeError as err:
-            raise ValueError(f"{path}: record {len(names)} has a header that is not "
-                             "UTF-8 text") from err
-        # drop line breaks and blanks in one C-level pass, then encode the whole sequence
-        codes.append(alphabet.encode(body.translate(None, b" \t\r\n\v\f")))
-    return names, codes
-
-
-def write_fasta(path, names, codes, alphabet: Alphabet, lengths=None, width: int | None = 80):
-    """Write sequences to a FASTA file (gzip-compressed if ``path`` ends in ``.gz``).
-
-    Parameters
-    ----------
-    path: str or os.PathLike
-        Output file.
-    names: list[str]
-        One header per sequence, written after ``>``; must not contain line breaks.
-    codes: np.ndarray, shape=(N, L), or list of np.ndarray, each shape=(length,)
-        Letter codes; unknown codes are written as N (DNA) or X (protein).
-    alphabet: Alphabet
-        The alphabet to decode with.
-    lengths: np.ndarray or None, shape=(N,)
-        Length of each sequence; the padding past it is not written. Default is None:
-        whole rows.
-    width: int or None
-        Letters per line; None or 0 writes each sequence on one line. Default is 80.
-    """
-    names = list(names)
-    if isinstance(codes, np.ndarray) and codes.ndim == 2:
-        rows = _validate_codes(codes, "codes", ndim=2)
-        seq_list = list(rows)
-        lengths = _validate_lengths(lengths, (rows.shape[0],), rows.shape[1])
-    else:
-        seq_list = [_validate_codes(c, "codes", ndim=1) for c in codes]
-        if lengths is not None:
-            lengths = np.asarray(lengths)
-            if lengths.shape != (len(seq_list),):
-                raise ValueError(f"lengths must have shape ({len(seq_list)},); got "
-                                 f"{lengths.shape}")
-            if any(int(n) < 0 or int(n) > len(c) for n, c in zip(lengths, seq_list)):
-                raise ValueError("lengths must lie between 0 and each sequence's length")
-        else:
-            lengths = np.array([len(c) for c in seq_list], dtype=np.int64)
-    if len(names) != len(seq_list):
-        raise ValueError(f"names has {len(names)} entries but codes has {len(seq_list)} "
-                         "sequences")
-    for name in names:
-        if not isinstance(name, str) or "\n" in name or "\r" in name:
-            raise ValueError(f"names must be strings without line breaks; got {name!r}")
-    if width is None:
-        width = 0
-    width = _validate_int(width, "width", 0)
-    chunks = []
-    for name, seq, n in zip(names, seq_list, lengths):
-        letters = np.frombuffer(alphabet.decode(seq[: int(n)]).encode(), dtype=np.uint8)
-        chunks.append(b">" + name.encode() + b"\n" + _wrap(letters, width))
-    with _open(path, "wb") as fh:
-        fh.write(b"".join(chunks))
-
-
-def _wrap(letters: np.ndarray, width: int) -> bytes:
-    """Bytes of ``letters`` (shape=(n,) uint8) in lines of ``width``, each ending in a newline."""
-    n = letters.shape[0]
-    if n == 0:
-        return b"\n"
-    if width == 0 or n <= width:
-        return letters.tobytes() + b"\n"
-    n_lines = -(-n // width)
-    body = np.zeros(n_lines * width, dtype=np.uint8)
-    body[:n] = letters
-    grid = np.empty((n_lines, width + 1), dtype=np.uint8)                   # (lines, width+1)
-    grid[:, :width] = body.reshape(n_lines, width)
-    grid[:, width] = ord("\n")
-    out = grid.reshape(-1)
-    short = n_lines * width - n
-    if short:  # the last line is short: drop its unused slots, keep its newline
-        out = np.concatenate([out[: -(short + 1)], out[-1:]])
-    return out.tobytes()
 
 
 # ---------------------------------------------------------------------------------------
@@ -960,8 +749,8 @@ def one_hot(codes, alphabet_size: int = 4, dtype=np.int8) -> np.ndarray:
     X: np.ndarray, shape=(N, A, L) (or (..., A, L))
         A new array.
     """
-    arr = _validate_codes(codes, "codes", ndim=None)
-    A = _validate_alphabet_size(alphabet_size)
+    arr = validate_codes(codes, "codes", ndim=None)
+    A = validate_alphabet_size(alphabet_size)
     letters = np.arange(A, dtype=np.uint8)[:, None]                         # (A, 1)
     return (arr[..., None, :] == letters).astype(dtype)                     # (..., A, L)
 
@@ -982,9 +771,9 @@ def gc_content(codes, lengths=None) -> np.ndarray:
         (#C + #G) / (#A + #C + #G + #T); unknown letters count in neither. NaN for a
         sequence with no known letter.
     """
-    arr = _validate_codes(codes, "codes", ndim=None)
+    arr = validate_codes(codes, "codes", ndim=None)
     L = arr.shape[-1]
-    lengths = _validate_lengths(lengths, arr.shape[:-1], L)
+    lengths = validate_lengths(lengths, arr.shape[:-1], L)
     inside = _inside(lengths, L)
     known = ((arr < 4) & inside).sum(axis=-1)
     gc = (((arr == 1) | (arr == 2)) & inside).sum(axis=-1)

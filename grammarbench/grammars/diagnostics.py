@@ -10,8 +10,8 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from grammarbench import motifs
-from grammarbench.grammar import Grammar
+from grammarbench.grammars import motifs
+from grammarbench.grammars.grammar import Grammar
 
 
 def element_table(grammar: Grammar) -> pd.DataFrame:
@@ -32,7 +32,7 @@ def element_table(grammar: Grammar) -> pd.DataFrame:
 
 
 def similarity_table(grammar: Grammar) -> pd.DataFrame:
-    """Element × element matrix of :func:`grammarbench.motifs.ppm_similarity` (best mean
+    """Element × element matrix of :func:`grammarbench.grammars.motifs.ppm_similarity` (best mean
     column correlation over alignments; both strands for DNA)."""
     size = grammar.alphabet.size
     names = list(grammar.elements)

@@ -16,7 +16,7 @@ The section::
         deeplift_shap: {n_references: 20}       # reference: shuffle by default
         gradcam: {layer: conv2}
         ism: {}
-      metrics:                 # options of grammarbench.metrics.score_maps
+      metrics:                 # options of grammarbench.scoring.recovery.score_maps
         score: sum             # or observed
         agreement_threshold: 0.01
 
@@ -29,9 +29,9 @@ options (:data:`grammarbench.attribution.METHODS`).
 
 from __future__ import annotations
 
-from .. import references as refs_mod
-from ..errors import InputError
-from .api import METHODS, check_applicable, resolve_options
+from grammarbench.attribution import references as refs_mod
+from grammarbench.errors import InputError
+from grammarbench.attribution.api import METHODS, check_applicable, resolve_options
 
 __all__ = ["validate_attribution_config"]
 

@@ -17,17 +17,17 @@ text, so Snakemake's string wildcards match the grid's integers.
 Tables (tab-separated, long format: one row per observation)
 ------------------------------------------------------------
 ``predictive.tsv`` (:func:`predictive_table`), from each model's and the oracle's
-``<split>.metrics.tsv`` (:mod:`grammarbench.evaluate`):
+``<split>.metrics.tsv`` (:mod:`grammarbench.models.evaluate`):
 
 * ``grammar``, ``seed`` (data seed), ``n_train``, ``architecture`` (``oracle`` for the
   grammar's own classifier, repeated at every ``n_train`` so it sits beside the models),
   ``model_seed`` (empty for the oracle), ``split`` (``validation`` | ``test``);
 * ``metric`` (``n``, ``loss``, ``accuracy``, ``subset_accuracy``, ``auroc``, ``auprc``,
   ``positive_fraction``), ``class`` (a class name, ``micro``, ``macro`` or ``all``),
-  ``value`` (NaN where undefined). See :mod:`grammarbench.evaluate` for the definitions.
+  ``value`` (NaN where undefined). See :mod:`grammarbench.models.evaluate` for the definitions.
 
 ``recovery.tsv`` (:func:`recovery_table`), from each score job's table
-(:func:`grammarbench.metrics.score_maps` written as TSV; label columns it carries are
+(:func:`grammarbench.scoring.recovery.score_maps` written as TSV; label columns it carries are
 read, the job's keys win):
 
 * ``grammar``, ``seed``, ``n_train``, ``architecture``, ``model_seed``;
@@ -43,10 +43,10 @@ read, the job's keys win):
   ``mean_abs``, ``max_abs``, ``count``), ``element`` (window metrics: the element; else
   empty), ``value``, ``n`` (maps, positions or windows behind the value),
   ``positive_fraction`` (share of positives: the AUPRC of a random ranking). See
-  :mod:`grammarbench.metrics` for the definitions.
+  :mod:`grammarbench.scoring.recovery` for the definitions.
 
 ``training.tsv`` (:func:`training_table`), from each model's ``history.tsv``
-(:mod:`grammarbench.train`):
+(:mod:`grammarbench.models.train`):
 
 * ``grammar``, ``seed``, ``n_train``, ``architecture``, ``model_seed``, ``epoch``;
 * ``split`` (``train``, ``validation``, or ``all`` for per-epoch quantities),
@@ -72,12 +72,12 @@ runs); :func:`read_table` reads one back with its key columns typed.
 from __future__ import annotations
 
 import os
-import tempfile
 from collections.abc import Mapping
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
+from grammarbench.io import write_tsv
 
 __all__ = [
     "IncompleteGridError",
@@ -93,7 +93,6 @@ __all__ = [
     "training_table",
     "runtime_table",
     "aggregate",
-    "write_table",
     "read_table",
     "check_points",
 ]
@@ -273,7 +272,7 @@ def predictive_table(jobs, expected=None) -> pd.DataFrame:
     jobs: iterable
         ``(keys, path)`` per metrics file: keys :data:`PREDICTIVE_KEYS` (the oracle's
         ``architecture`` is ``oracle`` and its ``model_seed`` empty), path a
-        ``<split>.metrics.tsv`` written by :func:`grammarbench.evaluate.write_evaluation`.
+        ``<split>.metrics.tsv`` written by :func:`grammarbench.models.evaluate.write_evaluation`.
     expected: iterable of dict, DataFrame or None
         Grid points the table must cover. Default None: the keys of ``jobs``.
 
@@ -306,7 +305,7 @@ def recovery_table(jobs, expected=None) -> pd.DataFrame:
     jobs: iterable
         ``(keys, path)`` per score file: keys :data:`RECOVERY_KEYS` plus, unless the file
         carries them as label columns, ``method``, ``reference`` and ``n_references``;
-        path a TSV of :func:`grammarbench.metrics.score_maps`' table.
+        path a TSV of :func:`grammarbench.scoring.recovery.score_maps`' table.
     expected: iterable of dict, DataFrame or None
         Grid points (:data:`RECOVERY_KEYS`) the table must cover. Default: the jobs' keys.
 
@@ -316,7 +315,7 @@ def recovery_table(jobs, expected=None) -> pd.DataFrame:
         Naming every expected point without a score file holding
         :data:`RECOVERY_REQUIRED` for every subset it scored.
     """
-    from grammarbench.metrics import METRIC_COLUMNS
+    from grammarbench.scoring.recovery import METRIC_COLUMNS
 
     def read(keys, path):
         table = _read_tsv(path)
@@ -366,7 +365,7 @@ def training_table(jobs, expected=None) -> pd.DataFrame:
     ----------
     jobs: iterable
         ``(keys, path)`` per trained model: keys :data:`TRAINING_KEYS`, path its
-        ``history.tsv`` (:data:`grammarbench.train.HISTORY_COLUMNS`).
+        ``history.tsv`` (:data:`grammarbench.models.train.HISTORY_COLUMNS`).
     expected: iterable of dict, DataFrame or None
         Models the table must cover. Default: the jobs' keys.
 
@@ -478,31 +477,8 @@ def check_points(table: pd.DataFrame, expected, key_columns, where: Mapping | No
         raise IncompleteGridError(f"{name}{f' ({what})' if what else ''}", problems, len(points))
 
 
-def write_table(table: pd.DataFrame, path: str | os.PathLike) -> Path:
-    """Write a table as TSV atomically (a temporary file renamed into place)."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    os.close(fd)
-    try:
-        table.to_csv(tmp, sep="\t", index=False, float_format="%.6g")
-        os.chmod(tmp, 0o666 & ~_umask())  # mkstemp makes 0600; give the usual mode
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        raise
-    return path
-
-
-def _umask() -> int:
-    mask = os.umask(0)
-    os.umask(mask)
-    return mask
-
-
 def read_table(path: str | os.PathLike) -> pd.DataFrame:
-    """Read a table written by :func:`write_table`: empty cells stay empty strings, the
+    """Read a table written by :func:`grammarbench.io.write_tsv`: empty cells stay empty strings, the
     integer keys (seed, n_train, model_seed, epoch, ...) come back as nullable integers."""
     return _typed(_read_tsv(Path(path)), None)
 
@@ -527,5 +503,5 @@ def aggregate(kind: str, jobs, output: str | os.PathLike, expected=None) -> pd.D
     if kind not in BUILDERS:
         raise ValueError(f"kind must be one of {', '.join(BUILDERS)}; got {kind!r}")
     table = BUILDERS[kind](jobs, expected)
-    write_table(table, output)
+    write_tsv(table, output)
     return table

@@ -1,7 +1,7 @@
 # figures.py
 # grammarbench: the benchmark's figures, from the aggregate tables
 
-"""The benchmark's figures: each function takes tidy tables (:mod:`grammarbench.aggregate`)
+"""The benchmark's figures: each function takes tidy tables (:mod:`grammarbench.aggregate.tables`)
 or arrays and returns a matplotlib Figure; :func:`save` writes it as PNG and PDF, and
 :func:`render` reads the inputs, draws one figure and saves it (the one call of a figure
 rule).
@@ -40,7 +40,6 @@ function                   what                                                 
 from __future__ import annotations
 
 import os
-import tempfile
 import warnings
 from collections.abc import Mapping, Sequence
 from contextlib import contextmanager
@@ -55,6 +54,7 @@ import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 import seaborn as sns  # noqa: E402
+from grammarbench.io import atomic_path
 from matplotlib.font_manager import FontProperties  # noqa: E402
 from matplotlib.lines import Line2D  # noqa: E402
 from matplotlib.patches import PathPatch, Patch, Rectangle  # noqa: E402
@@ -209,7 +209,7 @@ def predictive_figure(predictive: pd.DataFrame, metrics: Sequence[str] = ("auroc
     Parameters
     ----------
     predictive: pandas.DataFrame
-        The predictive table (:func:`grammarbench.aggregate.predictive_table`).
+        The predictive table (:func:`grammarbench.aggregate.tables.predictive_table`).
     metrics: sequence of str
         Metrics to draw, one row each. Default AUROC and accuracy.
     split: str
@@ -273,7 +273,7 @@ def recovery_figure(recovery: pd.DataFrame, metric: str = "position_auprc",
     Parameters
     ----------
     recovery: pandas.DataFrame
-        The recovery table (:func:`grammarbench.aggregate.recovery_table`).
+        The recovery table (:func:`grammarbench.aggregate.tables.recovery_table`).
     metric, statistic, subset: str
         Which rows: default per-position AUPRC, mean over maps, all maps.
     runs: sequence of str or None
@@ -671,7 +671,7 @@ def tracks_from_files(attribution: str | os.PathLike, split: str | os.PathLike, 
     """:func:`attribution_tracks` of a stored attribution result (``.npz``,
     :meth:`grammarbench.attribution.AttributionResult.save`) and the split it explains."""
     from grammarbench.attribution.results import AttributionResult
-    from grammarbench.dataset import load_split
+    from grammarbench.simulation.dataset import load_split
 
     result = AttributionResult.load(attribution)
     data = load_split(split)
@@ -698,7 +698,7 @@ def learning_curves(training: pd.DataFrame, metric: str = "loss",
     Parameters
     ----------
     training: pandas.DataFrame
-        The training table (:func:`grammarbench.aggregate.training_table`).
+        The training table (:func:`grammarbench.aggregate.tables.training_table`).
     metric: str
         ``loss``, ``accuracy`` or ``auroc``. Default ``loss``.
     grammars: sequence of str or None
@@ -788,7 +788,7 @@ def runtime_figure(runtime: pd.DataFrame, train_rule: str = "train") -> plt.Figu
     Parameters
     ----------
     runtime: pandas.DataFrame
-        The runtime table (:func:`grammarbench.aggregate.runtime_table`).
+        The runtime table (:func:`grammarbench.aggregate.tables.runtime_table`).
     train_rule: str
         The rule whose time is drawn against training-set size. Default ``train``.
     """
@@ -848,31 +848,18 @@ def save(fig: plt.Figure, stem: str | os.PathLike, dpi: int = 150) -> list[Path]
     try:
         for ext in ("png", "pdf"):
             path = stem.with_name(f"{stem.name}.{ext}")
-            fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=f".{ext}", dir=path.parent)
-            os.close(fd)
-            try:
+            with atomic_path(path) as tmp:
                 fig.savefig(tmp, dpi=dpi, format=ext)
-                os.chmod(tmp, 0o666 & ~_umask())  # mkstemp makes 0600; give the usual mode
-                os.replace(tmp, path)
-            finally:
-                if os.path.exists(tmp):
-                    os.unlink(tmp)
             paths.append(path)
     finally:
         plt.close(fig)
     return paths
 
 
-def _umask() -> int:
-    mask = os.umask(0)
-    os.umask(mask)
-    return mask
-
-
 def _table(value) -> pd.DataFrame:
     if isinstance(value, pd.DataFrame):
         return value
-    from grammarbench.aggregate import read_table
+    from grammarbench.aggregate.tables import read_table
 
     return read_table(value)
 

@@ -20,7 +20,6 @@ from __future__ import annotations
 import difflib
 import os
 import re
-import tempfile
 import threading
 import warnings
 from collections.abc import Mapping
@@ -28,8 +27,9 @@ from pathlib import Path
 
 import numpy as np
 
-from grammarbench.alphabet import ALPHABETS, DNA, PROTEIN, Alphabet
+from grammarbench.sequences.alphabet import ALPHABETS, DNA, PROTEIN, Alphabet
 from grammarbench.errors import InputError
+from grammarbench.io import write_text
 
 MOTIF_FORMATS = ("meme", "jaspar", "homer")
 
@@ -350,20 +350,7 @@ def write_meme(path, motifs: Mapping[str, np.ndarray], alphabet: Alphabet | str 
         if name in urls:
             out += ["", f"URL {urls[name]}"]
         out.append("")
-    _write_atomic(path, "\n".join(out) + "\n")
-
-
-def _write_atomic(path, text: str) -> None:
-    path = Path(path)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as handle:
-            handle.write(text)
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        raise
+    write_text(path, "\n".join(out) + "\n")
 
 
 # --------------------------------------------------------------------------- JASPAR

@@ -32,7 +32,7 @@ import numpy as np
 import pandas as pd
 
 import grammarbench
-from grammarbench.grammar import Grammar
+from grammarbench.grammars.grammar import Grammar
 
 EXPORT_FORMATS = ("fasta", "seqgra")
 SEQGRA_SPLIT_NAMES = {"train": "training", "validation": "validation", "test": "test"}
@@ -63,7 +63,7 @@ class Split:
 
 
 def load_split(path: str | Path, mmap: bool = True) -> Split:
-    """Load a split folder written by :func:`grammarbench.simulate.simulate_split`."""
+    """Load a split folder written by :func:`grammarbench.simulation.simulate.simulate_split`."""
     path = Path(path)
     mode = "r" if mmap else None
     arrays = {name: np.load(path / f"{name}.npy", mmap_mode=mode)

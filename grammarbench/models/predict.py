@@ -1,7 +1,4 @@
-# predict.py
-# grammarbench: devices, one-hot encoding on the device, and the batching primitive
-
-"""Devices, one-hot encoding on the device, and :func:`predict`, the one batching primitive.
+"""One-hot encoding on the device, and :func:`predict`, the one batching primitive.
 
 Every model in grammarbench takes float input ``shape=(N, A, L)`` (``A`` = alphabet size,
 one-hot along axis 1, an unknown or padding letter as an all-zero column) and returns
@@ -14,56 +11,13 @@ from __future__ import annotations
 
 import contextlib
 import logging
-import os
 
 import numpy as np
 import torch
 
+from grammarbench.runtime import resolve_device
+
 log = logging.getLogger("grammarbench")
-
-DEVICE_CHOICES = ("auto", "cpu", "cuda")
-
-
-def resolve_device(device: str | torch.device | None = None, gpu_allowed: bool = True) -> torch.device:
-    """The device to run on.
-
-    Parameters
-    ----------
-    device: str, torch.device or None
-        ``None`` or ``"auto"``: CUDA when it is available and ``gpu_allowed``, else the CPU.
-        ``"cpu"``, ``"cuda"`` (or ``"cuda:1"``, a ``torch.device``): that device; asking for
-        CUDA where there is none raises ``ValueError``. Default is None.
-    gpu_allowed: bool
-        Whether ``auto`` may pick CUDA. Inside Snakemake this is the job's ``gpu`` resource
-        > 0, so ``--resources gpu=0`` trains on the CPU. Default is True.
-
-    Returns
-    -------
-    device: torch.device
-    """
-    if isinstance(device, torch.device):
-        device = str(device)
-    if device is None or device == "auto":
-        return torch.device("cuda" if gpu_allowed and torch.cuda.is_available() else "cpu")
-    if device == "cpu":
-        return torch.device("cpu")
-    if device.startswith("cuda"):
-        if not torch.cuda.is_available():
-            raise ValueError(f"device {device!r} was asked for, but CUDA is not available here "
-                             f"(CUDA_VISIBLE_DEVICES={os.environ.get('CUDA_VISIBLE_DEVICES')!r}); "
-                             "use device: auto or cpu")
-        return torch.device(device)
-    raise ValueError(f"device must be one of {', '.join(DEVICE_CHOICES)} (or cuda:N); got {device!r}")
-
-
-def device_description(device: torch.device) -> str:
-    """A human-readable name of the device, e.g. ``cuda:0 (NVIDIA H100 80GB HBM3)``."""
-    if device.type == "cuda":
-        index = device.index if device.index is not None else torch.cuda.current_device()
-        return f"cuda:{index} ({torch.cuda.get_device_name(index)})"
-    threads = torch.get_num_threads()
-    return f"cpu ({threads} thread{'s' if threads > 1 else ''})"
-
 
 def one_hot_batch(codes: torch.Tensor, alphabet_size: int, dtype: torch.dtype = torch.float32) -> torch.Tensor:
     """One-hot encode a batch of letter codes on the device they lie on.
@@ -153,7 +107,7 @@ def predict(model: torch.nn.Module, codes, batch_size: int = 256, device=None, d
         Input dtype; None takes the dtype of the model's parameters. Default is None.
     alphabet_size: int or None
         Letters A, for codes; None reads ``model.alphabet_size`` (set by
-        :func:`grammarbench.models.build_model`), else 4. Default is None.
+        :func:`grammarbench.models.networks.build_model`), else 4. Default is None.
     autocast: torch.dtype or None
         Run under ``torch.autocast`` with this dtype (mixed precision on CUDA); outputs are
         returned as float32. Default is None (no autocast).

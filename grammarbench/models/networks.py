@@ -1,7 +1,7 @@
 # models.py
 # grammarbench: PyTorch models from resolved architectures; loading trained models
 
-"""PyTorch models built from architectures (:mod:`grammarbench.architectures`), and trained
+"""PyTorch models built from architectures (:mod:`grammarbench.models.architectures`), and trained
 models loaded back from their folders.
 
 Every model takes one-hot input ``shape=(N, A, L)`` and returns logits ``shape=(N, K)``
@@ -9,12 +9,12 @@ Every model takes one-hot input ``shape=(N, A, L)`` and returns logits ``shape=(
 ``n_outputs``, ``task`` and ``classes`` as attributes, which :func:`grammarbench.predict.predict`
 and the attribution methods read.
 
-A trained-model folder (written by :func:`grammarbench.train.train_model`) holds::
+A trained-model folder (written by :func:`grammarbench.models.train.train_model`) holds::
 
     model.pt            the state dict (best epoch)
     architecture.yaml   the resolved architecture: layers (or module), input length,
                         alphabet, classes, task, training options
-    history.tsv         one row per epoch (see grammarbench.train)
+    history.tsv         one row per epoch (see grammarbench.models.train)
     summary.json        parameter counts, wall time, device, epochs, best epoch
     module.py           a copy of the module file, for `module:` architectures
 
@@ -33,7 +33,7 @@ import torch
 import yaml
 from torch import nn
 
-from grammarbench.architectures import Architecture, walk_shapes
+from grammarbench.models.architectures import Architecture, walk_shapes
 from grammarbench.errors import InputError
 
 
@@ -202,7 +202,7 @@ def instantiate_module(arch: Architecture, *, length: int, alphabet_size: int, n
 
 def build_model(resolved: dict, module_file: str | Path | None = None) -> nn.Module:
     """Build the (untrained) model of a resolved architecture
-    (:func:`grammarbench.architectures.resolve`).
+    (:func:`grammarbench.models.architectures.resolve`).
 
     Parameters
     ----------
@@ -268,7 +268,7 @@ def load_trained(folder: str | Path, device=None) -> nn.Module:
     model: torch.nn.Module
         In eval mode, with the attributes of :func:`build_model`.
     """
-    from grammarbench.predict import resolve_device
+    from grammarbench.runtime import resolve_device
 
     folder = Path(folder)
     resolved = read_resolved(folder)

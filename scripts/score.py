@@ -1,4 +1,4 @@
-"""Adapter: score one model's attribution maps against the ground truth (rule benchmark)."""
+"""Adapter: score one model's attribution maps against the ground truth (rule score)."""
 
 import sys
 

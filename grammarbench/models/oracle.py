@@ -79,8 +79,8 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from grammarbench.grammar import Background, Element, Grammar, Rule, load_grammar
-from grammarbench.simulate import _label_weight, _placement_plan, _place_relative
+from grammarbench.grammars.grammar import Background, Element, Grammar, Rule, load_grammar
+from grammarbench.simulation.simulate import _label_weight, _placement_plan, _place_relative
 
 log = logging.getLogger("grammarbench")
 
@@ -122,7 +122,7 @@ class _Chain:
 
 
 def _chain(background: Background, A: int) -> _Chain:
-    from grammarbench import seq
+    from grammarbench.sequences import kernels as seq
 
     if background.kind == "letters":
         probs = np.asarray(background.probs, dtype=np.float64)
@@ -549,7 +549,7 @@ class Oracle:
     def posterior(self, codes, lengths, batch_size: int = 512) -> np.ndarray:
         """``P(class | x)`` (multi-class, rows sum to 1) or ``P(c ∈ labels | x)``
         (multi-label), shape=(N, K)."""
-        from grammarbench.evaluate import probabilities
+        from grammarbench.models.evaluate import probabilities
 
         return probabilities(self.logits(codes, lengths, batch_size), self.grammar.task)
 
@@ -558,7 +558,7 @@ def evaluate_oracle(grammar: Grammar | str | Path, splits: dict[str, str | Path]
                     outputs: dict[str, dict[str, str | Path]], notes: str | Path | None = None,
                     device="cpu", batch_size: int = 512, threads: int | None = None) -> dict:
     """Score the oracle on simulated splits and write the same tables as a model's
-    (:func:`grammarbench.evaluate.write_evaluation`).
+    (:func:`grammarbench.models.evaluate.write_evaluation`).
 
     Parameters
     ----------
@@ -576,11 +576,12 @@ def evaluate_oracle(grammar: Grammar | str | Path, splits: dict[str, str | Path]
     metrics: dict
         Split name → metrics table.
     """
-    from grammarbench.dataset import load_split
-    from grammarbench.evaluate import summary_line, write_evaluation
+    from grammarbench.simulation.dataset import load_split
+    from grammarbench.models.evaluate import summary_line, write_evaluation
+    from grammarbench.io import write_text
+    from grammarbench.runtime import use_threads
 
-    if threads:
-        torch.set_num_threads(threads)
+    use_threads(threads or None)
     g = grammar if isinstance(grammar, Grammar) else load_grammar(grammar)
     results, approximations, exact = {}, {}, True
     for name, path in splits.items():
@@ -597,8 +598,6 @@ def evaluate_oracle(grammar: Grammar | str | Path, splits: dict[str, str | Path]
     log.info("the oracle's posterior for %s is %s%s", g.name, "exact" if exact else "approximate",
              "".join(f"; {text}" for text in approximations.values()))
     if notes is not None:
-        tmp = Path(notes).with_name(f".{Path(notes).name}.tmp")
-        tmp.write_text(json.dumps({"grammar": g.name, "exact": exact, "approximations": approximations},
-                                  indent=2) + "\n")
-        tmp.replace(notes)
+        write_text(notes, json.dumps({"grammar": g.name, "exact": exact, "approximations": approximations},
+                                     indent=2) + "\n")
     return results

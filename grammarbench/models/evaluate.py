@@ -5,7 +5,7 @@
 
 Everything here takes logits ``shape=(N, K)`` and labels (class indices ``shape=(N,)`` for
 a multi-class task, a multi-hot matrix ``shape=(N, K)`` for multi-label) and returns
-tidy tables. Models and the oracle (:mod:`grammarbench.oracle`) are scored by the same
+tidy tables. Models and the oracle (:mod:`grammarbench.models.oracle`) are scored by the same
 functions, so their tables line up row by row.
 
 Tables written per model (or oracle) and split
@@ -41,6 +41,7 @@ import numpy as np
 import pandas as pd
 
 from grammarbench.metrics import auroc, average_precision
+from grammarbench.io import write_tsv
 
 METRIC_COLUMNS = ("metric", "class", "value")
 CURVE_COLUMNS = ("curve", "class", "x", "y", "threshold")
@@ -198,15 +199,6 @@ def curves_table(logits: np.ndarray, labels: np.ndarray, task: str, classes: lis
     return pd.concat(parts, ignore_index=True)
 
 
-def write_tsv(table: pd.DataFrame, path: str | Path) -> None:
-    """Write a table atomically (a temporary file renamed into place)."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.tmp")
-    table.to_csv(tmp, sep="\t", index=False, float_format="%.6g")
-    tmp.replace(path)
-
-
 def write_evaluation(logits: np.ndarray, labels: np.ndarray, task: str, classes: list[str], *,
                      metrics: str | Path, predictions: str | Path, curves: str | Path) -> pd.DataFrame:
     """Write the three tables of one split; returns the metrics table."""
@@ -241,7 +233,7 @@ def evaluate_model(folder: str | Path, splits: dict[str, str | Path], outputs: d
     outputs: dict
         Split name → ``{"metrics": path, "predictions": path, "curves": path}``.
     device: str or None
-        See :func:`grammarbench.predict.resolve_device`. Default is None.
+        See :func:`grammarbench.runtime.resolve_device`. Default is None.
     gpu_allowed: bool
         Whether ``device`` ``auto`` (or None) may pick CUDA. Default is True.
     batch_size: int or None
@@ -258,15 +250,13 @@ def evaluate_model(folder: str | Path, splits: dict[str, str | Path], outputs: d
     """
     import logging
 
-    import torch
-
-    from grammarbench.dataset import load_split
-    from grammarbench.models import load_trained, read_resolved
-    from grammarbench.predict import predict, resolve_device
+    from grammarbench.simulation.dataset import load_split
+    from grammarbench.models.networks import load_trained, read_resolved
+    from grammarbench.models.predict import predict
+    from grammarbench.runtime import resolve_device, use_threads
 
     log = logging.getLogger("grammarbench")
-    if threads:
-        torch.set_num_threads(threads)
+    use_threads(threads or None)
     device = resolve_device(device, gpu_allowed=gpu_allowed)
     resolved = read_resolved(folder)
     model = load_trained(folder, device=device)
@@ -281,7 +271,7 @@ def evaluate_model(folder: str | Path, splits: dict[str, str | Path], outputs: d
         log.info("%s on %s (%d examples): %s", resolved["name"], name, len(data), summary_line(table))
         results[name] = table
     if figure is not None:
-        from grammarbench.plots import curves_figure
+        from grammarbench.aggregate.plots import curves_figure
 
         last = list(splits)[-1]
         curves = pd.read_csv(outputs[last]["curves"], sep="\t")

@@ -1,9 +1,9 @@
 """Grammars: read, validate and resolve a grammar into the objects the simulator uses.
 
 A grammar is a YAML file in the language that ``config/grammars/reference.yaml`` documents,
-or a seqgra XML data definition (read by :mod:`grammarbench.seqgra_xml` into the same
+or a seqgra XML data definition (read by :mod:`grammarbench.grammars.seqgra_xml` into the same
 language). :func:`load_grammar` checks it in two passes — structure against
-``schemas/grammar.schema.yaml``, then everything a schema cannot see (references between
+``grammar.schema.yaml`` (beside this module), then everything a schema cannot see (references between
 keys, lengths that must fit, probabilities that must sum to one) — and raises one
 :class:`~grammarbench.errors.InputError` naming the file, the key and the problem.
 """
@@ -20,8 +20,9 @@ from pathlib import Path
 import numpy as np
 import yaml
 
-from grammarbench.alphabet import ALPHABETS, Alphabet
+from grammarbench.sequences.alphabet import ALPHABETS, Alphabet
 from grammarbench.errors import InputError, key_path
+from grammarbench.io import read_yaml_mapping
 
 SPLITS = ("train", "validation", "test")
 # Tolerance on probabilities that must sum to one: published matrices are rounded to
@@ -219,7 +220,7 @@ class Grammar:
 
 @cache
 def _schema() -> dict:
-    text = resources.files("grammarbench").joinpath("schemas/grammar.schema.yaml").read_text()
+    text = resources.files("grammarbench.grammars").joinpath("grammar.schema.yaml").read_text()
     return yaml.safe_load(text)
 
 
@@ -229,16 +230,10 @@ def read_grammar_definition(path: str | Path) -> dict:
     if not path.is_file():
         raise InputError(path, "", "grammar file not found")
     if path.suffix.lower() == ".xml":
-        from grammarbench.seqgra_xml import read_seqgra_xml
+        from grammarbench.grammars.seqgra_xml import read_seqgra_xml
 
         return read_seqgra_xml(path)
-    try:
-        definition = yaml.safe_load(path.read_text())
-    except yaml.YAMLError as err:
-        raise InputError(path, "", f"not valid YAML: {err}") from None
-    if not isinstance(definition, dict):
-        raise InputError(path, "", "a grammar must be a YAML mapping")
-    return definition
+    return read_yaml_mapping(path, "grammar file")
 
 
 def load_grammar(path: str | Path) -> Grammar:
@@ -356,7 +351,7 @@ class _Resolver:
 
     # -- backgrounds
     def background(self, spec: dict, key: str) -> Background:
-        from grammarbench import seq
+        from grammarbench.sequences import fasta, kernels as seq
 
         (kind, value), = spec.items()
         if kind == "letters":
@@ -372,7 +367,7 @@ class _Resolver:
             self.fail(f"{key}.{kind}.fasta", f"FASTA file not found: {path}")
         self.files.append(path)
         try:
-            _, sequences = seq.read_fasta(path, self.alphabet)
+            _, sequences = fasta.read_fasta(path, self.alphabet)
         except ValueError as err:
             self.fail(f"{key}.{kind}.fasta", str(err))
         if kind == "markov":
@@ -404,7 +399,7 @@ class _Resolver:
 
     # -- elements
     def element(self, name: str, spec: dict) -> Element:
-        from grammarbench import motifs
+        from grammarbench.grammars import motifs
 
         key = f"elements.{name}"
         sources = [s for s in ("ppm", "jaspar", "file", "kmers") if s in spec]

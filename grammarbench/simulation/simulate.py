@@ -24,9 +24,6 @@ whether the instance still overlaps another.
 from __future__ import annotations
 
 import json
-import os
-import shutil
-import tempfile
 import threading
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
@@ -35,7 +32,8 @@ from pathlib import Path
 
 import numpy as np
 
-from grammarbench.grammar import SPLITS, Background, Element, Grammar, Rule, _components
+from grammarbench.grammars.grammar import SPLITS, Background, Element, Grammar, Rule, _components
+from grammarbench.io import atomic_directory
 
 #: Examples per chunk. Part of the data's identity: changing it changes every dataset.
 CHUNK_SIZE = 2048
@@ -94,7 +92,7 @@ def _letter_table(probs: tuple[float, ...]) -> np.ndarray:
 def draw_letters(probs: np.ndarray, shape: tuple[int, int], rng: np.random.Generator) -> np.ndarray:
     """i.i.d. letter codes, shape=``shape``, uint8: a 16-bit random number per letter mapped
     through a lookup table, in a numba kernel with one seed per row (see seq.iid_letters)."""
-    from grammarbench import seq
+    from grammarbench.sequences import kernels as seq
 
     return seq.iid_letters(_letter_table(tuple(float(p) for p in probs)), draw_seeds(shape[0], rng), shape[1])
 
@@ -106,7 +104,7 @@ _NUMBA_LOCK = threading.Lock()
 
 
 def draw_seeds(n: int, rng: np.random.Generator) -> np.ndarray:
-    """Per-sequence uint64 seeds for the numba kernels (see grammarbench.seq)."""
+    """Per-sequence uint64 seeds for the numba kernels (see grammarbench.sequences.kernels)."""
     return rng.integers(0, np.iinfo(np.uint64).max, size=n, dtype=np.uint64, endpoint=True)
 
 
@@ -117,7 +115,7 @@ def draw_background(background: Background, lengths: np.ndarray, width: int, alp
                     rng: np.random.Generator) -> np.ndarray:
     """Background sequences, shape=(len(lengths), width) uint8, padded past each length
     with the unknown code."""
-    from grammarbench import seq
+    from grammarbench.sequences import kernels as seq
 
     n = len(lengths)
     if background.kind == "letters":
@@ -392,7 +390,7 @@ class _ChunkBuilder:
 def simulate_chunk(grammar: Grammar, split: str, seed: int, chunk: int,
                    chunk_size: int = CHUNK_SIZE) -> Chunk:
     """Simulate chunk ``chunk`` of ``split``: examples chunk*chunk_size ... +chunk_size-1."""
-    from grammarbench import seq
+    from grammarbench.sequences import kernels as seq
 
     rng = chunk_rng(seed, split, chunk)
     g = grammar
@@ -550,16 +548,14 @@ def simulate_split(grammar: Grammar, split: str, n: int, seed: int, out_dir: str
     manifest: dict
         What ``manifest.json`` in the folder holds.
     """
-    from grammarbench import dataset
+    from grammarbench.simulation import dataset
 
     if split not in SPLITS:
         raise ValueError(f"split must be one of {SPLITS}, got {split!r}")
     if n < 1:
         raise ValueError(f"n must be a positive number of examples, got {n}")
     out_dir = Path(out_dir)
-    out_dir.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=f".{out_dir.name}.", dir=out_dir.parent))
-    try:
+    with atomic_directory(out_dir) as tmp:
         shape = (n, grammar.max_length)
         sequences = np.lib.format.open_memmap(tmp / "sequences.npy", mode="w+", dtype=np.uint8, shape=shape)
         mask = np.lib.format.open_memmap(tmp / "mask.npy", mode="w+", dtype=np.uint8, shape=shape)
@@ -588,12 +584,6 @@ def simulate_split(grammar: Grammar, split: str, n: int, seed: int, out_dir: str
             labels=np.concatenate(labels), instances=instances,
             positional=np.sum(positional, axis=0), class_counts=np.sum(counts, axis=0),
             exports=exports)
-        if out_dir.exists():
-            shutil.rmtree(out_dir)
-        os.replace(tmp, out_dir)
-    except BaseException:
-        shutil.rmtree(tmp, ignore_errors=True)
-        raise
     return manifest
 
 

@@ -53,7 +53,7 @@ def curves_figure(curves: pd.DataFrame, title: str = "") -> plt.Figure:
     Parameters
     ----------
     curves: pd.DataFrame
-        Columns curve (roc | pr), class, x, y: :func:`grammarbench.evaluate.curves_table`.
+        Columns curve (roc | pr), class, x, y: :func:`grammarbench.models.evaluate.curves_table`.
     """
     fig, axes = plt.subplots(1, 2, figsize=(9, 4.2))
     for ax, (kind, xlabel, ylabel) in zip(axes, (("roc", "false positive rate", "true positive rate"),

@@ -1,0 +1,170 @@
+"""Files, written and read the same way by every stage.
+
+Every output is written atomically: into a temporary name beside its target, renamed into
+place only once complete, so an interrupted job never leaves a half-written file that a
+later run would take for a result. Files and folders get the modes the user's umask asks
+for (``mkstemp``/``mkdtemp`` make them private, which collaborators on a shared filesystem
+cannot read).
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import tempfile
+from contextlib import contextmanager
+from pathlib import Path
+
+import pandas as pd
+import yaml
+
+from grammarbench.errors import InputError
+
+__all__ = ["atomic_path", "atomic_directory", "write_text", "write_tsv", "read_tsv",
+           "read_yaml_mapping", "file_mode", "directory_mode"]
+
+
+def _umask() -> int:
+    mask = os.umask(0)  # the only portable way to read it is to set it
+    os.umask(mask)
+    return mask
+
+
+def file_mode() -> int:
+    """The mode a new file gets under the process's umask (0o644 under umask 022)."""
+    return 0o666 & ~_umask()
+
+
+def directory_mode() -> int:
+    """The mode a new folder gets under the process's umask (0o755 under umask 022)."""
+    return 0o777 & ~_umask()
+
+
+@contextmanager
+def atomic_path(path: str | os.PathLike, suffix: str | None = None):
+    """Yield a temporary path beside ``path``; on success it replaces ``path``.
+
+    The caller writes the temporary path (any writer: ``to_csv``, ``torch.save``,
+    ``np.savez``, ``savefig``). If the block raises, the temporary file is removed and
+    ``path`` is left as it was. ``suffix`` (default: ``path``'s own) keeps writers that
+    look at the extension (``np.savez`` adds ``.npz`` otherwise) writing where expected.
+    """
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=path.suffix if suffix is None else suffix,
+                               dir=path.parent)
+    os.close(fd)
+    try:
+        yield Path(tmp)
+        os.chmod(tmp, file_mode())
+        os.replace(tmp, path)
+    except BaseException:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+        raise
+
+
+@contextmanager
+def atomic_directory(path: str | os.PathLike):
+    """Yield a temporary folder beside ``path``; on success it replaces ``path`` whole.
+
+    A folder output (a simulated split) appears complete or not at all; an older folder
+    of the same name is removed only once the new one is ready.
+    """
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(prefix=f".{path.name}.", dir=path.parent))
+    try:
+        yield tmp
+        os.chmod(tmp, directory_mode())
+        if path.exists():
+            shutil.rmtree(path)
+        os.replace(tmp, path)
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
+
+
+def write_text(path: str | os.PathLike, text: str) -> Path:
+    """Write UTF-8 text atomically; returns the path."""
+    with atomic_path(path) as tmp:
+        tmp.write_text(text, encoding="utf-8")
+    return Path(path)
+
+
+def write_tsv(table: pd.DataFrame, path: str | os.PathLike, float_format: str | None = "%.6g") -> Path:
+    """Write a table as tab-separated text, atomically, without the index; returns the path.
+
+    ``float_format`` (six significant digits by default) keeps tables diff-able and
+    byte-identical across reruns.
+    """
+    with atomic_path(path) as tmp:
+        table.to_csv(tmp, sep="\t", index=False, float_format=float_format)
+    return Path(path)
+
+
+def read_tsv(path: str | os.PathLike, **options) -> pd.DataFrame:
+    """Read a table written by :func:`write_tsv`."""
+    return pd.read_csv(path, sep="\t", **options)
+
+
+class _UniqueKeyLoader(yaml.SafeLoader):
+    """YAML's safe loader, except that a key given twice in one mapping is an error
+    (plain YAML keeps the last one silently, which hides a copy-pasted grammar or class)."""
+
+
+def _construct_unique_mapping(loader: yaml.SafeLoader, node: yaml.MappingNode, deep: bool = False):
+    loader.flatten_mapping(node)
+    seen = {}
+    for key_node, _ in node.value:
+        key = loader.construct_object(key_node, deep=deep)
+        try:
+            hash(key)
+        except TypeError:
+            continue  # the default constructor reports unhashable keys itself
+        if key in seen:
+            raise yaml.constructor.ConstructorError(
+                None, None, f"duplicate key {key!r} (first at line {seen[key] + 1})", key_node.start_mark)
+        seen[key] = key_node.start_mark.line
+    return loader.construct_mapping(node, deep=deep)
+
+
+_UniqueKeyLoader.add_constructor(yaml.resolver.BaseResolver.DEFAULT_MAPPING_TAG, _construct_unique_mapping)
+
+
+def parse_yaml(text: str, source: str | os.PathLike = "<text>"):
+    """Parse YAML text strictly (duplicate keys rejected); an error is one
+    :class:`InputError` naming ``source``, the line and the problem."""
+    try:
+        return yaml.load(text, Loader=_UniqueKeyLoader)  # noqa: S506 (a SafeLoader subclass)
+    except yaml.YAMLError as err:
+        mark = getattr(err, "problem_mark", None)
+        where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark is not None else ""
+        problem = " ".join(str(getattr(err, "problem", None) or err).split())
+        raise InputError(source, "", f"not valid YAML{where}: {problem}") from None
+
+
+def read_yaml(path: str | os.PathLike, what: str = "file"):
+    """Read a YAML file strictly (see :func:`parse_yaml`): a missing, unreadable, binary
+    or malformed file is one :class:`InputError` naming it."""
+    path = Path(path)
+    if not path.is_file():
+        raise InputError(path, "", f"{what} not found")
+    try:
+        text = path.read_bytes().decode("utf-8")
+    except UnicodeDecodeError as err:
+        raise InputError(path, "", f"not a text file (byte {err.start} is not UTF-8); "
+                                   f"a {what} is YAML text") from None
+    except OSError as err:
+        raise InputError(path, "", f"cannot read: {err.strerror}") from None
+    if "\x00" in text:
+        raise InputError(path, "", f"not a text file (it holds NUL bytes); a {what} is YAML text")
+    return parse_yaml(text, path)
+
+
+def read_yaml_mapping(path: str | os.PathLike, what: str = "file") -> dict:
+    """Read a YAML file that must hold a mapping (a grammar, an architecture, a config)."""
+    data = read_yaml(path, what)
+    if not isinstance(data, dict):
+        raise InputError(path, "", f"a {what} must be a YAML mapping (key: value lines)")
+    return data

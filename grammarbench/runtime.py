@@ -1,0 +1,71 @@
+"""Where and how a job runs: the device (one policy for training, evaluation and
+attribution), CPU threads, and logging to the job's log."""
+
+from __future__ import annotations
+
+import logging
+import os
+import sys
+
+import torch
+
+__all__ = ["DEVICE_CHOICES", "resolve_device", "device_description", "use_threads",
+           "configure_logging"]
+
+log = logging.getLogger("grammarbench")
+
+DEVICE_CHOICES = ("auto", "cpu", "cuda")
+
+
+def resolve_device(device: str | torch.device | None = None, gpu_allowed: bool = True) -> torch.device:
+    """The device to run on.
+
+    Parameters
+    ----------
+    device: str, torch.device or None
+        ``None`` or ``"auto"``: CUDA when it is available and ``gpu_allowed``, else the CPU.
+        ``"cpu"``, ``"cuda"`` (or ``"cuda:1"``, a ``torch.device``): that device; asking for
+        CUDA where there is none raises ``ValueError``. Default is None.
+    gpu_allowed: bool
+        Whether ``auto`` may pick CUDA. Inside Snakemake this is the job's ``gpu`` resource
+        > 0, so ``--resources gpu=0`` trains on the CPU. Default is True.
+
+    Returns
+    -------
+    device: torch.device
+    """
+    if isinstance(device, torch.device):
+        device = str(device)
+    if device is None or device == "auto":
+        return torch.device("cuda" if gpu_allowed and torch.cuda.is_available() else "cpu")
+    if device == "cpu":
+        return torch.device("cpu")
+    if device.startswith("cuda"):
+        if not torch.cuda.is_available():
+            raise ValueError(f"device {device!r} was asked for, but CUDA is not available here "
+                             f"(CUDA_VISIBLE_DEVICES={os.environ.get('CUDA_VISIBLE_DEVICES')!r}); "
+                             "use device: auto or cpu")
+        return torch.device(device)
+    raise ValueError(f"device must be one of {', '.join(DEVICE_CHOICES)} (or cuda:N); got {device!r}")
+
+
+def device_description(device: torch.device) -> str:
+    """A human-readable name of the device, e.g. ``cuda:0 (NVIDIA H100 80GB HBM3)``."""
+    if device.type == "cuda":
+        index = device.index if device.index is not None else torch.cuda.current_device()
+        return f"cuda:{index} ({torch.cuda.get_device_name(index)})"
+    threads = torch.get_num_threads()
+    return f"cpu ({threads} thread{'s' if threads > 1 else ''})"
+
+
+def use_threads(threads: int | None) -> None:
+    """Let PyTorch use ``threads`` CPU threads (None: leave its default). Small models train
+    fastest on one thread per job, with jobs side by side; this is the one place it is set."""
+    if threads is not None:
+        torch.set_num_threads(int(threads))
+
+
+def configure_logging(level=logging.INFO) -> None:
+    """One line per event on stderr (rule scripts point stderr at the rule's log)."""
+    logging.basicConfig(level=level, stream=sys.stderr,
+                        format="%(asctime)s %(name)s %(levelname)s: %(message)s")

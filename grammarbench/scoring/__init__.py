@@ -1,0 +1,1 @@
+"""Stage 4, score: grammar-recovery metrics of attribution maps against the ground truth."""
