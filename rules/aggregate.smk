@@ -74,6 +74,30 @@ rule aggregate_recovery:
         "../scripts/aggregate.py"
 
 
+rule aggregate_discovery:
+    input:
+        table_inputs(DISCOVERY_JOBS),
+    output:
+        report(
+            f"{TABLES}/discovery.tsv",
+            caption="../report/discovery_table.rst",
+            category="5. Motif discovery",
+            labels={"table": "discovery"},
+        ),
+    log:
+        "logs/aggregate/discovery.log",
+    conda:
+        "../envs/plot.yaml"
+    resources:
+        mem_mb=4000,
+        runtime=30,
+    params:
+        kind="discovery",
+        jobs=DISCOVERY_JOBS,
+    script:
+        "../scripts/aggregate.py"
+
+
 # Snakemake writes a job's benchmark file when the job ends, so once the other tables exist
 # every benchmark file does too: depending on the tables instead of on each file spares the
 # planner one edge per job (tens of thousands on paper-scale grids). A file still missing
@@ -129,6 +153,11 @@ FIGURE_RULES = {
         "references",
         {"recovery": f"{TABLES}/recovery.tsv"},
         "3. Grammar recovery",
+    ),
+    "discovery": (
+        "discovery",
+        {"discovery": f"{TABLES}/discovery.tsv"},
+        "5. Motif discovery",
     ),
 }
 
@@ -211,6 +240,32 @@ rule figure_attribution_tracks:
         run=lambda wildcards: (
             GRID.attribution["runs"][0]["name"] if GRID.attribution else ""
         ),
+    script:
+        "../scripts/figure.py"
+
+
+rule figure_discovery_logos:
+    input:
+        discovery=lambda wildcards: f"{DISCOVERY}/{MODEL.format(**tracks_model())}/{DISCOVERY_RUNS[0]}.json",
+        matches=lambda wildcards: f"{DISCOVERY}/{MODEL.format(**tracks_model())}/{DISCOVERY_RUNS[0]}.matches.tsv",
+        grammar=lambda wildcards: GRID.grammar_paths[tracks_model()["grammar"]],
+    output:
+        png=report(
+            f"{FIGURES}/discovery_logos.png",
+            caption="../report/discovery_logos.rst",
+            category="5. Motif discovery",
+        ),
+        pdf=f"{FIGURES}/discovery_logos.pdf",
+    log:
+        "logs/figure/discovery_logos.log",
+    conda:
+        "../envs/discovery.yaml"
+    resources:
+        mem_mb=4000,
+        runtime=30,
+    params:
+        name="discovery_logos",
+        options={},
     script:
         "../scripts/figure.py"
 

@@ -10,6 +10,7 @@ sys.path.insert(
     0, workflow.basedir
 )  # the grammarbench package sits beside the Snakefile
 
+from grammarbench.discovery.config import validate_discovery_config
 from grammarbench.errors import InputError
 from grammarbench.grid import build_grid, check_config, coerce_command_line
 
@@ -24,6 +25,9 @@ try:
     check_config(config, CONFIG_SOURCE, CONFIG_SCHEMA)
     validate(config, schema=str(CONFIG_SCHEMA))
     GRID = build_grid(config, CONFIG_SOURCE, basedir=workflow.basedir)
+    DISCOVERY_CONFIG = validate_discovery_config(
+        config.get("discovery"), CONFIG_SOURCE, GRID.attribution
+    )
 except InputError as err:
     raise WorkflowError(f"bad input: {err}") from None
 
@@ -34,6 +38,9 @@ EVALUATION = f"{RESULTS}/evaluation"
 ORACLE = f"{RESULTS}/oracle"
 ATTRIBUTIONS = f"{RESULTS}/attributions"
 RECOVERY = f"{RESULTS}/recovery"
+DISCOVERY = f"{RESULTS}/discovery"
+# The attribution runs motif discovery searches (none: no discover stage).
+DISCOVERY_RUNS = [run["name"] for run in DISCOVERY_CONFIG["runs"]]
 # Snakemake's per-job `benchmark:` files (wall time, memory): the runtime table reads them.
 RUNTIME = f"{RESULTS}/runtime"
 # One trained model: a point of the grid (the same pattern under models/ and evaluation/).
@@ -51,6 +58,7 @@ wildcard_constraints:
     n_train=r"\d+",
     architecture=_alternatives(GRID.architectures) or "(?!)",
     model_seed=r"\d+",
+    run=_alternatives(DISCOVERY_RUNS) or "(?!)",
 
 
 # ---- paths
@@ -154,13 +162,26 @@ RECOVERY_JOBS = [
     for point in MODEL_POINTS
     for run in (GRID.attribution["runs"] if GRID.attribution else [])
 ]
+DISCOVERY_JOBS = [
+    ({**point, "run": run}, f"{DISCOVERY}/{MODEL.format(**point)}/{run}.scores.tsv")
+    for point in MODEL_POINTS
+    for run in DISCOVERY_RUNS
+]
 # The tables of the stages that ran (the runtime table follows them).
-STAGE_TABLES = ["predictive", "training"] + (["recovery"] if GRID.attribution else [])
+STAGE_TABLES = (
+    ["predictive", "training"]
+    + (["recovery"] if GRID.attribution else [])
+    + (["discovery"] if DISCOVERY_JOBS else [])
+)
 RUNTIME_JOBS = [
     ({"rule": rule, **point}, f"{RUNTIME}/{rule}/{MODEL.format(**point)}.tsv")
     for point in MODEL_POINTS
     for rule in ["train", "evaluate"]
     + (["attribute", "score"] if GRID.attribution else [])
+] + [
+    ({"rule": "discover", **point, "run": run}, f"{RUNTIME}/discover/{MODEL.format(**point)}/{run}.tsv")
+    for point in MODEL_POINTS
+    for run in DISCOVERY_RUNS
 ]
 
 
@@ -190,6 +211,8 @@ def figure_targets():
         names += ["recovery", "methods_heatmap", "attribution_tracks"]
         if any(run["reference"] for run in GRID.attribution["runs"]):
             names.append("reference_sweep")
+    if DISCOVERY_JOBS:
+        names += ["discovery", "discovery_logos"]
     return [f"{FIGURES}/{name}.png" for name in names]
 
 

@@ -11,7 +11,8 @@ from grammarbench.aggregate.figures import render
 
 inputs = dict(snakemake.input.items()) or {"table": snakemake.input[0]}
 if snakemake.rule == "figure_from_table":
-    inputs = {key: snakemake.input[0] for key in ("predictive", "training", "runtime", "recovery")}
+    inputs = {key: snakemake.input[0]
+              for key in ("predictive", "training", "runtime", "recovery", "discovery")}
 if snakemake.rule == "figure_positional_heatmaps":
     inputs = {"splits": list(snakemake.input.splits)}
 if snakemake.rule == "figure_attribution_tracks":  # the first run's maps of the chosen model

@@ -25,9 +25,9 @@ QUICK = {"n_leiden_runs": 2}
 
 @pytest.fixture(scope="module")
 def three_motif(tmp_path_factory):
-    from grammarbench.dataset import load_split
-    from grammarbench.grammar import load_grammar
-    from grammarbench.simulate import simulate_split
+    from grammarbench.simulation.dataset import load_split
+    from grammarbench.grammars.grammar import load_grammar
+    from grammarbench.simulation.simulate import simulate_split
 
     grammar = load_grammar(THREE_MOTIF)
     folder = tmp_path_factory.mktemp("three-motif") / "test"
@@ -251,7 +251,7 @@ def test_an_element_itself_matches_with_the_smallest_q(three_motif, decoys):
 
 
 def test_protein_grammars_are_refused():
-    from grammarbench.grammar import load_grammar
+    from grammarbench.grammars.grammar import load_grammar
 
     grammar = load_grammar(Path(__file__).parents[1] / "config" / "grammars" / "protein.yaml")
     with pytest.raises(InputError, match="alphabet"):
@@ -312,3 +312,28 @@ def test_discovery_config_checks_runs_and_fills_defaults():
     for cfg, attr, message in bad:
         with pytest.raises(InputError, match="^" + re.escape(f"c.yaml: {message}")):
             validate_discovery_config(cfg, "c.yaml", attr)
+
+
+# ----------------------------------------------------------------------- the grid's table
+
+
+def test_discovery_table_stacks_the_jobs_and_names_missing_points(tmp_path):
+    from grammarbench.aggregate.tables import IncompleteGridError, aggregate, read_table
+
+    point = {"grammar": "g", "seed": 1, "architecture": "cnn", "model_seed": 1, "run": "ism"}
+    scores = pd.DataFrame({"run": "ism", "method": "ism", "reference": "", "n_references": 0,
+                           "element": ["all", "all", "E1"],
+                           "metric": ["motif_recall", "motif_precision", "best_q"],
+                           "value": [1.0, float("nan"), 1e-5]})
+    jobs = []
+    for n_train in (100, 1000):
+        path = tmp_path / f"n{n_train}.scores.tsv"
+        scores.to_csv(path, sep="\t", index=False)
+        jobs.append(({**point, "n_train": n_train}, path))
+    table = aggregate("discovery", jobs, tmp_path / "discovery.tsv")
+    back = read_table(tmp_path / "discovery.tsv")
+    assert len(table) == len(back) == 6 and back["n_train"].tolist() == [100] * 3 + [1000] * 3
+    assert np.isnan(back.loc[1, "value"]) and back["reference"].eq("").all()
+    with pytest.raises(IncompleteGridError, match="n_train=5000.*file not found"):
+        aggregate("discovery", jobs + [({**point, "n_train": 5000}, tmp_path / "none.tsv")],
+                  tmp_path / "d2.tsv")

@@ -885,7 +885,18 @@ FIGURES = {
     "positional": (lambda i, names=None, **o: positional_heatmaps(
         {name: read_positional(path) for name, path in _named(i["splits"], names).items()}, **o), ("splits",)),
     "tracks": (lambda i, **o: tracks_from_files(i["attribution"], i["split"], **o), ("attribution", "split")),
+    # motif discovery (grammarbench.discovery.figures: logomaker is imported only there)
+    "discovery": (lambda i, **o: _discovery_figures().discovery_figure(_table(i["discovery"]), **o),
+                  ("discovery",)),
+    "discovery_logos": (lambda i, **o: _discovery_figures().logos_from_files(
+        i["discovery"], i["matches"], i["grammar"], **o), ("discovery", "matches", "grammar")),
 }
+
+
+def _discovery_figures():
+    from grammarbench.discovery import figures
+
+    return figures
 
 
 def render(name: str, inputs: Mapping, output: str | os.PathLike, **options) -> list[Path]:
@@ -899,7 +910,9 @@ def render(name: str, inputs: Mapping, output: str | os.PathLike, **options) -> 
     inputs: mapping
         The figure's inputs: table paths (or DataFrames) under ``predictive``,
         ``recovery``, ``training``, ``runtime``; ``splits`` (grammar → split folder, or a
-        list of folders with ``names=[grammar, ...]``) for ``positional``; ``attribution`` (``.npz``) and ``split`` (folder) for ``tracks``.
+        list of folders with ``names=[grammar, ...]``) for ``positional``; ``attribution`` (``.npz``) and ``split`` (folder) for ``tracks``;
+        ``discovery`` (the table) for ``discovery``; ``discovery`` (``.json``),
+        ``matches`` (``.tsv``) and ``grammar`` for ``discovery_logos``.
     output: str or path
         ``<stem>.png`` or the stem; ``<stem>.pdf`` is written beside.
     **options:

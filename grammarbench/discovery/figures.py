@@ -112,7 +112,7 @@ def logos_from_files(discovery: str | os.PathLike, matches: str | os.PathLike,
                      grammar: str | os.PathLike, **options) -> plt.Figure:
     """:func:`logo_figure` of a stored discovery (``.json``), its matches (``.tsv``) and
     the grammar file."""
-    from ..grammar import load_grammar
+    from ..grammars.grammar import load_grammar
     from .matching import element_motifs
     from .modisco import Discovery
 

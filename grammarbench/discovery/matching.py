@@ -64,7 +64,7 @@ def element_motifs(grammar) -> dict[str, np.ndarray]:
 
 @functools.lru_cache(maxsize=4)
 def _jaspar_core(collection: str, release: str) -> tuple[tuple[str, np.ndarray], ...]:
-    from .. import motifs
+    from ..grammars import motifs
 
     db = motifs._jaspar_db(release)
     # tax_group=None: every taxonomic group (pyjaspar's fetch_motifs), latest versions
@@ -83,7 +83,7 @@ def decoy_motifs(collection: str = "CORE", release: str | None = None) -> dict[s
     decoys: dict
         ``<matrix ID>_<TF name>`` -> PPM, float64, shape=(W, 4), in matrix-ID order.
     """
-    from .. import motifs
+    from ..grammars import motifs
 
     return dict(_jaspar_core(collection, release or motifs.JASPAR_RELEASE))
 
@@ -92,7 +92,7 @@ def write_decoys(path: str | os.PathLike, collection: str = "CORE",
                  release: str | None = None) -> Path:
     """Write :func:`decoy_motifs` as a MEME file (read once per workflow: pyjaspar takes
     seconds to assemble the collection; reading the file takes milliseconds)."""
-    from .. import motifs
+    from ..grammars import motifs
 
     motifs.write_meme(path, decoy_motifs(collection, release),
                       comment=f"JASPAR {release or motifs.JASPAR_RELEASE} {collection}, "
@@ -102,7 +102,7 @@ def write_decoys(path: str | os.PathLike, collection: str = "CORE",
 
 def read_decoys(path: str | os.PathLike) -> dict[str, np.ndarray]:
     """Read a decoy file written by :func:`write_decoys` (or any MEME file)."""
-    from .. import motifs
+    from ..grammars import motifs
 
     return dict(motifs.read_meme(path))
 

@@ -375,7 +375,7 @@ def discover_from_maps(maps_path: str | os.PathLike, split, *, n_examples: int |
     discovery: Discovery
         Seqlets carry both the map row (``map``) and the split row (``example``).
     """
-    from ..dataset import Split, load_split
+    from ..simulation.dataset import Split, load_split
 
     if not isinstance(split, Split):
         split = load_split(split)

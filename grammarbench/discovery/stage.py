@@ -74,7 +74,7 @@ def discover_run(maps: str | os.PathLike, split: str | os.PathLike, grammar: str
     paths: dict
         ``discovery``, ``matches`` and ``scores`` -> path.
     """
-    from ..grammar import load_grammar
+    from ..grammars.grammar import load_grammar
 
     out_prefix = Path(out_prefix)
     found = discover_from_maps(maps, split, n_examples=n_examples, n_threads=threads,
@@ -97,6 +97,6 @@ def discover_run(maps: str | os.PathLike, split: str | os.PathLike, grammar: str
 
 
 def _instances(split) -> pd.DataFrame:
-    from ..dataset import read_instances
+    from ..simulation.dataset import read_instances
 
     return read_instances(split)
