@@ -179,7 +179,10 @@ RUNTIME_JOBS = [
     for rule in ["train", "evaluate"]
     + (["attribute", "score"] if GRID.attribution else [])
 ] + [
-    ({"rule": "discover", **point, "run": run}, f"{RUNTIME}/discover/{MODEL.format(**point)}/{run}.tsv")
+    (
+        {"rule": "discover", **point, "run": run},
+        f"{RUNTIME}/discover/{MODEL.format(**point)}/{run}.tsv",
+    )
     for point in MODEL_POINTS
     for run in DISCOVERY_RUNS
 ]

@@ -9,13 +9,13 @@ rule discovery_decoys:
         f"{DISCOVERY}/decoys.meme",
     log:
         "logs/discovery_decoys.log",
-    params:
-        collection=DISCOVERY_CONFIG["decoys"],
+    conda:
+        "../envs/discovery.yaml"
     resources:
         mem_mb=2000,
         runtime=10,
-    conda:
-        "../envs/discovery.yaml"
+    params:
+        collection=DISCOVERY_CONFIG["decoys"],
     script:
         "../scripts/discovery_decoys.py"
 
@@ -34,16 +34,16 @@ rule discover:
         f"logs/discover/{MODEL}/{{run}}.log",
     benchmark:
         f"{RUNTIME}/discover/{MODEL}/{{run}}.tsv"
+    conda:
+        "../envs/discovery.yaml"
+    threads: DISCOVERY_CONFIG["threads"]
+    resources:
+        mem_mb=8000,
+        runtime=120,
     params:
         prefix=lambda wildcards, output: output.discovery[: -len(".json")],
         n_examples=DISCOVERY_CONFIG["n_examples"],
         alpha=DISCOVERY_CONFIG["alpha"],
         modisco=DISCOVERY_CONFIG["modisco"],
-    threads: DISCOVERY_CONFIG["threads"]
-    resources:
-        mem_mb=8000,
-        runtime=120,
-    conda:
-        "../envs/discovery.yaml"
     script:
         "../scripts/discover.py"
