@@ -135,6 +135,8 @@ def discovery_figure(table: pd.DataFrame, metrics=("motif_recall", "motif_precis
     runs, grammars: sequence of str or None
         Rows and column groups in order. Default: all, in order of appearance.
     """
+    from ..aggregate.figures import _size_axis  # the other figures' training-size axis
+
     rows = table[(table["element"].astype(str) == "all") & table["metric"].isin(metrics)]
     if rows.empty:
         raise ValueError(f"discovery figure: no rows of {', '.join(metrics)}")
@@ -163,8 +165,8 @@ def discovery_figure(table: pd.DataFrame, metrics=("motif_recall", "motif_precis
                     ax.fill_between(x, spread["mean"] - spread["std"],
                                     spread["mean"] + spread["std"], color=colour[arch],
                                     alpha=0.2, lw=0)
-                if len(part) and part["n_train"].max() / max(part["n_train"].min(), 1) >= 10:
-                    ax.set_xscale("log")
+                if len(part):
+                    _size_axis(ax, part["n_train"])
                 ax.set_ylim(-0.05, 1.05)
                 if i == 0:
                     ax.set_title(f"{grammar}\n{METRIC_LABELS.get(metric, metric)}", fontsize=10)

@@ -289,7 +289,7 @@ def discover(codes: np.ndarray, maps: np.ndarray, *, lengths: np.ndarray | None 
     n_maps, length = codes.shape
     settings = modisco_settings(length, overrides)
     one_hot = _one_hot(codes)                                           # (M, L, 4)
-    hyp = np.ascontiguousarray(maps.transpose(0, 2, 1))                 # (M, L, 4)
+    hyp = maps.transpose(0, 2, 1).copy()                                # (M, L, 4), a copy
     if lengths is not None:
         hyp[np.arange(length)[None, :] >= np.asarray(lengths)[:, None]] = 0.0
     if not hypothetical:
