@@ -66,12 +66,9 @@ def element_motifs(grammar) -> dict[str, np.ndarray]:
 def _jaspar_core(collection: str, release: str) -> tuple[tuple[str, np.ndarray], ...]:
     from ..grammars import motifs
 
-    db = motifs._jaspar_db(release)
-    # tax_group=None: every taxonomic group (pyjaspar's fetch_motifs), latest versions
-    found = db.fetch_motifs(collection=collection, all_versions=False)
-    return tuple((f"{m.matrix_id}_{m.name}".replace(" ", "_"),
-                  motifs._jaspar_ppm(m, f"JASPAR {release}", m.matrix_id))
-                 for m in sorted(found, key=lambda m: m.matrix_id))
+    found = motifs.jaspar_collection(collection, tax_group=None, release=release)
+    return tuple((f"{matrix_id}_{name}".replace(" ", "_"), ppm)
+                 for matrix_id, (name, ppm) in found.items())
 
 
 def decoy_motifs(collection: str = "CORE", release: str | None = None) -> dict[str, np.ndarray]:

@@ -56,6 +56,7 @@ import numpy as np
 import pandas as pd
 
 from ..errors import InputError
+from ..io import atomic_path
 
 __all__ = ["Pattern", "Discovery", "modisco_settings", "discover", "discover_from_maps", "read_maps",
            "MODISCO_DEFAULTS", "SEQLET_COLUMNS"]
@@ -169,19 +170,14 @@ class Discovery:
     def save(self, path: str | os.PathLike) -> Path:
         """Write one JSON file, atomically (patterns are small: tens of 4-column rows)."""
         path = Path(path)
-        path.parent.mkdir(parents=True, exist_ok=True)
         document = {
             "settings": self.settings, "info": self.info,
             "patterns": [{"name": p.name, "ppm": p.ppm.tolist(), "cwm": p.cwm.tolist(),
                           "hypothetical_cwm": p.hypothetical_cwm.tolist(),
                           "seqlets": {c: p.seqlets[c].tolist() for c in SEQLET_COLUMNS[1:]}}
                          for p in self.patterns]}
-        tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-        try:
+        with atomic_path(path) as tmp:
             tmp.write_text(json.dumps(document, default=_json_default))
-            os.replace(tmp, path)
-        finally:
-            tmp.unlink(missing_ok=True)
         return path
 
     @classmethod

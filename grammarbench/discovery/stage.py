@@ -25,6 +25,7 @@ from pathlib import Path
 
 import pandas as pd
 
+from ..io import write_tsv
 from .matching import element_motifs, match_patterns, read_decoys
 from .modisco import discover_from_maps
 from .scores import ALPHA, score_discovery
@@ -33,12 +34,6 @@ __all__ = ["discover_run", "DISCOVERY_LABELS", "N_DECOY_MATCHES"]
 
 DISCOVERY_LABELS = ("run", "method", "reference", "n_references")
 N_DECOY_MATCHES = 5
-
-
-def _write_tsv(table: pd.DataFrame, path: Path) -> None:
-    from ..io import write_tsv
-
-    write_tsv(table, path, float_format="%.6g")
 
 
 def discover_run(maps: str | os.PathLike, split: str | os.PathLike, grammar: str | os.PathLike,
@@ -91,8 +86,8 @@ def discover_run(maps: str | os.PathLike, split: str | os.PathLike, grammar: str
              "matches": out_prefix.with_name(out_prefix.name + ".matches.tsv"),
              "scores": out_prefix.with_name(out_prefix.name + ".scores.tsv")}
     found.save(paths["discovery"])
-    _write_tsv(kept, paths["matches"])
-    _write_tsv(scores, paths["scores"])
+    write_tsv(kept, paths["matches"])
+    write_tsv(scores, paths["scores"])
     return paths
 
 
