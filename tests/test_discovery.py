@@ -337,3 +337,24 @@ def test_discovery_table_stacks_the_jobs_and_names_missing_points(tmp_path):
     with pytest.raises(IncompleteGridError, match="n_train=5000.*file not found"):
         aggregate("discovery", jobs + [({**point, "n_train": 5000}, tmp_path / "none.tsv")],
                   tmp_path / "d2.tsv")
+
+
+def test_the_discover_command_writes_the_three_files(three_motif, decoys, tmp_path):
+    from grammarbench.attribution.results import AttributionResult
+    from grammarbench.cli import main
+
+    grammar, split = three_motif
+    codes = split.sequences[:20]  # too few for TF-MoDISco: the "no patterns" result
+    AttributionResult(maps=_one_hot(codes) * split.mask[:20][:, None, :],
+                      example=np.arange(20), target=split.labels[:20],
+                      correct=np.ones(20, bool), delta=None,
+                      settings={"method": "ism", "reference": None, "hypothetical": False},
+                      info={"run": "ism"}).save(tmp_path / "ism.npz")
+    disc.write_decoys(tmp_path / "decoys.meme")
+    assert main(["discover", str(tmp_path / "ism.npz"), "--test", str(split.path), "--grammar",
+                 str(THREE_MOTIF), "--decoys", str(tmp_path / "decoys.meme"),
+                 "--out", str(tmp_path / "out" / "ism")]) == 0
+    scores = pd.read_csv(tmp_path / "out" / "ism.scores.tsv", sep="\t", keep_default_na=False)
+    assert scores[["run", "method"]].drop_duplicates().values.tolist() == [["ism", "ism"]]
+    assert (tmp_path / "out" / "ism.json").is_file()
+    assert (tmp_path / "out" / "ism.matches.tsv").is_file()

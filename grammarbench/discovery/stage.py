@@ -26,7 +26,7 @@ from pathlib import Path
 import pandas as pd
 
 from ..io import write_tsv
-from .matching import element_motifs, match_patterns, read_decoys
+from .matching import decoy_motifs, element_motifs, match_patterns, read_decoys
 from .modisco import discover_from_maps
 from .scores import ALPHA, score_discovery
 
@@ -37,7 +37,7 @@ N_DECOY_MATCHES = 5
 
 
 def discover_run(maps: str | os.PathLike, split: str | os.PathLike, grammar: str | os.PathLike,
-                 decoys: str | os.PathLike, out_prefix: str | os.PathLike, *,
+                 decoys: str | os.PathLike | None, out_prefix: str | os.PathLike, *,
                  n_examples: int | None = None, alpha: float = ALPHA,
                  modisco: dict | None = None, threads: int = 1) -> dict[str, Path]:
     """Discover, match and score one attribution run of one model.
@@ -50,8 +50,9 @@ def discover_run(maps: str | os.PathLike, split: str | os.PathLike, grammar: str
         The split the maps explain (the test split's folder).
     grammar: str or os.PathLike
         The grammar file that generated it.
-    decoys: str or os.PathLike
-        The decoy motifs, a MEME file (:func:`grammarbench.discovery.write_decoys`).
+    decoys: str, os.PathLike or None
+        The decoy motifs, a MEME file (:func:`grammarbench.discovery.write_decoys`). None:
+        JASPAR CORE, assembled here (seconds).
     out_prefix: str or os.PathLike
         ``<folder>/<run>``: the three files get ``.json``, ``.matches.tsv`` and
         ``.scores.tsv`` after it.
@@ -75,7 +76,9 @@ def discover_run(maps: str | os.PathLike, split: str | os.PathLike, grammar: str
     found = discover_from_maps(maps, split, n_examples=n_examples, n_threads=threads,
                                **(modisco or {}))
     elements = element_motifs(load_grammar(grammar))
-    matches = match_patterns(found.patterns, elements, read_decoys(decoys), n_threads=threads)
+    matches = match_patterns(found.patterns, elements,
+                             read_decoys(decoys) if decoys else decoy_motifs(),
+                             n_threads=threads)
     scores = score_discovery(found, matches, list(elements), _instances(split), alpha=alpha)
     for i, label in enumerate(DISCOVERY_LABELS):
         scores.insert(i, label, found.info[label])
