@@ -22,6 +22,8 @@ include: "rules/simulate.smk"
 include: "rules/train.smk"
 # ---- stage 3: attribution maps of every model, scored against the ground truth
 include: "rules/attribute.smk"
+# ---- stage 3b: motif discovery (TF-MoDISco) on those maps, matched to the grammar
+include: "rules/discover.smk"
 # ---- stage 4: the grid's tables and the report's figures
 include: "rules/aggregate.smk"
 

@@ -186,6 +186,14 @@ def _score(args) -> None:
     log.info("wrote %s: %d rows from %d runs", args.out, len(table), len(paths))
 
 
+def _discover(args) -> None:
+    from grammarbench.discovery.stage import discover_run
+
+    paths = discover_run(args.maps, args.test, args.grammar, args.decoys, args.out,
+                         n_examples=args.n_examples, alpha=args.alpha, threads=args.threads)
+    log.info("wrote %s", ", ".join(str(p) for p in paths.values()))
+
+
 #: The largest seed: every random generator the stages use accepts 0 .. 2**32 - 1.
 MAX_SEED = 2**32 - 1
 
@@ -329,6 +337,21 @@ def build_parser() -> argparse.ArgumentParser:
                        help="threshold the raw or the normalized attribution (default: as score_maps)")
     score.add_argument("--out", required=True, help="TSV to write")
     score.set_defaults(run=_score)
+
+    discover = sub.add_parser("discover", help="TF-MoDISco on one run's maps, matched to the "
+                              "grammar's elements with Tomtom, and scored")
+    discover.add_argument("maps", help="one run's <run>.npz (written by `grammarbench attribute`)")
+    discover.add_argument("--test", required=True, help="the split the maps explain")
+    discover.add_argument("--grammar", required=True, help="the grammar that generated it")
+    discover.add_argument("--decoys", default=None,
+                          help="MEME file of decoy motifs (default: JASPAR CORE, every taxon)")
+    discover.add_argument("--n-examples", type=_positive, default=None,
+                          help="the first n maps (default: all)")
+    discover.add_argument("--alpha", type=float, default=0.05, help="Tomtom q-value threshold")
+    discover.add_argument("--threads", type=_positive, default=1)
+    discover.add_argument("--out", required=True,
+                          help="prefix: writes <out>.json, <out>.matches.tsv, <out>.scores.tsv")
+    discover.set_defaults(run=_discover)
     return parser
 
 

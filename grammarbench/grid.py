@@ -233,6 +233,8 @@ class Grid:
     #: the checked attribution section (runs expanded); None when no method is configured
     attribution: AttributionSettings | None = None
     model_seeds: list[int] = field(default_factory=lambda: [1])
+    #: the checked discovery section (grammarbench.discovery.config); None or no runs: off
+    discovery: dict | None = None
 
     @property
     def datasets(self) -> pd.DataFrame:

@@ -13,6 +13,7 @@ sys.path.insert(
 from grammarbench.aggregate.figures import FIGURES as FIGURE_REGISTRY
 from grammarbench.aggregate.figures import applicable, render_caption
 from grammarbench.aggregate.tables import REPORT as TABLE_REPORT
+from grammarbench.discovery.config import validate_discovery_config
 from grammarbench.errors import InputError
 from grammarbench.grid import (
     COMMAND_LINE,
@@ -41,6 +42,10 @@ try:
     check_config(config, SOURCES, CONFIG_SCHEMA)
     validate(config, schema=str(CONFIG_SCHEMA))
     GRID = build_grid(config, SOURCES, basedir=workflow.basedir)
+    DISCOVERY_CONFIG = validate_discovery_config(
+        config.get("discovery"), SOURCES.blame("discovery"), GRID.attribution
+    )
+    GRID.discovery = DISCOVERY_CONFIG
 except InputError as err:
     raise WorkflowError(f"bad input: {err}") from None
 
@@ -74,6 +79,9 @@ EVALUATION = f"{RESULTS}/evaluation"
 ORACLE = f"{RESULTS}/oracle"
 ATTRIBUTIONS = f"{RESULTS}/attributions"
 RECOVERY = f"{RESULTS}/recovery"
+DISCOVERY = f"{RESULTS}/discovery"
+# The attribution runs motif discovery searches (none: no discover stage).
+DISCOVERY_RUNS = [run["name"] for run in DISCOVERY_CONFIG["runs"]]
 # Snakemake's per-job `benchmark:` files (wall time, memory): the runtime table reads them.
 RUNTIME = f"{RESULTS}/runtime"
 # One trained model: a point of the grid (the same pattern under models/ and evaluation/).
@@ -91,6 +99,7 @@ wildcard_constraints:
     n_train=r"\d+",
     architecture=_alternatives(GRID.architectures) or "(?!)",
     model_seed=r"\d+",
+    run=_alternatives(DISCOVERY_RUNS) or "(?!)",
 
 
 # ---- paths
@@ -217,19 +226,36 @@ RECOVERY_JOBS = [
     for point in MODEL_POINTS
     for run in (GRID.attribution.runs if GRID.attribution else [])
 ]
+DISCOVERY_JOBS = [
+    ({**point, "run": run}, f"{DISCOVERY}/{MODEL.format(**point)}/{run}.scores.tsv")
+    for point in MODEL_POINTS
+    for run in DISCOVERY_RUNS
+]
 # The tables of the stages that ran (the runtime table follows them).
-STAGE_TABLES = ["predictive", "training"] + (["recovery"] if GRID.attribution else [])
+STAGE_TABLES = (
+    ["predictive", "training"]
+    + (["recovery"] if GRID.attribution else [])
+    + (["discovery"] if DISCOVERY_JOBS else [])
+)
 RUNTIME_JOBS = [
     ({"rule": rule, **point}, f"{RUNTIME}/{rule}/{MODEL.format(**point)}.tsv")
     for point in MODEL_POINTS
     for rule in ["train", "evaluate"]
     + (["attribute", "score"] if GRID.attribution else [])
+] + [
+    (
+        {"rule": "discover", **point, "run": run},
+        f"{RUNTIME}/discover/{MODEL.format(**point)}/{run}.tsv",
+    )
+    for point in MODEL_POINTS
+    for run in DISCOVERY_RUNS
 ]
 # Table name -> its (keys, per-job file) pairs: the `aggregate` rule's jobs.
 TABLE_JOBS = {
     "predictive": PREDICTIVE_JOBS,
     "training": TRAINING_JOBS,
     "recovery": RECOVERY_JOBS,
+    "discovery": DISCOVERY_JOBS,
     "runtime": RUNTIME_JOBS,
 }
 
@@ -288,6 +314,12 @@ def figure_inputs(wildcards):
         paths["split"] = (
             f"{DATASETS}/{model['grammar']}/seed{model['seed']}/heldout/test"
         )
+    if "patterns" in needed:  # the first discovery run of the tracks' model
+        model = tracks_model()
+        stem = f"{DISCOVERY}/{MODEL.format(**model)}/{DISCOVERY_RUNS[0]}"
+        paths["patterns"] = f"{stem}.json"
+        paths["matches"] = f"{stem}.matches.tsv"
+        paths["grammar"] = GRID.grammar_paths[model["grammar"]]
     return paths
 
 

@@ -32,6 +32,7 @@ EXPECTED = {
     "simulate": SIMULATE,
     "torch": SIMULATE | {"torch", "captum", "scikit-learn"},
     "plot": {"numpy", "pandas", "matplotlib", "seaborn"},
+    "discovery": SIMULATE | {"scikit-learn", "modisco-lite", "memelite", "logomaker"},
 }
 # conda-forge names that differ from the pip names.
 CONDA_TO_PIP = {"pytorch": "torch", "matplotlib-base": "matplotlib"}

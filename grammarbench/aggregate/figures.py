@@ -958,6 +958,22 @@ def _has_reference_sweep(grid) -> bool:
     return _has_attribution(grid) and has_reference_sweep(grid.attribution.runs)
 
 
+def _has_discovery(grid) -> bool:
+    return bool(getattr(grid, "discovery", None) and grid.discovery["runs"])
+
+
+def _discovery_table(inputs, **options):
+    from grammarbench.discovery import figures
+
+    return figures.discovery_figure(_table(inputs["discovery"]), **options)
+
+
+def _discovery_logos(inputs, **options):
+    from grammarbench.discovery import figures
+
+    return figures.logos_from_files(inputs["patterns"], inputs["matches"], inputs["grammar"], **options)
+
+
 @dataclass(frozen=True)
 class Figure:
     """One figure of the report: a row of :data:`FIGURES`.
@@ -1009,6 +1025,11 @@ FIGURES = {
                                  options=lambda grid: {"run": grid.attribution.runs[0].name}),
     "reference_sweep": Figure(_table_figure(reference_sweep, "recovery"), ("recovery",),
                               "3. Grammar recovery", "figures/reference_sweep.rst", _has_reference_sweep),
+    # motif discovery (grammarbench.discovery.figures: logomaker is imported only there)
+    "discovery": Figure(_discovery_table, ("discovery",), "5. Motif discovery", "figures/discovery.rst",
+                        _has_discovery),
+    "discovery_logos": Figure(_discovery_logos, ("patterns", "matches", "grammar"), "5. Motif discovery",
+                              "figures/discovery_logos.rst", _has_discovery),
 }
 
 
@@ -1040,6 +1061,8 @@ def render(name: str, inputs: Mapping, output: str | os.PathLike, **options) -> 
         list of folders with ``names=[grammar, ...]``) for ``positional_heatmaps``;
         ``attribution`` (``.npz``, or a folder of runs with ``run=``) and ``split``
         (folder) for ``attribution_tracks``.
+        ``discovery`` (the table) for ``discovery``; ``patterns`` (a discover job's ``.json``),
+        ``matches`` (its ``.tsv``) and ``grammar`` for ``discovery_logos``.
     output: str or path
         ``<stem>.png`` or the stem; ``<stem>.pdf`` is written beside.
     **options:

@@ -47,6 +47,18 @@ read, the job's keys win):
   for an AUPRC, the positive fraction for the attribution mass). See
   :mod:`grammarbench.scoring.recovery` for the definitions.
 
+``discovery.tsv`` (:func:`discovery_table`), from each discover job's
+``<run>.scores.tsv`` (:func:`grammarbench.discovery.score_discovery` with the run's labels):
+
+* ``grammar``, ``seed``, ``n_train``, ``architecture``, ``model_seed``, ``run``;
+  ``method``, ``reference``, ``n_references`` (as in ``recovery.tsv``);
+* ``element`` (``all`` for the run's motif-level scores, else a grammar element),
+  ``metric`` (``n_patterns``, ``n_seqlets``, ``motif_recall``, ``motif_precision``,
+  ``redundancy``, ``seqlet_precision``, ``seqlet_recall``; per element ``best_q``,
+  ``recovered``, ``n_patterns``, ``seqlet_precision``, ``seqlet_recall``), ``value``
+  (NaN where undefined, e.g. precision without patterns). See
+  :mod:`grammarbench.discovery.scores` for the definitions.
+
 ``training.tsv`` (:func:`training_table`), from each model's ``history.tsv``
 (:mod:`grammarbench.models.train`):
 
@@ -87,11 +99,14 @@ __all__ = [
     "PREDICTIVE_COLUMNS",
     "RECOVERY_KEYS",
     "RECOVERY_COLUMNS",
+    "DISCOVERY_KEYS",
+    "DISCOVERY_COLUMNS",
     "TRAINING_KEYS",
     "TRAINING_COLUMNS",
     "RUNTIME_METRICS",
     "predictive_table",
     "recovery_table",
+    "discovery_table",
     "training_table",
     "runtime_table",
     "aggregate",
@@ -107,6 +122,9 @@ RECOVERY_KEYS = (*MODEL_KEYS, "run")
 RECOVERY_COLUMNS = (*RECOVERY_KEYS, "method", "reference", "n_references", "subset", "metric",
                     "statistic", "element", "value", "n", "positive_fraction",
                     "random_ranking")
+DISCOVERY_KEYS = (*MODEL_KEYS, "run")
+DISCOVERY_COLUMNS = (*DISCOVERY_KEYS, "method", "reference", "n_references", "element", "metric",
+                     "value")
 TRAINING_KEYS = MODEL_KEYS
 TRAINING_COLUMNS = (*TRAINING_KEYS, "epoch", "split", "metric", "value")
 #: Wildcards that come first (in this order) in the runtime table; others follow sorted.
@@ -361,6 +379,40 @@ def recovery_table(jobs, expected=None) -> pd.DataFrame:
     return _typed(table, RECOVERY_COLUMNS)
 
 
+def discovery_table(jobs, expected=None) -> pd.DataFrame:
+    """The grid's motif-discovery scores (``discovery.tsv``; columns :data:`DISCOVERY_COLUMNS`).
+
+    Parameters
+    ----------
+    jobs: iterable
+        ``(keys, path)`` per discover job: keys :data:`DISCOVERY_KEYS`, path its
+        ``<run>.scores.tsv`` (:func:`grammarbench.discovery.stage.discover_run`).
+    expected: iterable of dict, DataFrame or None
+        Grid points the table must cover. Default: the jobs' keys.
+
+    Raises
+    ------
+    IncompleteGridError
+        Naming every expected point without a scores file holding its ``motif_recall``.
+    """
+    columns = list(DISCOVERY_COLUMNS[len(DISCOVERY_KEYS):])
+
+    def read(keys, path):
+        table = _read_tsv(path)
+        missing = set(columns) - set(table.columns)
+        if missing:
+            raise ValueError(f"not a discovery scores table: no column(s) {sorted(missing)}")
+        if "motif_recall" not in set(table["metric"]):
+            raise ValueError("no motif_recall row")
+        return table[columns].copy()
+
+    table = _collect("discovery table", jobs, expected, DISCOVERY_KEYS, read)
+    if not len(table):
+        return _empty(DISCOVERY_COLUMNS)
+    table["reference"] = table["reference"].map(_text)
+    return _typed(table, DISCOVERY_COLUMNS)
+
+
 def training_table(jobs, expected=None) -> pd.DataFrame:
     """Every model's per-epoch history (``training.tsv``; columns :data:`TRAINING_COLUMNS`).
 
@@ -489,6 +541,7 @@ def read_table(path: str | os.PathLike) -> pd.DataFrame:
 BUILDERS = {
     "predictive": predictive_table,
     "recovery": recovery_table,
+    "discovery": discovery_table,
     "training": training_table,
     "runtime": runtime_table,
 }
@@ -499,12 +552,13 @@ REPORT = {
     "training": ("2. Predictive performance", "tables/training.rst"),
     "recovery": ("3. Grammar recovery", "tables/recovery.rst"),
     "runtime": ("4. Runtime", "tables/runtime.rst"),
+    "discovery": ("5. Motif discovery", "tables/discovery.rst"),
 }
 
 
 def aggregate(kind: str, jobs, output: str | os.PathLike, expected=None) -> pd.DataFrame:
-    """Build the ``kind`` table (``predictive``, ``recovery``, ``training`` or ``runtime``)
-    from ``jobs`` and write it to ``output``: the one call of the ``aggregate`` rule.
+    """Build the ``kind`` table (``predictive``, ``recovery``, ``discovery``, ``training`` or
+    ``runtime``) from ``jobs`` and write it to ``output``: the one call of the ``aggregate`` rule.
 
     Raises
     ------

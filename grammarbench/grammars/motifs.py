@@ -673,9 +673,10 @@ def consensus(ppm, alphabet: Alphabet = DNA) -> str:
     return "".join(alphabet.letters[i] for i in np.argmax(_check_ppm(ppm), axis=1))
 
 
-def jaspar_collection(collection: str = "CORE", tax_group: str = "vertebrates",
+def jaspar_collection(collection: str = "CORE", tax_group: str | None = "vertebrates",
                       release: str = JASPAR_RELEASE) -> dict[str, tuple[str, np.ndarray]]:
-    """Every matrix of one JASPAR collection and taxonomic group, latest version of each.
+    """Every matrix of one JASPAR collection and taxonomic group (None: every group), latest
+    version of each.
 
     Returns
     -------
@@ -683,7 +684,8 @@ def jaspar_collection(collection: str = "CORE", tax_group: str = "vertebrates",
         Matrix ID (e.g. ``MA0139.2``) → (TF name, PPM with columns A C G T), in ID order.
     """
     db = _jaspar_db(release)
-    found = db.fetch_motifs(collection=collection, tax_group=[tax_group], all_versions=False)
+    found = db.fetch_motifs(collection=collection, all_versions=False,
+                            tax_group=None if tax_group is None else [tax_group])
     matrices = {}
     for motif in sorted(found, key=lambda m: m.matrix_id):
         matrices[str(motif.matrix_id)] = (
