@@ -136,10 +136,12 @@ def draw(summary: dict, path: Path, title: str) -> None:
     import matplotlib.pyplot as plt
 
     fig, (ax1, ax2) = plt.subplots(1, 2, figsize=(10, 4), gridspec_kw={"width_ratios": [3, 2]})
+    names = sorted(set(summary["before"]) | set(summary["after"]))
+    colour = {name: f"C{i % 10}" for i, name in enumerate(names)}
     for x, key in enumerate(("before", "after")):
         bottom = 0
         for name, n in sorted(summary[key].items(), key=lambda kv: -kv[1]):
-            ax1.bar(x, n, bottom=bottom, color=f"C{hash(name) % 10}", edgecolor="white")
+            ax1.bar(x, n, bottom=bottom, color=colour[name], edgecolor="white")
             if n >= 0.04 * sum(summary["before"].values()):
                 ax1.text(x, bottom + n / 2, f"{name} {n:,}", ha="center", va="center", fontsize=8)
             bottom += n
