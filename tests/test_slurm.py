@@ -549,11 +549,16 @@ def _stable_npz(path: Path) -> dict:
         return {name: f[name].tobytes() for name in f.files if name != "meta"}
 
 
+# Folders under results/ that hold measurements: Snakemake's benchmark files of every job.
+VOLATILE_DIRS = {"runtime"}
+
+
 def _outputs(root: Path) -> dict[str, Path]:
     return {
         str(p.relative_to(root)): p
         for p in (root / "results").rglob("*")
         if p.is_file() and p.name not in VOLATILE_NAMES
+        and p.relative_to(root / "results").parts[0] not in VOLATILE_DIRS
     }
 
 
