@@ -8,3 +8,5 @@ python3 -m venv .venv
 .venv/bin/pip install -q --upgrade pip
 .venv/bin/pip install -q torch==2.13.0
 .venv/bin/pip install -q -e '.[test]'
+# `snakemake --profile slurm` by name: a link in the user's Snakemake config folder.
+bash profiles/install.sh .venv/bin/python

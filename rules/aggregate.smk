@@ -60,32 +60,6 @@ rule figure:
         "../scripts/figure.py"
 
 
-rule figure_discovery_logos:
-    input:
-        discovery=lambda wildcards: f"{DISCOVERY}/{MODEL.format(**tracks_model())}/{DISCOVERY_RUNS[0]}.json",
-        matches=lambda wildcards: f"{DISCOVERY}/{MODEL.format(**tracks_model())}/{DISCOVERY_RUNS[0]}.matches.tsv",
-        grammar=lambda wildcards: GRID.grammar_paths[tracks_model()["grammar"]],
-    output:
-        png=report(
-            f"{FIGURES}/discovery_logos.png",
-            caption="../report/discovery_logos.rst",
-            category="5. Motif discovery",
-        ),
-        pdf=f"{FIGURES}/discovery_logos.pdf",
-    log:
-        "logs/figure/discovery_logos.log",
-    conda:
-        "../envs/discovery.yaml"
-    resources:
-        mem_mb=4000,
-        runtime=30,
-    params:
-        name="discovery_logos",
-        options={},
-    script:
-        "../scripts/figure.py"
-
-
 rule run_config:
     input:
         list(GRID.grammar_paths.values()) + list(GRID.architecture_paths.values()),

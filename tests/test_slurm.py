@@ -51,6 +51,10 @@ TEST_OVERRIDES = {
     "slurm-init-seconds-before-status-checks": 2,
     "slurm-keep-successful-logs": True,
 }
+# These tests check one sbatch per job; the profile's packing (its `groups`) is switched off
+# the way profiles/README.md tells a user (no rule is named `none`). Packed runs:
+# tests/test_slurm_packing.py.
+UNPACKED = {"groups": {"none": "none"}}
 
 SUBMITTED = re.compile(r"Job (\d+) has been submitted with SLURM jobid (\d+) \(log: (\S+)\)")
 
@@ -183,7 +187,7 @@ def _clean_env() -> dict[str, str]:
 
 def _override_profile(directory: Path) -> Path:
     directory.mkdir(parents=True, exist_ok=True)
-    (directory / "config.yaml").write_text(yaml.safe_dump(TEST_OVERRIDES))
+    (directory / "config.yaml").write_text(yaml.safe_dump({**TEST_OVERRIDES, **UNPACKED}))
     return directory
 
 
@@ -445,7 +449,7 @@ def test_interrupted_controller_cancels_and_a_rerun_recovers(slurm_cluster, tmp_
     strict = tmp_path / "strict-override"
     strict.mkdir()
     (strict / "config.yaml").write_text(
-        yaml.safe_dump({**TEST_OVERRIDES, "rerun-incomplete": False})
+        yaml.safe_dump({**TEST_OVERRIDES, **UNPACKED, "rerun-incomplete": False})
     )
     proc = run_snakemake(cmd[len(SNAKEMAKE) : -1] + [strict], cwd=work, timeout=120)
     assert proc.returncode != 0 and "incomplete" in proc.stderr.lower(), explain(proc)
@@ -531,18 +535,22 @@ def _stable_npz(path: Path) -> dict:
         return {name: f[name].tobytes() for name in f.files if name != "meta"}
 
 
+# Folders under results/ that hold measurements: Snakemake's benchmark files of every job.
+VOLATILE_DIRS = {"runtime"}
+
+
 def _outputs(root: Path) -> dict[str, Path]:
     return {
         str(p.relative_to(root)): p
         for p in (root / "results").rglob("*")
         if p.is_file() and p.name not in VOLATILE_NAMES
+        and p.relative_to(root / "results").parts[0] not in VOLATILE_DIRS
     }
 
 
-@pytest.mark.slow
-@pytest.mark.slurm
-def test_tiny_grid_outputs_equal_a_local_run(tiny_runs):
-    on_slurm, local = _outputs(tiny_runs["slurm"]), _outputs(tiny_runs["local"])
+def differing_outputs(slurm_root: Path, local_root: Path) -> list[str]:
+    """The result files of a SLURM run that differ from a local run's (or are missing)."""
+    on_slurm, local = _outputs(slurm_root), _outputs(local_root)
     assert on_slurm, "the SLURM run wrote nothing under results/"
     assert sorted(on_slurm) == sorted(local)
     differ = []
@@ -562,6 +570,13 @@ def test_tiny_grid_outputs_equal_a_local_run(tiny_runs):
             same = path.read_bytes() == other.read_bytes()
         if not same:
             differ.append(name)
+    return differ
+
+
+@pytest.mark.slow
+@pytest.mark.slurm
+def test_tiny_grid_outputs_equal_a_local_run(tiny_runs):
+    differ = differing_outputs(tiny_runs["slurm"], tiny_runs["local"])
     assert not differ, f"outputs differ between the SLURM and the local run: {differ}"
 
 
@@ -647,8 +662,9 @@ def _dry_run_jobs(cwd: Path, *args) -> list[dict]:
     )
     assert proc.returncode == 0, explain(proc)
     jobs = []
-    for block in re.split(r"\n(?=\[|rule |localrule )", proc.stdout + proc.stderr):
-        head = re.match(r"(rule|localrule) (\w+):", block)
+    # (jobs of a group job are listed under it, indented)
+    for block in re.split(r"\n(?=\[|\s*rule |localrule )", proc.stdout + proc.stderr):
+        head = re.match(r"\s*(rule|localrule) (\w+):", block)
         if not head:
             continue
         resources = re.search(r"^\s+resources: (.*)$", block, re.MULTILINE)
