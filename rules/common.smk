@@ -119,7 +119,7 @@ def grammar_path(wildcards):
 
 
 # Realistic grammars (real windows, scanned once by rule realistic_motifs) and rule
-# grammars (elements listed by rule grammar_elements): disjoint wildcard values.
+# grammars (their elements listed by the grammar_elements rule), disjoint wildcard values.
 REALISTIC = [
     name
     for name, grammar in GRID.grammars.items()
