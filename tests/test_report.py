@@ -91,7 +91,8 @@ STAGES = {"0. Run configuration": ["config.html"],
 
 def test_report_files_each_figure_and_table_under_its_stage(grid):
     filed = report_items(grid)
-    assert {name: figure.category for name, figure in FIGURE_REGISTRY.items()} == {
+    # the categories of the figures the tiny grid makes (FIGURES), as the registry files them
+    assert {name: FIGURE_REGISTRY[name].category for name in FIGURES} == {
         name: stage for stage, names in STAGES.items() for name in names if "." not in name}
     for stage, names in STAGES.items():
         for name in names:
