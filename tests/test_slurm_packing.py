@@ -26,6 +26,7 @@ from pathlib import Path
 
 import pytest
 import yaml
+from conftest import profile_threads
 
 try:  # tests/ as rootdir-less modules (today) or as a package
     import test_slurm as base
@@ -197,7 +198,7 @@ def packed_tiny(slurm_cluster, tmp_path_factory):  # noqa: F811
     on_slurm.mkdir()
     local.mkdir()
     # The local run goes on while the SLURM run mostly waits for its jobs.
-    threads = base._profile_threads()
+    threads = profile_threads()
     done = {}
     local_run = threading.Thread(target=lambda: done.update(local=base.run_snakemake(
         [*common, "--cores", os.cpu_count(), *(["--set-threads", *threads] if threads else [])],
