@@ -553,7 +553,7 @@ def test_config_runs_feed_explain(one_motif):
         {"n_examples": 8, "batch_size": 64,
          "methods": {"integrated_gradients": {"references": ["uniform", "shuffle"],
                                               "n_references": 2, "steps": 8},
-                     "ism": None, "gradcam": {"layer": "relu"}}},
+                     "ism": None, "gradcam": {"layer": "layers.l1_relu"}}},
         "config.yaml", model_layers(model))
     for run in cfg.runs:
         result = attribute_split(model, test, run.settings, n_examples=cfg.n_examples,
