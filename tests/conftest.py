@@ -27,6 +27,18 @@ TINY = REPO / "tests/configs/tiny/config.yaml"
 SLURM_PROFILE = REPO / "profiles/slurm/config.yaml"
 
 
+# Tests that use these session fixtures run on one pytest-xdist worker, so that the tiny grid
+# runs once and one process starts, uses and stops the test SLURM cluster.
+SHARED_WORKER_FIXTURES = {"tiny_grid", "slurm_cluster"}
+
+
+@pytest.hookimpl(tryfirst=True)  # before pytest-xdist reads the groups
+def pytest_collection_modifyitems(config, items):
+    for item in items:
+        if SHARED_WORKER_FIXTURES & set(getattr(item, "fixturenames", ())):
+            item.add_marker(pytest.mark.xdist_group("tiny-grid-and-slurm"))
+
+
 def clean_env() -> dict[str, str]:
     """This process's environment without what a surrounding SLURM job or Snakemake set."""
     env = {k: v for k, v in os.environ.items() if not k.startswith(("SLURM_", "SBATCH_", "SNAKEMAKE_"))}
