@@ -485,3 +485,51 @@ def test_without_key_tables_the_pairwise_path_gives_the_same(monkeypatch):
     assert not model.uses_tables
     np.testing.assert_allclose(model.decision_function(test), decision, rtol=1e-9, atol=1e-10)
     np.testing.assert_allclose(position_scores(model, test, target), scores, rtol=1e-9, atol=1e-12)
+
+
+def test_attribution_runs_are_resolved_per_model_family():
+    """A grid of networks and gkm-SVMs: each run explains the families its method serves,
+    ``families:`` restricts it, and what applies to no model (or is asked for a family it
+    cannot explain, or one the grid lacks) is one InputError naming the key."""
+    from grammarbench.attribution import validate_attribution_config
+    from grammarbench.errors import InputError
+    from grammarbench.models.gkmsvm.module import LAYERS
+
+    network = {"conv": "Conv1d", "relu": "ReLU", "dense": "Linear"}
+    mixed = {"cnn.yaml": network, "gkmsvm.yaml": LAYERS}
+
+    def families(methods, models=mixed):
+        settings = validate_attribution_config({"methods": methods}, "c.yaml", models=models)
+        return {run.name: run.families for run in settings.runs}
+
+    assert families(["saliency", "gkmexplain", "ism", "occlusion"]) == {
+        "saliency": ("network",), "gkmexplain": ("gkmsvm",), "ism": ("network", "gkmsvm"),
+        "occlusion": ("network", "gkmsvm")}
+    assert families({"ism": {"families": "gkmsvm"}, "sis": {"families": ["network"]}}) == {
+        "ism": ("gkmsvm",), "sis": ("network",)}
+    assert families(["ism"], {"cnn.yaml": network}) == {"ism": ("network",)}   # only the grid's
+    settings = validate_attribution_config({"methods": ["saliency", "gkmexplain", "ism"]}, "c.yaml",
+                                           models=mixed)
+    assert [r.name for r in settings.for_family("gkmsvm").runs] == ["gkmexplain", "ism"]
+    assert [r.name for r in settings.for_family("network").runs] == ["saliency", "ism"]
+    assert settings.from_dict(settings.to_dict()) == settings
+    cases = [
+        (["gkmexplain"], {"cnn.yaml": network},
+         r"^c.yaml: attribution.methods\[0\]: applies to no model of the grid \(its models: network\): "
+         r"method 'gkmexplain' explains gapped k-mer SVMs only"),
+        (["saliency"], {"gkmsvm.yaml": LAYERS},
+         r"^c.yaml: attribution.methods\[0\]: applies to no model .*cannot apply to a gapped k-mer SVM"),
+        ({"saliency": {"families": ["network", "gkmsvm"]}}, mixed,
+         r"^c.yaml: attribution.methods.saliency.families: method 'saliency' cannot apply to a gapped"),
+        ({"gkmexplain": {"families": "network"}}, mixed,
+         r"^c.yaml: attribution.methods.gkmexplain.families: .*gapped k-mer SVMs only, not networks"),
+        ({"ism": {"families": "gkmsvm"}}, {"cnn.yaml": network},
+         r"^c.yaml: attribution.methods.ism.families: asks for family 'gkmsvm', and no architecture"),
+        ({"ism": {"families": "svm"}}, mixed, r"^c.yaml: attribution.methods.ism.families: unknown model family"),
+        ({"ism": {"families": []}}, mixed, r"^c.yaml: attribution.methods.ism.families: must be a family"),
+        ({"gradcam": {"layer": "dense"}}, mixed,
+         r"^c.yaml: attribution.methods.gradcam.layer: 'dense' is a Linear.* \[architecture cnn.yaml\]$"),
+    ]
+    for methods, models, message in cases:
+        with pytest.raises(InputError, match=message):
+            validate_attribution_config({"methods": methods}, "c.yaml", models=models)
