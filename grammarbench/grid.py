@@ -20,6 +20,7 @@ from typing import TYPE_CHECKING
 import pandas as pd
 import yaml
 
+from grammarbench.discovery.config import validate_discovery_config
 from grammarbench.models.architectures import Architecture, check_fit, load_architecture
 from grammarbench.errors import InputError, key_path
 from grammarbench.grammars.grammar import Grammar, load_grammar
@@ -356,10 +357,12 @@ def build_grid(config: dict, source: str | ConfigSources, basedir: str | Path | 
                     raise InputError(blame, "attribution.n_examples",
                                      f"{section['n_examples']} is more than the test set of grammar "
                                      f"{grammar_id!r} ({n_test} examples); lower it or raise n_test")
+    discovery = validate_discovery_config(config.get("discovery"), sources.blame("discovery"), attribution)
     return Grid(config=config, grammars=grammars, grammar_paths=paths, n_train=n_train, heldout=heldout,
                 seeds=seeds, results=results,
                 architectures=architectures, architecture_paths=architecture_paths,
-                model_seeds=list(config.get("model_seeds", [1])), attribution=attribution)
+                model_seeds=list(config.get("model_seeds", [1])), attribution=attribution,
+                discovery=discovery)
 
 
 # Bytes a simulated example takes per letter: sequences.npy and mask.npy (one byte each);

@@ -12,6 +12,12 @@ import numpy as np
 __all__ = ["auroc", "average_precision", "harmonic_number", "random_average_precision"]
 
 
+def _flat(labels, scores) -> tuple[np.ndarray, np.ndarray, int]:
+    """Labels as a flat bool array, scores as flat float64, and the number of positives."""
+    y = np.asarray(labels).astype(bool).ravel()
+    return y, np.asarray(scores, dtype=np.float64).ravel(), int(y.sum())
+
+
 def auroc(labels, scores) -> float:
     """Area under the ROC curve (Mann-Whitney U / (n+ n-), ties count 1/2); NaN if only
     one class is present.
@@ -21,9 +27,7 @@ def auroc(labels, scores) -> float:
     labels: np.ndarray, shape=(n,), bool or 0/1
     scores: np.ndarray, shape=(n,)
     """
-    y = np.asarray(labels).astype(bool).ravel()
-    s = np.asarray(scores, dtype=np.float64).ravel()
-    n_pos = int(y.sum())
+    y, s, n_pos = _flat(labels, scores)
     n_neg = y.size - n_pos
     if n_pos == 0 or n_neg == 0:
         return math.nan
@@ -50,9 +54,7 @@ def average_precision(labels, scores) -> float:
     labels: np.ndarray, shape=(n,), bool or 0/1
     scores: np.ndarray, shape=(n,)
     """
-    y = np.asarray(labels).astype(bool).ravel()
-    s = np.asarray(scores, dtype=np.float64).ravel()
-    n_pos = int(y.sum())
+    y, s, n_pos = _flat(labels, scores)
     if n_pos == 0:
         return math.nan
     order = np.argsort(-s, kind="mergesort")

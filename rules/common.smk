@@ -13,7 +13,6 @@ sys.path.insert(
 from grammarbench.aggregate.figures import FIGURES as FIGURE_REGISTRY
 from grammarbench.aggregate.figures import applicable, render_caption
 from grammarbench.aggregate.tables import REPORT as TABLE_REPORT
-from grammarbench.discovery.config import validate_discovery_config
 from grammarbench.errors import InputError
 from grammarbench.grid import (
     COMMAND_LINE,
@@ -42,10 +41,7 @@ try:
     check_config(config, SOURCES, CONFIG_SCHEMA)
     validate(config, schema=str(CONFIG_SCHEMA))
     GRID = build_grid(config, SOURCES, basedir=workflow.basedir)
-    DISCOVERY_CONFIG = validate_discovery_config(
-        config.get("discovery"), SOURCES.blame("discovery"), GRID.attribution
-    )
-    GRID.discovery = DISCOVERY_CONFIG
+    DISCOVERY_CONFIG = GRID.discovery
 except InputError as err:
     raise WorkflowError(f"bad input: {err}") from None
 

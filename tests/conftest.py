@@ -3,9 +3,12 @@
 - :func:`tiny_grid`: the whole tiny grid (``tests/configs/tiny``) through Snakemake, and its
   ``snakemake --report``; read by the workflow, report and SLURM-comparison tests.
 - :func:`janggu_files`: real ChIP-seq windows (Oct4, Mafk) from the janggu wheel on PyPI.
+- :func:`one_motif_model`: the one-motif grammar simulated and a conv-gmp network trained on
+  it by :func:`grammarbench.models.train.fit`; read by the training, attribution and
+  aggregate tests.
 - :func:`aggregate_grid`: the per-job files of a tiny grid written by the real writers
-  (:func:`test_aggregate.grid_files`: a real dataset, a model trained on it and its
-  attribution maps); read by the table and figure tests.
+  (:func:`test_aggregate.grid_files`: that dataset, that model and its attribution maps);
+  read by the table and figure tests.
 """
 
 from __future__ import annotations
@@ -70,12 +73,54 @@ def tiny_grid(tmp_path_factory) -> TinyGrid:
     return TinyGrid(workdir, command, run.stderr, report)
 
 
+# seqgra's conv-gmp-fc family, a little faster to train (learning rate 0.005)
+CONV_GMP = {
+    "name": "conv8w-gmp-fc8",
+    "layers": [{"conv": {"filters": 8, "width": 21, "padding": "same"}}, "relu", "global_max_pool",
+               {"dense": {"units": 8}}, "relu", {"dense": {"units": "outputs"}}],
+    "training": {"learning_rate": 0.005, "batch_size": 100, "max_epochs": 15, "patience": 3},
+}
+
+
+@dataclass(frozen=True)
+class TrainedModel:
+    """A simulated data set (split name -> folder), a model folder trained on it by ``fit``,
+    and ``fit``'s summary."""
+
+    data: dict[str, Path]
+    model: Path
+    summary: dict
+
+
 @pytest.fixture(scope="session")
-def aggregate_grid(tmp_path_factory) -> dict:
+def one_motif_model(tmp_path_factory) -> TrainedModel:
+    """config/grammars/one-motif.yaml simulated (train 2,000, validation 400, test 1,000;
+    seed 1) and :data:`CONV_GMP` trained on it (model seed 1, CPU, one thread)."""
+    import torch
+
+    from grammarbench.grammars.grammar import load_grammar
+    from grammarbench.models.architectures import architecture_from_dict
+    from grammarbench.models.train import fit
+    from grammarbench.simulation.simulate import simulate_split
+
+    root = tmp_path_factory.mktemp("one-motif")
+    grammar = load_grammar(REPO / "config/grammars/one-motif.yaml")
+    data = {}
+    for split, n in (("train", 2000), ("validation", 400), ("test", 1000)):
+        data[split] = root / split
+        simulate_split(grammar, split, n, 1, data[split])
+    torch.manual_seed(0)
+    summary = fit(architecture_from_dict(CONV_GMP), data["train"], data["validation"], root / "model",
+                  model_seed=1, device="cpu", threads=1)
+    return TrainedModel(data, root / "model", summary)
+
+
+@pytest.fixture(scope="session")
+def aggregate_grid(tmp_path_factory, one_motif_model) -> dict:
     """Per-job files of a tiny grid from the real writers (:func:`test_aggregate.grid_files`)."""
     from test_aggregate import grid_files
 
-    return grid_files(tmp_path_factory.mktemp("aggregate-grid"))
+    return grid_files(tmp_path_factory.mktemp("aggregate-grid"), one_motif_model)
 
 
 @pytest.fixture(scope="session")

@@ -8,7 +8,6 @@ shared with tests/test_figures.py."""
 
 from __future__ import annotations
 
-from functools import cache
 from pathlib import Path
 
 import numpy as np
@@ -47,31 +46,20 @@ def recovery_points() -> list[dict]:
     return [{**p, "run": run} for p in model_points() for run, *_ in RUNS]
 
 
-@cache
-def _simulated(root: Path) -> dict:
-    """A real one-motif dataset, a real (2-epoch) model and real grad × input maps."""
+def _simulated(trained) -> dict:
+    """The shared one-motif data set and model (tests/conftest.py) and real grad × input
+    maps of 24 test examples."""
     from grammarbench.attribution import attribute_split
-    from grammarbench.simulation.dataset import load_split
-    from grammarbench.grammars.grammar import load_grammar
     from grammarbench.models.networks import load_trained
-    from grammarbench.simulation.simulate import simulate_split
-    from grammarbench.models.train import fit
 
-    repo = Path(__file__).resolve().parents[1]
-    grammar = load_grammar(repo / "config/grammars/one-motif.yaml")
-    for split, n in (("train", 60), ("validation", 30), ("test", 24)):
-        simulate_split(grammar, split, n, seed=1, out_dir=root / "data" / split)
-    fit(repo / "config/architectures/conv10-gmp-fc10.yaml", root / "data/train", root / "data/validation",
-        root / "model", overrides={"max_epochs": 2, "patience": 5}, device="cpu", threads=1)
-    model = load_trained(root / "model", device="cpu")
-    test = load_split(root / "data/test")
-    result = attribute_split(model, test, "grad_x_input", device="cpu")
-    return {"test": root / "data/test", "history": root / "model/history.tsv", "result": result}
+    model = load_trained(trained.model, device="cpu")
+    result = attribute_split(model, trained.data["test"], "grad_x_input", n_examples=24, device="cpu")
+    return {"test": trained.data["test"], "history": trained.model / "history.tsv", "result": result}
 
 
-@cache
-def grid_files(root: Path) -> dict:
-    """Per-job files of the tiny grid, from the real writers; returns the job lists."""
+def grid_files(root: Path, trained) -> dict:
+    """Per-job files of the tiny grid, from the real writers, with ``trained``'s data, model
+    history and maps (:class:`conftest.TrainedModel`); returns the job lists."""
     from snakemake.benchmark import BenchmarkRecord, write_benchmark_records
 
     from grammarbench.simulation.dataset import load_split
@@ -79,7 +67,7 @@ def grid_files(root: Path) -> dict:
     from grammarbench.scoring.recovery import score_maps
     from grammarbench.models.train import HISTORY_COLUMNS
 
-    sim = _simulated(root)
+    sim = _simulated(trained)
     rng = np.random.default_rng(0)
     test = load_split(sim["test"])
     result = sim["result"]

@@ -498,47 +498,16 @@ def test_validate_attribution_config():
 # ---------------------------------------------------------------------------------------
 
 
-class ConvGMP(nn.Module):
-    """seqgra's conv-gmp-fc family: one conv layer, ReLU, global max pooling, dense."""
-
-    def __init__(self):
-        super().__init__()
-        self.conv = nn.Conv1d(A, 32, 19, padding=9)
-        self.relu = nn.ReLU()
-        self.pool = nn.AdaptiveMaxPool1d(1)
-        self.fc = nn.Linear(32, 2)
-
-    def forward(self, x):
-        return self.fc(self.pool(self.relu(self.conv(x))).flatten(1))
-
-
 @pytest.fixture(scope="module")
-def one_motif(tmp_path_factory):
-    """A one-motif data set and a conv-gmp CNN trained on it (a few seconds on a CPU)."""
+def one_motif(one_motif_model):
+    """The shared one-motif model (tests/conftest.py), and the same network untrained."""
+    from grammarbench.models.networks import build_model, load_trained, read_resolved
     from grammarbench.simulation.dataset import load_split
-    from grammarbench.grammars.grammar import load_grammar
-    from grammarbench.simulation.simulate import simulate_split
 
-    root = tmp_path_factory.mktemp("one-motif")
-    grammar = load_grammar("config/grammars/one-motif.yaml")
-    simulate_split(grammar, "train", 3000, 1, root / "train")
-    simulate_split(grammar, "test", 200, 1, root / "test")
-    train, test = load_split(root / "train"), load_split(root / "test")
+    model = load_trained(one_motif_model.model, device="cpu")
     torch.manual_seed(0)
-    model = ConvGMP()
-    untrained = ConvGMP()
-    untrained.load_state_dict(model.state_dict())
-    x = torch.tensor(onehot(np.asarray(train.sequences)))
-    y = torch.tensor(np.asarray(train.labels)).long()
-    opt = torch.optim.Adam(model.parameters(), lr=1e-2)
-    gen = torch.Generator().manual_seed(0)
-    for _ in range(3):
-        for idx in torch.randperm(len(y), generator=gen).split(64):
-            loss = F.cross_entropy(model(x[idx]), y[idx])
-            opt.zero_grad()
-            loss.backward()
-            opt.step()
-    return model, untrained, test
+    untrained = build_model(read_resolved(one_motif_model.model)).eval()
+    return model, untrained, load_split(one_motif_model.data["test"])
 
 
 @pytest.mark.parametrize("method", ["grad_x_input", "deeplift_shap", "ism"])

@@ -10,29 +10,31 @@ REPO = Path(__file__).resolve().parents[1]
 GRAMMAR = str(REPO / "config" / "grammars" / "one-motif.yaml")
 ARCHITECTURE = str(REPO / "config" / "architectures" / "conv10w-gmp-fc10.yaml")
 
+SIMULATE = ["simulate", GRAMMAR, "--out", "{tmp}/out", "--n-train"]  # then the size and the rest
+TRAIN_ON_NOT_A_SPLIT = ["train", ARCHITECTURE, "--train", "{tmp}/not-a-split", "--validation", "{tmp}/not-a-split",
+                        "--out", "{tmp}/model"]
+
 CASES = {
     # name: (arguments, with {tmp} for the test's folder; the message fragment)
-    "negative seed": (["simulate", GRAMMAR, "--n-train", "10", "--seed", "-1", "--out", "{tmp}/out"],
+    "negative seed": ([*SIMULATE, "10", "--seed", "-1"],
                       "argument --seed: must be >= 0, got -1"),
-    "seed too large": (["simulate", GRAMMAR, "--n-train", "10", "--seed", "99999999999", "--out", "{tmp}/out"],
+    "seed too large": ([*SIMULATE, "10", "--seed", "99999999999"],
                        "argument --seed: must be at most 4294967295"),
-    "size in float notation": (["simulate", GRAMMAR, "--n-train", "1e11", "--out", "{tmp}/out"],
+    "size in float notation": ([*SIMULATE, "1e11"],
                                "argument --n-train: must be a whole number, got '1e11'"),
-    "size too large for memory": (["simulate", GRAMMAR, "--n-train", "100000000000", "--out", "{tmp}/out"],
+    "size too large for memory": ([*SIMULATE, "100000000000"],
                                   "command line: --n-train: 100000000000 examples of 200 letters need"),
-    "zero threads": (["simulate", GRAMMAR, "--n-train", "10", "--threads", "0", "--out", "{tmp}/out"],
+    "zero threads": ([*SIMULATE, "10", "--threads", "0"],
                      "argument --threads: must be a positive number, got 0"),
-    "negative threads": (["simulate", GRAMMAR, "--n-train", "10", "--threads", "-3", "--out", "{tmp}/out"],
+    "negative threads": ([*SIMULATE, "10", "--threads", "-3"],
                          "argument --threads: must be a positive number, got -3"),
     "--out is a file": (["simulate", GRAMMAR, "--n-train", "10", "--out", "{tmp}/a-file"],
                         "a-file: --out: is an existing file; name a folder to write"),
-    "--train is not a split": (["train", ARCHITECTURE, "--train", "{tmp}/not-a-split", "--validation",
-                                "{tmp}/not-a-split", "--out", "{tmp}/model"],
+    "--train is not a split": (TRAIN_ON_NOT_A_SPLIT,
                                "not-a-split: --train: not a simulated split (no manifest.json)"),
     "--train does not exist": (["train", ARCHITECTURE, "--train", "{tmp}/nowhere", "--validation",
                                 "{tmp}/nowhere", "--out", "{tmp}/model"], "nowhere: --train: not found"),
-    "train with zero threads": (["train", ARCHITECTURE, "--train", "{tmp}/not-a-split", "--validation",
-                                 "{tmp}/not-a-split", "--out", "{tmp}/model", "--threads", "0"],
+    "train with zero threads": ([*TRAIN_ON_NOT_A_SPLIT, "--threads", "0"],
                                 "argument --threads: must be a positive number, got 0"),
     "more examples to explain than the split": (
         ["attribute", "{tmp}/model", "--test", "{tmp}/split", "--train", "{tmp}/split", "--method", "ism",

@@ -53,6 +53,7 @@ def readme_planning_command() -> list[str]:
 # ---- where the config comes from
 
 
+@pytest.mark.slow  # runs snakemake
 def test_the_readme_planning_command_plans_exactly_the_tiny_grid():
     """From the repository root, as a user runs it: the tiny grid's 2 grammars x 2 sizes x
     1 architecture, not the default grid's second architecture as well."""
@@ -65,11 +66,13 @@ def test_the_readme_planning_command_plans_exactly_the_tiny_grid():
     assert "is extended by additional config" not in result.stdout + result.stderr
 
 
+@pytest.mark.slow  # runs snakemake
 def test_config_overrides_apply_on_top_of_a_configfile():
     counts = plan("--configfile", TINY, "--config", "n_train=[200]")
     assert counts["train"] == 2
 
 
+@pytest.mark.slow  # runs snakemake
 @pytest.mark.parametrize("how", ["snakefile", "directory"])
 def test_the_default_grid_runs_from_another_folder(tmp_path, how):
     """No --configfile: config/config.yaml and the bundled grammars and architectures are
@@ -250,6 +253,7 @@ SNAKEMAKE_CASES = {
 }
 
 
+@pytest.mark.slow  # runs snakemake
 @pytest.mark.parametrize("case", SNAKEMAKE_CASES)
 def test_bad_config_stops_snakemake_before_any_job(tmp_path, case):
     config, overrides, fragments = SNAKEMAKE_CASES[case]

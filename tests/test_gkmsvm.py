@@ -15,7 +15,7 @@ import pytest
 from grammarbench.models.gkmsvm import (GkmSvm, KernelSpec, cross_kernel_raw, encode_dna, gkmexplain,
                                  kernel_matrix, mismatch_table, position_scores, read_lsgkm_model,
                                  self_kernel_raw, subset_basis)
-from grammarbench.models.gkmsvm.features import KERNELS, explicit_features, windows
+from grammarbench.models.gkmsvm.features import KERNELS, explicit_features
 
 REPO = Path(__file__).resolve().parents[1]
 

@@ -22,6 +22,7 @@ from grammarbench.grammars.motifs import write_meme
 REPO = Path(__file__).resolve().parents[1]
 SNAKEMAKE = str(Path(sys.executable).with_name("snakemake"))
 MOTIF = "TGACTCATGCA"
+pytestmark = pytest.mark.slow  # every test runs snakemake
 
 
 @pytest.fixture(scope="module")

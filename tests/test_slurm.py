@@ -15,8 +15,8 @@ What they prove, each against real sbatch/squeue/slurmd:
 - Ctrl-C on the controller cancels its SLURM jobs; after the controller and its job die
   outright, `--unlock` and running again redo the half-done job (the profile's
   rerun-incomplete).
-- The tiny grid runs entirely through sbatch, its outputs equal those of a local run, and
-  its train jobs (once the workflow has them) asked for and got a GPU.
+- The tiny grid itself runs packed, as the profile submits it: tests/test_slurm_packing.py
+  (every job through a group sbatch, outputs equal to the local run's, GPU packs got a GPU).
 
 The unmarked tests check the profiles against the workflow with dry runs; they need no SLURM.
 """
@@ -111,6 +111,18 @@ def _why_not_startable() -> str | None:
     return None
 
 
+def _records(path: Path, key: str) -> dict[str, dict[str, str]]:
+    """A log of ``name=value`` lines as {the value of `key`: the line's fields}."""
+    if not path.exists():
+        return {}
+    records = {}
+    for line in path.read_text().splitlines():
+        fields = dict(re.findall(r"(\w+)=(\S*)", line))
+        if key in fields:
+            records[fields[key]] = fields
+    return records
+
+
 class Cluster:
     """The running test cluster: where it logs what each job got and how it ended."""
 
@@ -119,27 +131,19 @@ class Cluster:
         self.jobcomp = Path(config["JobCompLoc"])
         self.allocations = self.jobcomp.parent / "allocations.log"
 
+    def ended(self) -> dict[str, dict[str, str]]:
+        """SLURM job id -> every field SLURM logged when the job ended (JobState, TimeLimit,
+        Tres, ...), for every job that has finished."""
+        return _records(self.jobcomp, "JobId")
+
     def final_states(self) -> dict[str, str]:
         """SLURM job id -> final JobState, for every job that has finished."""
-        if not self.jobcomp.exists():
-            return {}
-        states = {}
-        for line in self.jobcomp.read_text().splitlines():
-            fields = dict(re.findall(r"(\w+)=(\S*)", line))
-            if "JobId" in fields:
-                states[fields["JobId"]] = fields.get("JobState", "")
-        return states
+        return {job: fields.get("JobState", "") for job, fields in self.ended().items()}
 
     def allocated(self) -> dict[str, dict[str, str]]:
         """SLURM job id -> {partition, gpus, cuda}, as the Prolog saw the allocation."""
-        if not self.allocations.exists():
-            return {}
-        jobs = {}
-        for line in self.allocations.read_text().splitlines():
-            fields = dict(re.findall(r"(\w+)=(\S*)", line))
-            if "job" in fields:
-                jobs[fields.pop("job")] = fields
-        return jobs
+        return {job: {k: v for k, v in fields.items() if k != "job"}
+                for job, fields in _records(self.allocations, "job").items()}
 
     @staticmethod
     def show_job(jobid: str) -> str:
@@ -191,6 +195,13 @@ def _override_profile(directory: Path) -> Path:
     directory.mkdir(parents=True, exist_ok=True)
     (directory / "config.yaml").write_text(yaml.safe_dump({**TEST_OVERRIDES, **UNPACKED}))
     return directory
+
+
+def workflow_folder(folder: Path, snakefile: str) -> Path:
+    """A new folder holding a Snakefile of the given text."""
+    folder.mkdir()
+    (folder / "Snakefile").write_text(textwrap.dedent(snakefile))
+    return folder
 
 
 def run_snakemake(args, cwd: Path, timeout: int = 300) -> subprocess.CompletedProcess:
@@ -293,9 +304,7 @@ rule simulate_train:
 @pytest.mark.slow
 @pytest.mark.slurm
 def test_gpu_rule_is_scheduled_on_the_gpu_partition_with_a_gpu(slurm_cluster, tmp_path):
-    work = tmp_path / "probe"
-    work.mkdir()
-    (work / "Snakefile").write_text(textwrap.dedent(PROBE_SNAKEFILE))
+    work = workflow_folder(tmp_path / "probe", PROBE_SNAKEFILE)
     profile = edited_profile(tmp_path, cpu_partition="cpu", gpu_partition="gpu")
 
     proc = run_on_slurm(work, profile=profile, timeout=240)
@@ -357,9 +366,7 @@ time.sleep(3)  # SLURM samples memory every second
 @pytest.mark.slow
 @pytest.mark.slurm
 def test_job_killed_for_memory_is_retried_with_more(slurm_cluster, tmp_path):
-    work = tmp_path / "hog"
-    work.mkdir()
-    (work / "Snakefile").write_text(textwrap.dedent(HOG_SNAKEFILE))
+    work = workflow_folder(tmp_path / "hog", HOG_SNAKEFILE)
     (work / "hog.py").write_text(HOG_SCRIPT)
 
     proc = run_on_slurm(work, timeout=240)
@@ -415,9 +422,7 @@ def _wait_for_end(cluster: Cluster, jobid: str, timeout: float = 60) -> str:
 @pytest.mark.slow
 @pytest.mark.slurm
 def test_interrupted_controller_cancels_and_a_rerun_recovers(slurm_cluster, tmp_path):
-    work = tmp_path / "slow"
-    work.mkdir()
-    (work / "Snakefile").write_text(textwrap.dedent(SLOW_SNAKEFILE))
+    work = workflow_folder(tmp_path / "slow", SLOW_SNAKEFILE)
     override = _override_profile(tmp_path / "slow-override")
     cmd = [*SNAKEMAKE, "--profile", str(PROFILE), "--workflow-profile", str(override)]
 
@@ -465,39 +470,6 @@ def test_interrupted_controller_cancels_and_a_rerun_recovers(slurm_cluster, tmp_
 
 
 # ---------------------------------------------------------------------------- the workflow
-
-
-@pytest.fixture(scope="module")
-def tiny_runs(slurm_cluster, tiny_grid, tmp_path_factory):
-    """The tiny grid once through profiles/slurm, in a fresh directory, and once locally
-    (tests/conftest.py: with the profile's threads per rule, capped at this machine's
-    cores as Snakemake does inside each SLURM job, so that any result that depends on the
-    thread count is computed alike)."""
-    base = tmp_path_factory.mktemp("tiny")
-    common = ["--snakefile", REPO / "Snakefile", "--configfile", TINY_CONFIG]
-
-    on_slurm = base / "slurm"
-    on_slurm.mkdir()
-    t0 = time.time()
-    slurm = run_on_slurm(on_slurm, *common, timeout=600)
-    slurm_seconds = time.time() - t0
-    assert slurm.returncode == 0, explain(slurm)
-    print(f"tiny grid on SLURM: {slurm_seconds:.0f} s")
-    return {"slurm": on_slurm, "local": tiny_grid.workdir, "slurm_log": slurm.stderr}
-
-
-@pytest.mark.slow
-@pytest.mark.slurm
-def test_tiny_grid_every_job_went_through_sbatch(tiny_runs, slurm_cluster):
-    log = tiny_runs["slurm_log"]
-    jobs = remote_jobs(log)
-    subs = submissions(log)
-    assert jobs, "no job ran"
-    assert sorted(s["rule"] for s in subs) == sorted(jobs)
-    states = slurm_cluster.final_states()
-    assert all(states.get(s["slurm"]) == "COMPLETED" for s in subs), [
-        (s, states.get(s["slurm"])) for s in subs
-    ]
 
 
 # Files whose bytes may differ between two correct runs: per-run markers, and formats that
@@ -575,13 +547,6 @@ def differing_outputs(slurm_root: Path, local_root: Path) -> list[str]:
     return differ
 
 
-@pytest.mark.slow
-@pytest.mark.slurm
-def test_tiny_grid_outputs_equal_a_local_run(tiny_runs):
-    differ = differing_outputs(tiny_runs["slurm"], tiny_runs["local"])
-    assert not differ, f"outputs differ between the SLURM and the local run: {differ}"
-
-
 def _workflow_rules(cwd: Path) -> list[str]:
     proc = run_snakemake(
         ["--snakefile", REPO / "Snakefile", "--configfile", TINY_CONFIG, "--list-rules"],
@@ -591,19 +556,6 @@ def _workflow_rules(cwd: Path) -> list[str]:
     assert proc.returncode == 0, explain(proc)
     # one rule name per line; a rule's docstring, if any, follows indented
     return [line.strip() for line in proc.stdout.splitlines() if line[:1].strip()]
-
-
-@pytest.mark.slow
-@pytest.mark.slurm
-def test_workflow_train_jobs_asked_for_and_got_a_gpu(tiny_runs, slurm_cluster, tmp_path):
-    trains = [s for s in submissions(tiny_runs["slurm_log"]) if s["rule"] == "train"]
-    assert trains, "the tiny grid submitted no train job"
-    allocated = slurm_cluster.allocated()
-    for sub in trains:
-        assert allocated[sub["slurm"]]["gpus"] == "0", sub
-        shown = slurm_cluster.show_job(sub["slurm"])
-        if shown:  # scontrol keeps finished jobs for MinJobAge (300 s)
-            assert "TresPerJob=gres:gpu:1" in shown and "JOB_GRES=gpu:1" in shown, shown
 
 
 # ---------------------------------------------------------------------------- the profiles

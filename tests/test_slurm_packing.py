@@ -15,18 +15,14 @@ from __future__ import annotations
 
 import json
 import math
-import os
 import re
 import subprocess
 import sys
-import textwrap
-import threading
 from collections import Counter
 from pathlib import Path
 
 import pytest
 import yaml
-from conftest import profile_threads
 
 try:  # tests/ as rootdir-less modules (today) or as a package
     import test_slurm as base
@@ -93,18 +89,6 @@ def expected_submissions(stats: Counter, components: dict[str, int]) -> Counter:
     if any(stats[r] for r in report_rules):
         expected["report"] = 1
     return expected
-
-
-def jobcomp(cluster) -> dict[str, dict[str, str]]:
-    """SLURM job id -> every field SLURM logged when the job ended (TimeLimit, Tres, ...)."""
-    if not cluster.jobcomp.exists():
-        return {}
-    jobs = {}
-    for line in cluster.jobcomp.read_text().splitlines():
-        fields = dict(re.findall(r"(\w+)=(\S*)", line))
-        if "JobId" in fields:
-            jobs[fields["JobId"]] = fields
-    return jobs
 
 
 # ---------------------------------------------------------------------------- no SLURM
@@ -212,30 +196,20 @@ def test_snakemake_finds_the_slurm_profile_by_name(tmp_path):
 
 
 @pytest.fixture(scope="module")
-def packed_tiny(slurm_cluster, tmp_path_factory):  # noqa: F811
-    """The tiny grid once packed through profiles/slurm and once locally."""
+def packed_tiny(slurm_cluster, tiny_grid, tmp_path_factory):  # noqa: F811
+    """The tiny grid once packed through profiles/slurm; the local run to compare with is the
+    session's (tests/conftest.py: with the profile's threads per rule)."""
     base_dir = tmp_path_factory.mktemp("packed")
-    common = ["--snakefile", REPO / "Snakefile", "--configfile", TINY_CONFIG]
-    on_slurm, local = base_dir / "slurm", base_dir / "local"
+    on_slurm = base_dir / "slurm"
     on_slurm.mkdir()
-    local.mkdir()
-    # The local run goes on while the SLURM run mostly waits for its jobs.
-    threads = profile_threads()
-    done = {}
-    local_run = threading.Thread(target=lambda: done.update(local=base.run_snakemake(
-        [*common, "--cores", os.cpu_count(), *(["--set-threads", *threads] if threads else [])],
-        cwd=local, timeout=1800,
-    )))
-    local_run.start()
     proc = base.run_snakemake(
         ["--profile", PROFILE, "--workflow-profile",
-         override(base_dir / "override", **{"group-components": TINY_COMPONENTS}), *common],
+         override(base_dir / "override", **{"group-components": TINY_COMPONENTS}),
+         "--snakefile", REPO / "Snakefile", "--configfile", TINY_CONFIG],
         cwd=on_slurm, timeout=2400,
     )
-    local_run.join()
     assert proc.returncode == 0, base.explain(proc)
-    assert done["local"].returncode == 0, base.explain(done["local"])
-    return {"slurm": on_slurm, "local": local, "log": proc.stderr}
+    return {"slurm": on_slurm, "local": tiny_grid.workdir, "log": proc.stderr}
 
 
 @pytest.mark.slow
@@ -250,7 +224,7 @@ def test_packed_tiny_grid_one_sbatch_per_group(packed_tiny, slurm_cluster):  # n
     assert Counter(g["group"] for g in groups) == expected
     assert sum(expected.values()) < sum(job_stats(log).values())  # fewer than the jobs
 
-    ended = jobcomp(slurm_cluster)
+    ended = slurm_cluster.ended()
     allocated = slurm_cluster.allocated()
     profile = load_profile()
     per_model = sum(
@@ -264,6 +238,9 @@ def test_packed_tiny_grid_one_sbatch_per_group(packed_tiny, slurm_cluster):  # n
         if g["group"] == "gpu":
             # one GPU for the submission, its models one after another
             assert allocated[g["slurm"]]["gpus"] == "0", allocated.get(g["slurm"])
+            shown = slurm_cluster.show_job(g["slurm"])
+            if shown:  # scontrol keeps finished jobs for MinJobAge (300 s)
+                assert "TresPerJob=gres:gpu:1" in shown and "JOB_GRES=gpu:1" in shown, shown
             assert int(job["TimeLimit"]) % per_model == 0, job
             gpu_minutes += int(job["TimeLimit"])
         else:
@@ -303,9 +280,7 @@ rule light:
 @pytest.mark.slow
 @pytest.mark.slurm
 def test_job_killed_for_memory_inside_a_group_is_retried(slurm_cluster, tmp_path):  # noqa: F811
-    work = tmp_path / "hog"
-    work.mkdir()
-    (work / "Snakefile").write_text(textwrap.dedent(HOG_GROUP_SNAKEFILE))
+    work = base.workflow_folder(tmp_path / "hog", HOG_GROUP_SNAKEFILE)
     (work / "hog.py").write_text(base.HOG_SCRIPT)
     settings = override(tmp_path / "hog-override",
                         groups={"hog": "cpu", "light": "cpu"})
@@ -318,7 +293,7 @@ def test_job_killed_for_memory_inside_a_group_is_retried(slurm_cluster, tmp_path
     assert [g["group"] for g in groups] == ["cpu", "cpu"], proc.stderr[-4000:]
     assert len(SBATCH.findall(proc.stderr)) == 2 and not base.submissions(proc.stderr)
     first, second = (g["slurm"] for g in groups)
-    ended = jobcomp(slurm_cluster)
+    ended = slurm_cluster.ended()
     assert ended[first]["JobState"] in {"FAILED", "OUT_OF_MEMORY"}
     assert ended[second]["JobState"] == "COMPLETED"
     # the submission asked for its largest job's memory and its jobs' summed runtime,

@@ -19,23 +19,16 @@ from grammarbench.cli import main
 from grammarbench.simulation.dataset import load_split
 from grammarbench.errors import TrainingDiverged
 from grammarbench.models.evaluate import evaluate_model, predictive_metrics
-from grammarbench.grammars.grammar import grammar_from_dict, load_grammar
+from grammarbench.grammars.grammar import grammar_from_dict
 from grammarbench.models.networks import load_trained
 from grammarbench.models.predict import predict
 from grammarbench.simulation.simulate import simulate_split
 from grammarbench.models.train import HISTORY_COLUMNS, fit
+from conftest import CONV_GMP
 
 torch.use_deterministic_algorithms(True, warn_only=True)
 
 REPO = Path(__file__).resolve().parents[1]
-
-# seqgra's conv-gmp-fc family, a little faster to train (learning rate 0.005)
-CONV_GMP = {
-    "name": "conv8w-gmp-fc8",
-    "layers": [{"conv": {"filters": 8, "width": 21, "padding": "same"}}, "relu", "global_max_pool",
-               {"dense": {"units": 8}}, "relu", {"dense": {"units": "outputs"}}],
-    "training": {"learning_rate": 0.005, "batch_size": 100, "max_epochs": 15, "patience": 3},
-}
 
 
 def simulate(grammar, folder: Path, sizes: dict, seed: int = 1) -> dict:
@@ -45,17 +38,15 @@ def simulate(grammar, folder: Path, sizes: dict, seed: int = 1) -> dict:
 
 
 @pytest.fixture(scope="module")
-def one_motif(tmp_path_factory):
-    grammar = load_grammar(REPO / "config/grammars/one-motif.yaml")
-    return simulate(grammar, tmp_path_factory.mktemp("one-motif"), {"train": 2000, "validation": 400, "test": 1000})
+def one_motif(one_motif_model):
+    return one_motif_model.data
 
 
-def test_conv_gmp_learns_one_motif(one_motif, tmp_path):
-    torch.manual_seed(0)
-    summary = fit(architecture_from_dict(CONV_GMP), one_motif["train"], one_motif["validation"], tmp_path,
-                  model_seed=1, device="cpu", threads=1)
+def test_conv_gmp_learns_one_motif(one_motif_model):
+    """conftest.CONV_GMP trained by ``fit`` on the one-motif grammar (the shared model)."""
+    summary, tmp_path = one_motif_model.summary, one_motif_model.model
     model = load_trained(tmp_path, device="cpu")
-    test = load_split(one_motif["test"])
+    test = load_split(one_motif_model.data["test"])
     logits = predict(model, test.sequences, batch_size=500, device="cpu").numpy()
     table = predictive_metrics(logits, np.asarray(test.labels), "multi-class", test.classes)
     auroc = table.set_index(["metric", "class"]).loc[("auroc", "macro"), "value"]

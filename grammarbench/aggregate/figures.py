@@ -148,6 +148,23 @@ def _size_label(n) -> str:
     return str(n)
 
 
+def _random_ranking_handle() -> Line2D:
+    """The legend entry of the dotted grey line drawn at the random ranking's score."""
+    return Line2D([], [], color="grey", ls=":", lw=1.5, label="random ranking")
+
+
+def _label_panel(ax, i: int, j: int, n_rows: int, title: str, ylabel: str, xlabel: str) -> None:
+    """Label panel (i, j) of a grid: the column's title on the top row, the row's label in
+    the first column, the x label on the bottom row; no top or right spine."""
+    if i == 0:
+        ax.set_title(title)
+    if j == 0:
+        ax.set_ylabel(ylabel)
+    if i == n_rows - 1:
+        ax.set_xlabel(xlabel)
+    sns.despine(ax=ax)
+
+
 def _size_axis(ax, sizes) -> None:
     sizes = sorted({int(s) for s in sizes})
     if len(sizes) > 1 and sizes[-1] / max(sizes[0], 1) >= 10:
@@ -262,15 +279,10 @@ def predictive_figure(predictive: pd.DataFrame, metrics: Sequence[str] = ("auroc
                     s = _spread(oracle, "n_train")
                     ax.plot(s["n_train"].astype(float), s["mean"], color="black", ls="--", lw=1.5)
                 _size_axis(ax, d["n_train"] if len(d) else table["n_train"])
-                if i == 0:
-                    ax.set_title(grammar)
-                if j == 0:
-                    ax.set_ylabel(f"{split} {METRIC_LABELS.get(metric, metric)}")
-                if i == len(metrics) - 1:
-                    ax.set_xlabel("training-set size")
                 if metric in ("auroc", "auprc", "accuracy", "subset_accuracy"):
                     ax.set_ylim(top=1.02)
-                sns.despine(ax=ax)
+                _label_panel(ax, i, j, len(metrics), grammar, f"{split} {METRIC_LABELS.get(metric, metric)}",
+                             "training-set size")
         handles = [Line2D([], [], color=colour[a], marker="o", lw=1.8, label=a) for a in architectures]
         if has_oracle:
             handles.append(Line2D([], [], color="black", ls="--", lw=1.5, label="oracle (Bayes-optimal)"))
@@ -326,15 +338,10 @@ def recovery_figure(recovery: pd.DataFrame, metric: str = "position_auprc",
                         base = d.groupby("n_train")[_baseline_column(d)].mean().sort_index()
                         ax.plot(base.index.astype(float), base.to_numpy(), color="grey", ls=":", lw=1.5)
                     _size_axis(ax, d["n_train"])
-                if i == 0:
-                    ax.set_title(grammar)
-                if j == 0:
-                    ax.set_ylabel(f"{run}\n{METRIC_LABELS.get(metric, metric)}")
-                if i == len(runs) - 1:
-                    ax.set_xlabel("training-set size")
-                sns.despine(ax=ax)
+                _label_panel(ax, i, j, len(runs), grammar, f"{run}\n{METRIC_LABELS.get(metric, metric)}",
+                             "training-set size")
         handles = [Line2D([], [], color=colour[a], marker="o", lw=1.8, label=a) for a in architectures]
-        handles.append(Line2D([], [], color="grey", ls=":", lw=1.5, label="random ranking"))
+        handles.append(_random_ranking_handle())
         fig.legend(handles=handles, loc="outside right upper", title="architecture", frameon=False)
     return fig
 
@@ -474,16 +481,11 @@ def reference_sweep(recovery: pd.DataFrame, metric: str = "position_auprc", stat
                 ax.set_xticks(range(len(labels)))
                 ax.set_xticklabels(labels, rotation=45, ha="right")
                 ax.set_xlim(-0.6, len(labels) - 0.4)
-                if i == 0:
-                    ax.set_title(arch)
-                if j == 0:
-                    ax.set_ylabel(f"{grammar} (n_train {_size_label(size)})\n"
-                                  f"{METRIC_LABELS.get(metric, metric)}")
-                if i == len(grammars) - 1:
-                    ax.set_xlabel("reference")
-                sns.despine(ax=ax)
+                _label_panel(ax, i, j, len(grammars), arch,
+                             f"{grammar} (n_train {_size_label(size)})\n{METRIC_LABELS.get(metric, metric)}",
+                             "reference")
         handles = [Line2D([], [], color=colour[m], marker="o", lw=1.2, label=m) for m in methods]
-        handles.append(Line2D([], [], color="grey", ls=":", lw=1.5, label="random ranking"))
+        handles.append(_random_ranking_handle())
         fig.legend(handles=handles, loc="outside right upper", title="method", frameon=False)
     return fig
 
@@ -753,13 +755,7 @@ def learning_curves(training: pd.DataFrame, metric: str = "loss",
                         part = d[(d["architecture"] == arch) & (d["split"] == split)]
                         if len(part):
                             _line(ax, part, "epoch", colour[arch], ls=ls, marker="")
-                if i == 0:
-                    ax.set_title(f"n_train {_size_label(size)}")
-                if j == 0:
-                    ax.set_ylabel(f"{grammar}\n{metric}")
-                if i == len(grammars) - 1:
-                    ax.set_xlabel("epoch")
-                sns.despine(ax=ax)
+                _label_panel(ax, i, j, len(grammars), f"n_train {_size_label(size)}", f"{grammar}\n{metric}", "epoch")
         handles = [Line2D([], [], color=colour[a], lw=1.8, label=a) for a in architectures]
         handles += [Line2D([], [], color="black", ls=ls, lw=1.5, label=split) for split, ls in styles.items()]
         fig.legend(handles=handles, loc="outside right upper", frameon=False)

@@ -210,10 +210,11 @@ def _expected_points(expected, jobs, key_columns) -> list[tuple[str, ...]]:
     return list(dict.fromkeys(points))
 
 
-def _collect(name: str, jobs, expected, key_columns, read) -> pd.DataFrame:
+def _collect(name: str, jobs, expected, key_columns, read, columns, text_columns=()) -> pd.DataFrame:
     """Read every job's file with ``read(keys, path) -> DataFrame`` (which raises
     ValueError for a file without the rows it needs), check that every expected point
-    has one and only one, and concatenate with the key columns first."""
+    has one and only one, and concatenate with the key columns first: the table of
+    ``columns``, typed, with ``text_columns`` as text (an empty table if there is no row)."""
     jobs = _as_jobs(jobs)
     points = _expected_points(expected, jobs, key_columns)
     wanted = set(points)
@@ -256,8 +257,11 @@ def _collect(name: str, jobs, expected, key_columns, read) -> pd.DataFrame:
     if problems:
         raise IncompleteGridError(name, problems, len(points))
     if not parts:
-        return pd.DataFrame()
-    return pd.concat(parts, ignore_index=True)
+        return _empty(columns)
+    table = pd.concat(parts, ignore_index=True)
+    for column in text_columns:
+        table[column] = table[column].map(_text)
+    return _typed(table, columns)
 
 
 def _read_tsv(path: Path) -> pd.DataFrame:
@@ -314,8 +318,7 @@ def predictive_table(jobs, expected=None) -> pd.DataFrame:
             raise ValueError(f"no {', '.join(absent)} row(s)")
         return table[["metric", "class", "value"]].copy()
 
-    table = _collect("predictive table", jobs, expected, PREDICTIVE_KEYS, read)
-    return _typed(table, PREDICTIVE_COLUMNS) if len(table) else _empty(PREDICTIVE_COLUMNS)
+    return _collect("predictive table", jobs, expected, PREDICTIVE_KEYS, read, PREDICTIVE_COLUMNS)
 
 
 def recovery_table(jobs, expected=None) -> pd.DataFrame:
@@ -371,12 +374,8 @@ def recovery_table(jobs, expected=None) -> pd.DataFrame:
             out.insert(_RECOVERY_LABELS.index(label), label, value)
         return out
 
-    table = _collect("recovery table", jobs, expected, RECOVERY_KEYS, read)
-    if not len(table):
-        return _empty(RECOVERY_COLUMNS)
-    table["reference"] = table["reference"].map(_text)
-    table["element"] = table["element"].map(_text)
-    return _typed(table, RECOVERY_COLUMNS)
+    return _collect("recovery table", jobs, expected, RECOVERY_KEYS, read, RECOVERY_COLUMNS,
+                    text_columns=("reference", "element"))
 
 
 def discovery_table(jobs, expected=None) -> pd.DataFrame:
@@ -406,11 +405,8 @@ def discovery_table(jobs, expected=None) -> pd.DataFrame:
             raise ValueError("no motif_recall row")
         return table[columns].copy()
 
-    table = _collect("discovery table", jobs, expected, DISCOVERY_KEYS, read)
-    if not len(table):
-        return _empty(DISCOVERY_COLUMNS)
-    table["reference"] = table["reference"].map(_text)
-    return _typed(table, DISCOVERY_COLUMNS)
+    return _collect("discovery table", jobs, expected, DISCOVERY_KEYS, read, DISCOVERY_COLUMNS,
+                    text_columns=("reference",))
 
 
 def training_table(jobs, expected=None) -> pd.DataFrame:
@@ -442,8 +438,7 @@ def training_table(jobs, expected=None) -> pd.DataFrame:
         long["metric"] = parts[1].fillna(long["column"])
         return long[["epoch", "split", "metric", "value"]]
 
-    table = _collect("training table", jobs, expected, TRAINING_KEYS, read)
-    return _typed(table, TRAINING_COLUMNS) if len(table) else _empty(TRAINING_COLUMNS)
+    return _collect("training table", jobs, expected, TRAINING_KEYS, read, TRAINING_COLUMNS)
 
 
 def runtime_table(jobs, expected=None) -> pd.DataFrame:
@@ -492,9 +487,8 @@ def runtime_table(jobs, expected=None) -> pd.DataFrame:
         bench.insert(0, "repeat", np.arange(len(bench)))
         return bench.melt(id_vars="repeat", var_name="metric", value_name="value")
 
-    table = _collect("runtime table", jobs, expected, key_columns, read)
-    columns = (*key_columns, "repeat", "metric", "value")
-    return _typed(table, columns) if len(table) else _empty(columns)
+    return _collect("runtime table", jobs, expected, key_columns, read,
+                    (*key_columns, "repeat", "metric", "value"))
 
 
 def _empty(columns) -> pd.DataFrame:

@@ -105,26 +105,11 @@ def zeros(codes, n: int = 1, lengths=None, alphabet_size: int = 4, **_) -> np.nd
 
 
 def uniform(codes, n: int = 1, lengths=None, alphabet_size: int = 4, **_) -> np.ndarray:
-    """References of 1/A for every letter at every position inside the sequence.
-
-    Parameters
-    ----------
-    codes: np.ndarray, dtype=uint8, shape=(N, L)
-        The sequences the references are for.
-    n: int
-        Number of references per sequence (all identical). Default is 1.
-    lengths: np.ndarray or None, shape=(N,)
-        Sequence lengths; padding stays all-zero. Default is None (full width).
-    alphabet_size: int
-        Number of letters A. Default is 4.
-
-    Returns
-    -------
-    references: np.ndarray, dtype=float32, shape=(N, n, A, L)
-    """
-    arr, lengths, A = _prepare(codes, lengths, alphabet_size)
-    n = validation.validate_int(n, "n", 1)
-    return _constant(np.full(A, 1.0 / A), arr, lengths, n)
+    """References of 1/A for every letter at every position inside the sequence:
+    :func:`mean_composition` with equal letter frequencies (its parameters and return value,
+    without ``frequencies``)."""
+    A = validation.validate_alphabet_size(alphabet_size)
+    return mean_composition(codes, n, lengths, A, frequencies=np.full(A, 1.0 / A))
 
 
 def mean_composition(codes, n: int = 1, lengths=None, alphabet_size: int = 4,

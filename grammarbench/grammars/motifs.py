@@ -129,6 +129,22 @@ def _read_lines(path) -> list[str]:
         raise InputError(path, "", f"cannot read the motif file: {err}") from None
 
 
+def _header_blocks(path) -> list[tuple[str | None, int, list[tuple[str, int]]]]:
+    """A ``>``-headed motif file (JASPAR, HOMER) as blocks: each header's text (without
+    ``>``; None for rows before the first header), its line number, and its non-empty
+    lines with their line numbers."""
+    blocks: list[tuple[str | None, int, list[tuple[str, int]]]] = []
+    for i, raw in enumerate(_read_lines(path), start=1):
+        line = raw.strip()
+        if line.startswith(">"):
+            blocks.append((line[1:], i, []))
+        elif line:
+            if not blocks:
+                blocks.append((None, 1, []))
+            blocks[-1][2].append((line, i))
+    return blocks
+
+
 def _floats(text: str) -> list[float] | None:
     """The numbers on a line, or None if it is not a line of numbers only."""
     try:
@@ -413,34 +429,20 @@ def read_jaspar(path) -> MotifSet:
     InputError
         The file is missing or a matrix is malformed (the key names the line).
     """
-    lines = _read_lines(path)
     motifs = MotifSet(DNA)
-    header: tuple[str, str, int] | None = None
-    rows: list[tuple[str | None, list[float], int]] = []
-
-    def flush():
-        if header is None and not rows:
-            return
-        name, alias, n = header if header is not None else (Path(path).stem, "", 1)
-        motifs._add(name, _jaspar_block(rows, path, f"line {n}"), [alias], path, f"line {n}")
-
-    for i, raw in enumerate(lines):
-        line = raw.strip()
-        if not line:
-            continue
-        if line.startswith(">"):
-            if header is None and rows:
-                raise InputError(path, f"line {i + 1}", "matrix rows before the first '>' header")
-            flush()
-            tokens = line[1:].split(None, 1)
-            if not tokens:
-                raise InputError(path, f"line {i + 1}", "'>' header without a matrix ID")
-            header = (tokens[0], tokens[1].strip() if len(tokens) > 1 else "", i + 1)
-            rows = []
+    blocks = _header_blocks(path)
+    for header, n, lines in blocks:
+        if header is None:  # one matrix without a header: named after the file
+            if len(blocks) > 1:  # (blamed on the header that follows them)
+                raise InputError(path, f"line {blocks[1][1]}", "matrix rows before the first '>' header")
+            name, alias = Path(path).stem, ""
         else:
-            letter, values = _jaspar_row(line, path, f"line {i + 1}")
-            rows.append((letter, values, i + 1))
-    flush()
+            tokens = header.split(None, 1)
+            if not tokens:
+                raise InputError(path, f"line {n}", "'>' header without a matrix ID")
+            name, alias = tokens[0], tokens[1].strip() if len(tokens) > 1 else ""
+        rows = [(*_jaspar_row(line, path, f"line {i}"), i) for line, i in lines]
+        motifs._add(name, _jaspar_block(rows, path, f"line {n}"), [alias], path, f"line {n}")
     if not motifs:
         raise InputError(path, "", "no matrix in the file")
     return motifs
@@ -471,41 +473,25 @@ def read_homer(path) -> MotifSet:
     InputError
         The file is missing or a matrix is malformed (the key names the line).
     """
-    lines = _read_lines(path)
     motifs = MotifSet(DNA)
-    header: tuple[str, str, int] | None = None
-    rows: list[list[float]] = []
-
-    def flush():
-        if header is not None:
-            name, consensus, n = header
-            if not rows:
-                raise InputError(path, f"line {n}", f"motif {name!r} has no rows")
-            motifs._add(name, _normalise_rows(rows, path, f"line {n}"), [consensus], path,
-                        f"line {n}")
-
-    for i, raw in enumerate(lines):
-        line = raw.strip()
-        if not line:
-            continue
-        if line.startswith(">"):
-            flush()
-            # HOMER separates header fields by tabs; hand-made files sometimes by spaces
-            fields = line[1:].split("\t") if "\t" in line else line[1:].split()
-            consensus = fields[0].strip()
-            name = fields[1].strip() if len(fields) > 1 and fields[1].strip() else consensus
-            if not name:
-                raise InputError(path, f"line {i + 1}", "'>' header without consensus or name")
-            header, rows = (name, consensus, i + 1), []
-        else:
-            if header is None:
-                raise InputError(path, f"line {i + 1}", "matrix rows before the first '>' header")
+    for header, n, lines in _header_blocks(path):
+        if header is None:
+            raise InputError(path, f"line {lines[0][1]}", "matrix rows before the first '>' header")
+        # HOMER separates header fields by tabs; hand-made files sometimes by spaces
+        fields = header.split("\t") if "\t" in header else header.split()
+        consensus = fields[0].strip() if fields else ""
+        name = fields[1].strip() if len(fields) > 1 and fields[1].strip() else consensus
+        if not name:
+            raise InputError(path, f"line {n}", "'>' header without consensus or name")
+        if not lines:
+            raise InputError(path, f"line {n}", f"motif {name!r} has no rows")
+        rows = []
+        for line, i in lines:
             values = _floats(line)
             if values is None or len(values) != 4:
-                raise InputError(path, f"line {i + 1}",
-                                 f"expected 4 probabilities (A C G T), found {line!r}")
+                raise InputError(path, f"line {i}", f"expected 4 probabilities (A C G T), found {line!r}")
             rows.append(values)
-    flush()
+        motifs._add(name, _normalise_rows(rows, path, f"line {n}"), [consensus], path, f"line {n}")
     if not motifs:
         raise InputError(path, "", "no motif in the file")
     return motifs

@@ -52,7 +52,7 @@ import xml.etree.ElementTree as ET
 from pathlib import Path
 from xml.parsers import expat
 
-from grammarbench.sequences.alphabet import DNA, PROTEIN, Alphabet
+from grammarbench.sequences.alphabet import DNA, PROTEIN
 from grammarbench.errors import InputError
 
 _TASKS = {"multi-class classification": "multi-class",
@@ -171,6 +171,13 @@ class _Reader:
         element = self.one(parent, tag, key, required)
         return None if element is None else (element.text or "").strip()
 
+    def unique_id(self, element: ET.Element, key: str, seen, what: str) -> tuple[str, str]:
+        """The element's ``id`` and its key ``key[id]``; an id already in ``seen`` is an error."""
+        eid = self.attr(element, "id", f"{key}.id")
+        if eid in seen:
+            raise self.error(f"{key}[{eid}]", f"{what} id {eid!r} is used twice", element)
+        return eid, f"{key}[{eid}]"
+
     def attr(self, element: ET.Element, name: str, key: str) -> str:
         value = element.get(name)
         if value is None or not value.strip():
@@ -267,10 +274,7 @@ class _Reader:
     def sequence_elements(self, section: ET.Element) -> dict:
         elements: dict = {}
         for se in self.children(section, "sequenceelement", "sequenceelements", minimum=1):
-            sid = self.attr(se, "id", "sequenceelements.sequenceelement.id")
-            key = f"sequenceelements.sequenceelement[{sid}]"
-            if sid in elements:
-                raise self.error(key, f"sequence element id {sid!r} is used twice", se)
+            sid, key = self.unique_id(se, "sequenceelements.sequenceelement", elements, "sequence element")
             self.only(se, ("kmerbased", "matrixbased"), key)
             kinds = list(se)
             if len(kinds) != 1:
@@ -305,10 +309,7 @@ class _Reader:
     def conditions(self, section: ET.Element, elements: dict) -> dict:
         classes: dict = {}
         for condition in self.children(section, "condition", "conditions", minimum=1):
-            cid = self.attr(condition, "id", "conditions.condition.id")
-            key = f"conditions.condition[{cid}]"
-            if cid in classes:
-                raise self.error(key, f"condition id {cid!r} is used twice", condition)
+            cid, key = self.unique_id(condition, "conditions.condition", classes, "condition")
             self.only(condition, ("label", "description", "mode", "grammar"), key)
             label = self.text(condition, "label", key, required=False) or ""
             description = self.text(condition, "description", key, required=False) or ""

@@ -26,6 +26,7 @@ import os
 import re
 import subprocess
 import sys
+import tempfile
 import zipfile
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -335,9 +336,14 @@ def janggu_fasta(name: str, cache=None) -> Path:
     cache.mkdir(parents=True, exist_ok=True)
     wheels = sorted(cache.glob(f"janggu-{JANGGU_VERSION}-*.whl"))
     if not wheels:
-        done = subprocess.run([sys.executable, "-m", "pip", "download", "--no-deps", "--quiet",
-                               "-d", str(cache), f"janggu=={JANGGU_VERSION}"],
-                              capture_output=True, text=True)
+        # into a folder of its own, then renamed into the cache: processes fetching at the
+        # same time (cluster jobs, parallel tests) never see each other's half-written wheel
+        with tempfile.TemporaryDirectory(dir=cache, prefix=".download-") as folder:
+            done = subprocess.run([sys.executable, "-m", "pip", "download", "--no-deps", "--quiet",
+                                   "-d", folder, f"janggu=={JANGGU_VERSION}"],
+                                  capture_output=True, text=True)
+            for wheel in Path(folder).glob(f"janggu-{JANGGU_VERSION}-*.whl"):
+                os.replace(wheel, cache / wheel.name)
         wheels = sorted(cache.glob(f"janggu-{JANGGU_VERSION}-*.whl"))
         if done.returncode or not wheels:
             raise RuntimeError(f"cannot download janggu=={JANGGU_VERSION} from PyPI "
