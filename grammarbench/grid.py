@@ -242,6 +242,20 @@ class Grid:
         rows = [(g, s, n) for g in self.grammars for s in self.seeds for n in self.n_train[g]]
         return pd.DataFrame(rows, columns=["grammar", "seed", "n_train"])
 
+    def family(self, architecture: str) -> str:
+        """The model family of an architecture id: ``gkmsvm`` (gapped k-mer SVM) or ``network``."""
+        return "gkmsvm" if self.architectures[architecture].kind == "gkmsvm" else "network"
+
+    def architectures_of(self, family: str) -> list[str]:
+        """The grid's architecture ids of one model family, in config order."""
+        return [arch for arch in self.architectures if self.family(arch) == family]
+
+    def runs(self, architecture: str) -> tuple:
+        """The attribution runs that explain this architecture (none without attribution)."""
+        if self.attribution is None:
+            return ()
+        return self.attribution.for_family(self.family(architecture)).runs
+
     @property
     def models(self) -> pd.DataFrame:
         rows = [(g, s, n, a, m) for g, s, n in self.datasets.itertuples(index=False)
@@ -439,10 +453,13 @@ def check_disk_space(grid: Grid, source: str | ConfigSources) -> None:
 
 def check_attribution(section: dict, source: str, architectures: dict[str, Architecture],
                       grammars: dict[str, Grammar]) -> AttributionSettings:
-    """Check the ``attribution`` section against every architecture (a GradCAM layer that
-    does not exist, a method that cannot apply to a network) and expand it into runs.
+    """Check the ``attribution`` section against every architecture and expand it into runs,
+    each explaining the architectures of the families its method serves (networks, gapped
+    k-mer SVMs: :mod:`grammarbench.attribution.settings`): a GradCAM layer that does not
+    exist, a method asked for a family it cannot explain or applying to no architecture of
+    the grid is an :class:`InputError` naming the method's key (and the architecture file).
 
-    Each architecture is built once, untrained, for the first grammar: its layer names and
+    Each network is built once, untrained, for the first grammar: its layer names and
     kinds do not depend on the grammar's length or classes.
     """
     from grammarbench.attribution.registry import model_layers
@@ -451,17 +468,14 @@ def check_attribution(section: dict, source: str, architectures: dict[str, Archi
     from grammarbench.models.networks import build_model
 
     grammar = next(iter(grammars.values()))
-    checked = None
+    models = {}
     for arch in architectures.values():
-        resolved = resolve(arch, length=grammar.max_length, letters=grammar.alphabet.letters,
-                           alphabet=grammar.alphabet.name, classes=grammar.class_names,
-                           task=grammar.task)
         if arch.kind == "gkmsvm":
             from grammarbench.models.gkmsvm.module import LAYERS as layers   # no torch model to build
         else:
+            resolved = resolve(arch, length=grammar.max_length, letters=grammar.alphabet.letters,
+                               alphabet=grammar.alphabet.name, classes=grammar.class_names,
+                               task=grammar.task)
             layers = model_layers(build_model(resolved))
-        try:
-            checked = validate_attribution_config(section, source, layers)
-        except InputError as err:
-            raise InputError(err.source, err.key, f"{err.problem} [architecture {arch.source}]") from None
-    return checked
+        models[arch.source] = layers
+    return validate_attribution_config(section, source, models=models)

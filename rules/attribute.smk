@@ -1,7 +1,7 @@
-# Stage 3: attribute every trained model's predictions with every configured attribution run (method ×
-# reference), on the GPU when the job may use one, then score each map against the
-# simulated ground truth. One job per model, not per run: it keeps paper-scale grids to a
-# DAG Snakemake builds in seconds.
+# Stage 3: attribute every trained model's predictions with the configured attribution runs
+# (method × reference) of its model family, a network on the GPU when the job may use one,
+# then score each map against the simulated ground truth. One job per model, not per run:
+# it keeps paper-scale grids to a DAG Snakemake builds in seconds.
 
 
 rule attribute:
@@ -16,6 +16,8 @@ rule attribute:
         f"logs/attribute/{MODEL}.log",
     benchmark:
         f"{RUNTIME}/attribute/{MODEL}.tsv"
+    wildcard_constraints:
+        architecture=NETWORKS,
     conda:
         "../envs/torch.yaml"
     threads: config["attribution"]["threads"]
@@ -24,10 +26,22 @@ rule attribute:
         mem_mb=4000,
         runtime=120,
     params:
-        attribution=GRID.attribution.to_dict() if GRID.attribution else {},
+        attribution=attribution_settings("network"),
         device=config["attribution"]["device"],
     script:
         "../scripts/attribute.py"
+
+
+# A gapped k-mer SVM: its family's runs (GkmExplain, ISM, ...) on CPUs, asking for no GPU.
+use rule attribute as attribute_gkmsvm with:
+    wildcard_constraints:
+        architecture=GKMSVMS,
+    resources:
+        mem_mb=4000,
+        runtime=120,
+    params:
+        attribution=attribution_settings("gkmsvm"),
+        device="cpu",
 
 
 rule score:
@@ -46,7 +60,7 @@ rule score:
         mem_mb=4000,
         runtime=60,
     params:
-        runs=[run.name for run in GRID.attribution.runs] if GRID.attribution else [],
+        runs=run_names,
         metrics=GRID.attribution.metrics if GRID.attribution else {},
     script:
         "../scripts/score.py"

@@ -98,6 +98,23 @@ wildcard_constraints:
     run=_alternatives(DISCOVERY_RUNS) or "(?!)",
 
 
+# The grid's architectures by model family: networks train and are explained on the GPU
+# when there is one (rules train, attribute), gapped k-mer SVMs on CPUs (train_gkmsvm,
+# attribute_gkmsvm: the same jobs, with no GPU to ask for).
+NETWORKS = _alternatives(GRID.architectures_of("network")) or "(?!)"
+GKMSVMS = _alternatives(GRID.architectures_of("gkmsvm")) or "(?!)"
+
+
+def attribution_settings(family):
+    """The attribution runs that explain models of one family, as the attribute rule's params."""
+    return GRID.attribution.for_family(family).to_dict() if GRID.attribution else {}
+
+
+def run_names(wildcards):
+    """The names of the attribution runs that explain this model (its family's)."""
+    return RUNS[wildcards.architecture]
+
+
 # ---- paths
 
 
@@ -217,15 +234,18 @@ PREDICTIVE_JOBS = [
 TRAINING_JOBS = [
     (point, f"{MODELS}/{MODEL.format(**point)}/history.tsv") for point in MODEL_POINTS
 ]
+# The runs that explain each architecture (those of its model family), by name.
+RUNS = {arch: [run.name for run in GRID.runs(arch)] for arch in GRID.architectures}
 RECOVERY_JOBS = [
-    ({**point, "run": run.name}, f"{RECOVERY}/{MODEL.format(**point)}.tsv")
+    ({**point, "run": run}, f"{RECOVERY}/{MODEL.format(**point)}.tsv")
     for point in MODEL_POINTS
-    for run in (GRID.attribution.runs if GRID.attribution else [])
+    for run in RUNS[point["architecture"]]
 ]
 DISCOVERY_JOBS = [
     ({**point, "run": run}, f"{DISCOVERY}/{MODEL.format(**point)}/{run}.scores.tsv")
     for point in MODEL_POINTS
     for run in DISCOVERY_RUNS
+    if run in RUNS[point["architecture"]]
 ]
 # The tables of the stages that ran (the runtime table follows them).
 STAGE_TABLES = (
@@ -237,7 +257,7 @@ RUNTIME_JOBS = [
     ({"rule": rule, **point}, f"{RUNTIME}/{rule}/{MODEL.format(**point)}.tsv")
     for point in MODEL_POINTS
     for rule in ["train", "evaluate"]
-    + (["attribute", "score"] if GRID.attribution else [])
+    + (["attribute", "score"] if RUNS[point["architecture"]] else [])
 ] + [
     (
         {"rule": "discover", **point, "run": run},
@@ -245,6 +265,7 @@ RUNTIME_JOBS = [
     )
     for point in MODEL_POINTS
     for run in DISCOVERY_RUNS
+    if run in RUNS[point["architecture"]]
 ]
 # Table name -> its (keys, per-job file) pairs: the `aggregate` rule's jobs.
 TABLE_JOBS = {
@@ -287,12 +308,13 @@ def table_caption(wildcards):
     return _caption(TABLE_REPORT[wildcards.table][1])
 
 
-def tracks_model():
+def tracks_model(run=None):
     """The model whose attribution tracks the report shows: the largest training set of
-    the first grammar, seed, architecture and model seed."""
-    point = dict(MODEL_POINTS[0])
-    point["n_train"] = max(GRID.n_train[point["grammar"]])
-    return point
+    the first grammar, seed, architecture that ``run`` explains (default: the first
+    attribution run) and model seed."""
+    run = GRID.attribution.runs[0].name if run is None else run
+    point = next(p for p in MODEL_POINTS if run in RUNS[p["architecture"]])
+    return {**point, "n_train": max(GRID.n_train[point["grammar"]])}
 
 
 def figure_inputs(wildcards):
@@ -310,8 +332,8 @@ def figure_inputs(wildcards):
         paths["split"] = (
             f"{DATASETS}/{model['grammar']}/seed{model['seed']}/heldout/test"
         )
-    if "patterns" in needed:  # the first discovery run of the tracks' model
-        model = tracks_model()
+    if "patterns" in needed:  # the first discovery run, on the first model it explains
+        model = tracks_model(DISCOVERY_RUNS[0])
         stem = f"{DISCOVERY}/{MODEL.format(**model)}/{DISCOVERY_RUNS[0]}"
         paths["patterns"] = f"{stem}.json"
         paths["matches"] = f"{stem}.matches.tsv"

@@ -1,6 +1,7 @@
-# Stage 2: train every architecture at every grid point (on the GPU when the job may use
-# one), evaluate it on the validation and test splits, and score the grammar's own
-# classifier (the oracle) on the same splits: the ceiling beside every model.
+# Stage 2: train every architecture at every grid point (a network on the GPU when the job
+# may use one, a gapped k-mer SVM on CPUs), evaluate it on the validation and test splits,
+# and score the grammar's own classifier (the oracle) on the same splits: the ceiling beside
+# every model.
 
 
 rule train:
@@ -17,6 +18,8 @@ rule train:
         f"logs/train/{MODEL}.log",
     benchmark:
         f"{RUNTIME}/train/{MODEL}.tsv"
+    wildcard_constraints:
+        architecture=NETWORKS,
     conda:
         "../envs/torch.yaml"
     threads: config["train"]["threads"]
@@ -30,6 +33,20 @@ rule train:
         mixed_precision=config["train"]["mixed_precision"],
     script:
         "../scripts/train.py"
+
+
+# A gapped k-mer SVM: the same job on CPUs (numba kernels, libsvm), asking for no GPU. Its
+# kernel tier holds two N x N float64 matrices while it trains (3.2 GB each at 20,000).
+use rule train as train_gkmsvm with:
+    wildcard_constraints:
+        architecture=GKMSVMS,
+    resources:
+        mem_mb=8000,
+        runtime=120,
+    params:
+        overrides=TRAIN_OVERRIDES,
+        device="cpu",
+        mixed_precision=False,
 
 
 rule evaluate:

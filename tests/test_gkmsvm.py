@@ -251,13 +251,28 @@ def test_auto_tier_and_multilabel():
 
 
 #: How far below the oracle's test AUROC LS-GKM's model stays on one-motif at 2,000 training
-#: examples. Measured (test AUROC, 1,000 test sequences, oracle 0.9967): esttrunc l=10 k=6
-#: d=3 0.9696 (C=1) and 0.9696 (C=10); l=11 k=7 d=3 0.9733; l=12 k=8 d=3 0.9725; wgkm
-#: l=10 k=6 d=3 0.9489; gkmrbf γ=2 C=10 0.9652; gkm l=12 k=6 d=4 0.9771 (C=1). Predictions
-#: equal LS-GKM's own (see the last test), so the gap is the method's, not this code's: the
-#: issue's 0.02 is not reached by LS-GKM's defaults at this size. With the simulator's exact
-#: per-class blocks (issue 10) the same seed measures 0.9628 against 0.9980 (gap 0.035); the
-#: bound leaves one standard error of a 1,000-sequence AUROC (about 0.005) above that.
+#: examples: the issue asks for 0.02, which the method does not reach on this grammar (the
+#: predictions equal LS-GKM's own, see the last test, so the gap is the method's, not this
+#: code's). Measured on this seed (1,000 test sequences, oracle 0.9980; validation 1,000):
+#:   esttrunc l=10 k=6 d=3 (the default): test 0.9628 at C=1; C=3..100 0.9620 (the same
+#:     model), C=0.3 0.9613, C<=0.1 0.9541 (every alpha at C: the class-mean classifier).
+#:     Validation picks C=1 (0.9680), so choosing C on it changes nothing.
+#:   gkmrbf (same kernel) gamma 1, 2, 5, 10, 20: 0.9641, 0.9640, 0.9566, 0.9532, 0.9520.
+#:   gkm l=12 k=6 d=4: 0.9723 (C=1), gkm-rbf gamma=2 0.9729; four times the kernel cost.
+#:   linear tier (explicit gkm counts) l=10 k=6: 0.9621; l=10 k=5: 0.9588.
+#:   class_weight: the classes are balanced, so "balanced" is the same SVM.
+#:   learning curve (train on the first n of train + validation): esttrunc 0.9285, 0.9464,
+#:     0.9628, 0.9689 and gkm l=12 0.9436, 0.9594, 0.9723, 0.9765 at n = 500, 1,000, 2,000,
+#:     3,000: the gap closes by about 0.005 per 1,000 examples there.
+#: Why: the normalised kernel between two different sequences is 0.041 +- 0.010 against 1 on
+#: the diagonal (esttrunc l=10), so each sequence's own gapped k-mers act as a fixed ridge
+#: (every C >= 1 gives the same separating SVM; taking 0.5 to 0.9 off the diagonal, a weaker
+#: ridge, lowers the test AUROC to 0.909-0.963) and the motif's share of the kernel is small:
+#: two CTCF (MA0139.1) instances drawn from its matrix differ at 8.0 of its 19 positions on
+#: average, about 4 per 10-letter window, more than d=3 mismatches, so few motif windows of two
+#: positives count as shared; the oracle reads the matrix itself. Earlier data (before the
+#: simulator's exact per-class blocks, issue 10) measured 0.9696 against 0.9967. The bound
+#: leaves one standard error of a 1,000-sequence AUROC (about 0.005) above the 0.035 gap.
 ORACLE_GAP_AT_2000 = 0.04
 
 
@@ -485,3 +500,51 @@ def test_without_key_tables_the_pairwise_path_gives_the_same(monkeypatch):
     assert not model.uses_tables
     np.testing.assert_allclose(model.decision_function(test), decision, rtol=1e-9, atol=1e-10)
     np.testing.assert_allclose(position_scores(model, test, target), scores, rtol=1e-9, atol=1e-12)
+
+
+def test_attribution_runs_are_resolved_per_model_family():
+    """A grid of networks and gkm-SVMs: each run explains the families its method serves,
+    ``families:`` restricts it, and what applies to no model (or is asked for a family it
+    cannot explain, or one the grid lacks) is one InputError naming the key."""
+    from grammarbench.attribution import validate_attribution_config
+    from grammarbench.errors import InputError
+    from grammarbench.models.gkmsvm.module import LAYERS
+
+    network = {"conv": "Conv1d", "relu": "ReLU", "dense": "Linear"}
+    mixed = {"cnn.yaml": network, "gkmsvm.yaml": LAYERS}
+
+    def families(methods, models=mixed):
+        settings = validate_attribution_config({"methods": methods}, "c.yaml", models=models)
+        return {run.name: run.families for run in settings.runs}
+
+    assert families(["saliency", "gkmexplain", "ism", "occlusion"]) == {
+        "saliency": ("network",), "gkmexplain": ("gkmsvm",), "ism": ("network", "gkmsvm"),
+        "occlusion": ("network", "gkmsvm")}
+    assert families({"ism": {"families": "gkmsvm"}, "sis": {"families": ["network"]}}) == {
+        "ism": ("gkmsvm",), "sis": ("network",)}
+    assert families(["ism"], {"cnn.yaml": network}) == {"ism": ("network",)}   # only the grid's
+    settings = validate_attribution_config({"methods": ["saliency", "gkmexplain", "ism"]}, "c.yaml",
+                                           models=mixed)
+    assert [r.name for r in settings.for_family("gkmsvm").runs] == ["gkmexplain", "ism"]
+    assert [r.name for r in settings.for_family("network").runs] == ["saliency", "ism"]
+    assert settings.from_dict(settings.to_dict()) == settings
+    cases = [
+        (["gkmexplain"], {"cnn.yaml": network},
+         r"^c.yaml: attribution.methods\[0\]: applies to no model of the grid \(its models: network\): "
+         r"method 'gkmexplain' explains gapped k-mer SVMs only"),
+        (["saliency"], {"gkmsvm.yaml": LAYERS},
+         r"^c.yaml: attribution.methods\[0\]: applies to no model .*cannot apply to a gapped k-mer SVM"),
+        ({"saliency": {"families": ["network", "gkmsvm"]}}, mixed,
+         r"^c.yaml: attribution.methods.saliency.families: method 'saliency' cannot apply to a gapped"),
+        ({"gkmexplain": {"families": "network"}}, mixed,
+         r"^c.yaml: attribution.methods.gkmexplain.families: .*gapped k-mer SVMs only, not networks"),
+        ({"ism": {"families": "gkmsvm"}}, {"cnn.yaml": network},
+         r"^c.yaml: attribution.methods.ism.families: asks for family 'gkmsvm', and no architecture"),
+        ({"ism": {"families": "svm"}}, mixed, r"^c.yaml: attribution.methods.ism.families: unknown model family"),
+        ({"ism": {"families": []}}, mixed, r"^c.yaml: attribution.methods.ism.families: must be a family"),
+        ({"gradcam": {"layer": "dense"}}, mixed,
+         r"^c.yaml: attribution.methods.gradcam.layer: 'dense' is a Linear.* \[architecture cnn.yaml\]$"),
+    ]
+    for methods, models, message in cases:
+        with pytest.raises(InputError, match=message):
+            validate_attribution_config({"methods": methods}, "c.yaml", models=models)

@@ -42,6 +42,8 @@ PROFILE = REPO / "profiles" / "slurm"
 START = REPO / "tests" / "slurm" / "start.sh"
 STOP = REPO / "tests" / "slurm" / "stop.sh"
 TINY_CONFIG = REPO / "tests" / "configs" / "tiny" / "config.yaml"
+# A network and a gapped k-mer SVM in one grid.
+MIXED_CONFIG = REPO / "tests" / "configs" / "mixed" / "config.yaml"
 SNAKEMAKE = [sys.executable, "-m", "snakemake"]
 CLUSTER_NAME = "grammarbench"  # tests/slurm/slurm.conf.template
 
@@ -599,16 +601,18 @@ def test_slurm_profile_settings():
     assert list(profile["default-resources"])[:2] == ["slurm_partition", "slurm_account"]
     for rule in ("train", "attribute"):
         assert profile["set-resources"][rule]["gpu"] == 1
+    for rule in ("train_gkmsvm", "attribute_gkmsvm"):  # gapped k-mer SVMs: CPUs only
+        assert "gpu" not in profile["set-resources"][rule] and "gres" not in profile["set-resources"][rule]
     pinned = re.search(
         r"snakemake-executor-plugin-slurm==([\d.]+)", (REPO / "pyproject.toml").read_text()
     )
     assert pinned and pinned[1] in (PROFILE / "config.yaml").read_text()
 
 
-def _dry_run_jobs(cwd: Path, *args) -> list[dict]:
+def _dry_run_jobs(cwd: Path, *args, config: Path = TINY_CONFIG) -> list[dict]:
     """Each job of a dry run: rule, threads and resources as Snakemake would submit them."""
     proc = run_snakemake(
-        ["--snakefile", REPO / "Snakefile", "--configfile", TINY_CONFIG, "-n", *args],
+        ["--snakefile", REPO / "Snakefile", "--configfile", config, "-n", *args],
         cwd=cwd,
         timeout=180,
     )
@@ -659,6 +663,33 @@ def test_slurm_profile_sizes_every_job_of_the_workflow(tmp_path):
             assert res.get("gpu") == "1", job
         else:
             assert res.get("gpu", "0") == "0", f"{rule} would ask SLURM for a GPU"
+
+
+@pytest.mark.slow
+def test_slurm_profile_asks_no_gpu_for_gapped_kmer_svms(tmp_path):
+    """A grid of a network and a gkm-SVM: the network's train and attribute jobs ask for a
+    GPU, the SVM's (rules train_gkmsvm, attribute_gkmsvm) for none, with the profile's sizes."""
+    profile = load_profile("slurm")
+    jobs = _dry_run_jobs(
+        tmp_path, "--profile", PROFILE, "--workflow-profile", "none", "--cores", "1024",
+        config=MIXED_CONFIG,
+    )
+    remote = [j for j in jobs if not j["local"]]
+    by_rule = {}
+    for job in remote:
+        by_rule.setdefault(job["rule"], []).append(job)
+    for rule in ("train", "attribute", "train_gkmsvm", "attribute_gkmsvm"):
+        assert len(by_rule.get(rule, [])) == 1, (rule, sorted(by_rule))
+    for job in remote:
+        rule, res = job["rule"], job["resources"]
+        wanted = {**profile["default-resources"], **profile["set-resources"].get(rule, {})}
+        for key in ("mem_mb", "runtime"):
+            assert int(res[key]) == eval(str(wanted[key]), {"attempt": 1}), (rule, key, res)
+        if rule in ("train", "attribute"):
+            assert res.get("gpu") == "1", job
+        else:
+            assert res.get("gpu", "0") == "0", f"{rule} would ask SLURM for a GPU"
+    assert by_rule["train_gkmsvm"][0]["threads"] == profile["set-threads"]["train_gkmsvm"]
 
 
 @pytest.mark.slow

@@ -45,6 +45,7 @@ TINY_COMPONENTS = {"simulate": 3, "gpu": 3, "cpu": 4, "report": 100}
 COMPONENT_RULES = {
     "simulate": ("grammar_elements", "simulate_heldout", "simulate_train"),
     "gpu": ("train",),
+    "gkmsvm": ("train_gkmsvm",),
     "cpu": ("evaluate", "oracle", "score"),
 }
 
@@ -99,6 +100,8 @@ def test_profile_packs_the_rules_the_issue_names():
     for rule in ("simulate_train", "simulate_heldout"):
         assert groups[rule] == "simulate"
     assert groups["train"] == groups["attribute"] == "gpu"
+    # gapped k-mer SVMs pack apart: a submission of theirs asks for no GPU
+    assert groups["train_gkmsvm"] == groups["attribute_gkmsvm"] == "gkmsvm"
     for rule in ("evaluate", "oracle", "score"):
         assert groups[rule] == "cpu"
     assert set(profile["group-components"]) == set(groups.values())
@@ -134,6 +137,25 @@ def test_packed_group_resources_are_computed_from_their_jobs():
             assert got["gpu"] == 1
     # the same GPU time either way: packing shares GPUs in time, it does not add any
     assert summary["after_gpu_h"] == pytest.approx(summary["before_gpu_h"])
+
+
+@pytest.mark.slow
+def test_gapped_kmer_svm_submissions_ask_for_no_gpu():
+    """A grid of a network and a gkm-SVM: the SVM's train and attribute jobs are packed in
+    submissions of their own, which ask for CPUs and no GPU."""
+    sys.path.insert(0, str(REPO / "bench"))
+    try:
+        import slurm_submissions as bench
+    finally:
+        sys.path.pop(0)
+    planned = bench.plan(str(base.MIXED_CONFIG), str(PROFILE), [])
+    constraints = planned["dag"].workflow.global_resources
+    rules = {group.groupid: {job.rule.name for job in group.jobs} for group in planned["groups"]}
+    assert rules["gkmsvm"] == {"train_gkmsvm", "attribute_gkmsvm"}
+    assert rules["gpu"] == {"train", "attribute"}
+    for group in planned["groups"]:
+        got = bench.group_resources(group, constraints)
+        assert got.get("gpu", 0) == (1 if group.groupid == "gpu" else 0), group
 
 
 @pytest.mark.slow

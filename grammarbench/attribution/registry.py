@@ -14,8 +14,13 @@ import torch
 
 from grammarbench.attribution import methods as m
 
-__all__ = ["Method", "METHODS", "get_method", "check_applicable", "model_layers", "at_least", "number",
-           "one_of", "boolean", "layer_name"]
+__all__ = ["Method", "METHODS", "FAMILIES", "get_method", "check_applicable", "model_layers", "model_family",
+           "family_problem", "at_least", "number", "one_of", "boolean", "layer_name"]
+
+#: The model families of the grid, each served by its own attribution methods: neural
+#: networks (any architecture with ``layers`` or a ``module``) and gapped k-mer SVMs
+#: (architecture kind ``gkmsvm``).
+FAMILIES = ("network", "gkmsvm")
 
 
 # ---------------------------------------------------------------------------------------
@@ -99,6 +104,9 @@ class Method:
         ``rows(options, n_references, L)``: model rows per example, for batching.
     uses_captum: str
         What Captum provides ("" if custom).
+    families: tuple of str
+        The model families (:data:`FAMILIES`) it can explain: gradient methods networks
+        only, GkmExplain gapped k-mer SVMs only, methods that only call the model both.
     """
 
     name: str
@@ -112,7 +120,11 @@ class Method:
     options: dict = field(default_factory=dict)
     rows: Callable = lambda opts, n, L: 1
     uses_captum: str = ""
+    families: tuple[str, ...] = ("network",)
 
+
+#: Families of a method that only calls the model (no gradient, no layer).
+_ANY_MODEL = ("network", "gkmsvm")
 
 METHODS: dict[str, Method] = {
     "saliency": Method("saliency", m.saliency, "Saliency", hypothetical=True,
@@ -151,15 +163,15 @@ METHODS: dict[str, Method] = {
     "occlusion": Method("occlusion", m.occlusion, "Occlusion", reference="zeros",
                         options={"window": (5, at_least(1)), "stride": (1, at_least(1))},
                         rows=lambda o, n, L: n * max(1, L // o["stride"]),
-                        uses_captum="Occlusion"),
+                        uses_captum="Occlusion", families=_ANY_MODEL),
     "ism": Method("ism", m.ism, "In-silico mutagenesis", hypothetical=True,
-                  options={"fast": (True, boolean)}, rows=lambda o, n, L: 3 * L),
-    "gkmexplain": Method("gkmexplain", m.gkmexplain, "GkmExplain", completeness=True),
+                  options={"fast": (True, boolean)}, rows=lambda o, n, L: 3 * L, families=_ANY_MODEL),
+    "gkmexplain": Method("gkmexplain", m.gkmexplain, "GkmExplain", completeness=True, families=("gkmsvm",)),
     "sis": Method("sis", m.sis, "Sufficient input subsets", reference="uniform",
                   options={"threshold": (0.9, number(0.0)),
                            "output": ("softmax", one_of("softmax", "sigmoid", "logit")),
                            "max_sis": (5, at_least(1))},
-                  rows=lambda o, n, L: L),
+                  rows=lambda o, n, L: L, families=_ANY_MODEL),
 }
 
 
@@ -186,8 +198,28 @@ def model_layers(model: torch.nn.Module) -> dict[str, str]:
     return {name: type(mod).__name__ for name, mod in model.named_modules() if name}
 
 
-#: Methods that only call the model (no gradient): what applies to a gapped k-mer SVM.
-MODEL_AGNOSTIC = ("gkmexplain", "ism", "occlusion", "sis")
+#: The methods that apply to a gapped k-mer SVM: GkmExplain and those that only call the model.
+MODEL_AGNOSTIC = tuple(name for name, method in METHODS.items() if "gkmsvm" in method.families)
+
+
+def family_problem(method: str, family: str) -> str | None:
+    """Why ``method`` cannot explain a model of ``family`` (:data:`FAMILIES`); None if it can."""
+    if family in get_method(method).families:
+        return None
+    if family == "gkmsvm":
+        return (f"method {method!r} cannot apply to a gapped k-mer SVM: it has no gradient; "
+                f"use {', '.join(MODEL_AGNOSTIC)}")
+    served = ", ".join(n for n, m in METHODS.items() if family in m.families)
+    return f"method {method!r} explains gapped k-mer SVMs only, not networks: use {served}"
+
+
+def model_family(layers: dict[str, str] | list[str] | torch.nn.Module) -> str:
+    """The family (:data:`FAMILIES`) of a model given as in :func:`check_applicable`: a gapped
+    k-mer SVM reports the layer ``GappedKmerKernel``, anything else is a network."""
+    if isinstance(layers, torch.nn.Module):
+        layers = model_layers(layers)
+    kinds = layers.values() if isinstance(layers, dict) else ()
+    return "gkmsvm" if "GappedKmerKernel" in kinds else "network"
 
 
 def check_applicable(method: str, layers: dict[str, str] | list[str] | torch.nn.Module,
@@ -213,13 +245,12 @@ def check_applicable(method: str, layers: dict[str, str] | list[str] | torch.nn.
         types = None
     settings = settings or {}
     known_types = any(layers.values())
-    gapped_kmer_svm = "GappedKmerKernel" in layers.values()
-    if gapped_kmer_svm and method not in MODEL_AGNOSTIC:
-        raise ValueError(f"method {method!r} cannot apply to a gapped k-mer SVM: it has no gradient; "
-                         f"use {', '.join(MODEL_AGNOSTIC)}")
-    if method == "gkmexplain" and known_types and not gapped_kmer_svm:
-        raise ValueError("method 'gkmexplain' explains gapped k-mer SVMs only; this architecture is a "
-                         "network: use another method")
+    family = model_family(layers)
+    # A list of names says nothing of the kinds: only a gapped k-mer SVM is told apart then.
+    if known_types or family == "gkmsvm":
+        problem = family_problem(method, family)
+        if problem:
+            raise ValueError(problem)
     recurrent_names = {c.__name__ for c in _RECURRENT} | {"LSTM", "GRU", "RNN"}
     if method == "gradcam":
         layer = settings.get("layer")

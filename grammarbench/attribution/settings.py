@@ -33,16 +33,26 @@ The section::
 ``methods`` may also be a list, whose items are a method name or a mapping with
 ``method:`` (and an optional unique ``name:``), to run one method with several
 settings. A method's settings are ``reference`` (one name) or ``references`` (a list;
-one run each), ``n_references``, ``hypothetical``, ``correction`` and the method's
-options (:data:`grammarbench.attribution.METHODS`).
+one run each), ``n_references``, ``hypothetical``, ``correction``, ``families`` and the
+method's options (:data:`grammarbench.attribution.METHODS`).
+
+Model families. A grid may mix neural networks with gapped k-mer SVMs
+(:data:`~grammarbench.attribution.registry.FAMILIES`: ``network``, ``gkmsvm``), and each
+method explains the families it can: gradient methods networks, ``gkmexplain`` gapped
+k-mer SVMs, methods that only call the model (``ism``, ``occlusion``, ``sis``) both. A
+run explains every model of the grid whose family its method serves; ``families:`` (one
+name or a list) restricts it to those families, e.g. ``ism: {families: [network]}``. The
+check stops with one line when a method applies to no model of the grid, or ``families``
+names a family the method cannot explain or the grid does not have.
 """
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 
 from grammarbench.attribution import references as refs_mod
-from grammarbench.attribution.registry import METHODS, at_least, boolean, check_applicable, get_method
+from grammarbench.attribution.registry import (FAMILIES, METHODS, at_least, boolean, check_applicable,
+                                               family_problem, get_method, model_family)
 from grammarbench.errors import InputError
 
 __all__ = ["MethodSettings", "method_settings", "AttributionRun", "AttributionSettings", "validate_attribution_config",
@@ -174,10 +184,12 @@ def _checked(name, check, value):
 
 @dataclass(frozen=True)
 class AttributionRun:
-    """A named method setting: one ``<name>.npz`` per model."""
+    """A named method setting: one ``<name>.npz`` per model of its ``families``."""
 
     name: str
     settings: MethodSettings
+    #: The model families (:data:`~grammarbench.attribution.registry.FAMILIES`) it explains.
+    families: tuple[str, ...] = FAMILIES
 
     @property
     def method(self) -> str:
@@ -219,8 +231,15 @@ class AttributionSettings:
     @classmethod
     def from_dict(cls, data: dict) -> "AttributionSettings":
         """The object :meth:`to_dict` wrote (already checked: nothing is checked again)."""
-        runs = tuple(AttributionRun(r["name"], MethodSettings(**r["settings"])) for r in data["runs"])
+        runs = tuple(AttributionRun(r["name"], MethodSettings(**r["settings"]),
+                                    tuple(r.get("families", FAMILIES))) for r in data["runs"])
         return cls(**{**data, "runs": runs})
+
+    def for_family(self, family: str) -> "AttributionSettings":
+        """The same settings with only the runs that explain models of ``family``."""
+        if family not in FAMILIES:
+            raise ValueError(f"family must be one of {', '.join(FAMILIES)}; got {family!r}")
+        return replace(self, runs=tuple(run for run in self.runs if family in run.families))
 
 
 _DEFAULTS = {name: f.default for name, f in AttributionSettings.__dataclass_fields__.items()
@@ -235,7 +254,9 @@ def _positive_int(value, source, key, minimum=1):
 
 def validate_attribution_config(cfg: dict, source: str,
                                 model_layers: list[str] | dict[str, str] | None = None,
-                                prefix: str = "attribution") -> AttributionSettings:
+                                prefix: str = "attribution",
+                                models: dict[str, list[str] | dict[str, str]] | None = None
+                                ) -> AttributionSettings:
     """Check the ``attribution`` config section and expand it into runs.
 
     Parameters
@@ -251,22 +272,41 @@ def validate_attribution_config(cfg: dict, source: str,
         DeepLIFT cannot apply to recurrent layers). None skips those checks.
     prefix: str
         Dotted key of the section in the file, for messages. Default ``attribution``.
+    models: dict of str to layers, or None
+        The models of a grid, each as ``model_layers`` (label, e.g. the architecture
+        file -> layers), instead of one ``model_layers``: each run is checked against the
+        models of the families it explains (module docstring). None (and no
+        ``model_layers``): every run keeps its method's families, unchecked.
 
     Returns
     -------
     settings: AttributionSettings
         Its ``runs`` one per (method settings, reference), with unique names (``method``,
-        or ``method-reference`` when a method lists several references).
+        or ``method-reference`` when a method lists several references), each with the
+        families of the given models it explains.
 
     Raises
     ------
     grammarbench.errors.InputError
         ``<source>: <key>: <problem>`` for an unknown method, reference or option, a bad
-        value, a GradCAM layer that does not exist, or a method that cannot apply to the
-        architecture.
+        value, a GradCAM layer that does not exist, a method that cannot apply to an
+        architecture it is asked for, or one that applies to none of the models.
     """
     if not isinstance(cfg, dict):
         raise InputError(source, prefix, f"must be a mapping; got {type(cfg).__name__}")
+    if model_layers is not None and models is not None:
+        raise ValueError("give model_layers (one model) or models (a grid's), not both")
+    if model_layers is not None:
+        models = {"": model_layers}
+    # family -> [(label, layers)] of the models given (None: nothing to check against)
+    by_family = None
+    if models is not None:
+        by_family = {}
+        for label, layers in models.items():
+            # Module names alone (no class names) do not tell the family: check against both.
+            typed = isinstance(layers, dict) and any(layers.values())
+            for family in (model_family(layers),) if typed else FAMILIES:
+                by_family.setdefault(family, []).append((label, layers))
     unknown = set(cfg) - _TOP_KEYS
     if unknown:
         raise InputError(source, f"{prefix}.{sorted(unknown)[0]}",
@@ -289,6 +329,11 @@ def validate_attribution_config(cfg: dict, source: str,
             raise InputError(source, method_key,
                              f"unknown method {method!r}; known: {', '.join(METHODS)}")
         settings = dict(settings or {})
+        families = _families(settings.pop("families", None), method, by_family, source, f"{key}.families")
+        if by_family is not None and not families:
+            why = family_problem(method, sorted(by_family)[0]) if by_family else "there are no models"
+            raise InputError(source, key, f"applies to no model of the grid (its models: "
+                             f"{' and '.join(sorted(by_family)) or 'none'}): {why}")
         if "reference" in settings and "references" in settings:
             raise InputError(source, f"{key}.references",
                              "give either reference or references, not both")
@@ -312,14 +357,16 @@ def validate_attribution_config(cfg: dict, source: str,
                 if field == "reference":
                     field = rkey.rsplit(".", 1)[1]
                 raise InputError(source, f"{key}.{field}" if field else key, problem) from None
-            if model_layers is not None:
-                try:
-                    check_applicable(method, model_layers, resolved.options)
-                except ValueError as err:
-                    field, _, problem = str(err).partition(": ")
-                    if field == "layer" and problem:
-                        raise InputError(source, f"{key}.layer", problem) from None
-                    raise InputError(source, key, str(err)) from None
+            for family in families if by_family is not None else ():
+                for label, layers in by_family[family]:
+                    try:
+                        check_applicable(method, layers, resolved.options)
+                    except ValueError as err:
+                        where = f" [architecture {label}]" if label else ""
+                        field, _, problem = str(err).partition(": ")
+                        if field == "layer" and problem:
+                            raise InputError(source, f"{key}.layer", problem + where) from None
+                        raise InputError(source, key, str(err) + where) from None
             label = name or method
             if len(references) > 1:
                 label = f"{label}-{resolved.reference}"
@@ -327,8 +374,30 @@ def validate_attribution_config(cfg: dict, source: str,
                 raise InputError(source, key, f"run name {label!r} is used twice; give "
                                  "each setting of a method its own name:")
             names.add(label)
-            runs.append(AttributionRun(label, resolved))
+            runs.append(AttributionRun(label, resolved, families))
     return AttributionSettings(runs=tuple(runs), **out)
+
+
+def _families(given, method: str, by_family: dict | None, source: str, key: str) -> tuple[str, ...]:
+    """The families a run explains: those asked for (``families:``, checked), else every
+    family of its method; only the families of the given models (when given)."""
+    served = get_method(method).families
+    if given is None:
+        wanted = served
+    else:
+        wanted = [given] if isinstance(given, str) else given
+        if not isinstance(wanted, list) or not wanted or not all(isinstance(f, str) for f in wanted):
+            raise InputError(source, key, f"must be a family or a list of families ({', '.join(FAMILIES)})")
+        for family in wanted:
+            if family not in FAMILIES:
+                raise InputError(source, key, f"unknown model family {family!r}; families: {', '.join(FAMILIES)}")
+            problem = family_problem(method, family)
+            if problem:
+                raise InputError(source, key, problem)
+            if by_family is not None and family not in by_family:
+                raise InputError(source, key, f"asks for family {family!r}, and no architecture of the grid "
+                                 f"is one (its models: {' and '.join(sorted(by_family)) or 'none'})")
+    return tuple(f for f in FAMILIES if f in wanted and (by_family is None or f in by_family))
 
 
 def has_reference_sweep(runs) -> bool:
