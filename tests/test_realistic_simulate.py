@@ -137,6 +137,27 @@ def test_windows_match_the_genome(grammar, genome):
         assert "".join("ACGT"[c] for c in windows.codes[row]) == expected
 
 
+def test_background_from_several_peak_files_keeps_each_locus_once(genome, tmp_path):
+    """background.peaks as a list (the ENCODE config: the other cell types' peaks): the
+    windows of every file in order, a locus repeated in a later file dropped and counted."""
+    lines = (genome / "background.bed").read_text().splitlines(keepends=True)
+    (tmp_path / "first.bed").write_text("".join(lines[:30]))
+    (tmp_path / "second.bed").write_text("".join(lines[20:]))  # 10 loci in both files
+    listed = realistic_grammar_from_dict(grammar_dict(genome, background={
+        "peaks": [str(tmp_path / "first.bed"), str(tmp_path / "second.bed")]}),
+        source=str(genome / "g.yaml"))
+    one = realistic_grammar_from_dict(grammar_dict(genome), source=str(genome / "g.yaml"))
+    got, want = listed.load_windows(listed.background), one.load_windows(one.background)
+    assert list(got.names) == list(want.names)
+    assert np.array_equal(got.codes, want.codes)
+    assert got.dropped == {"same locus in an earlier peak file": 10}
+    (tmp_path / "third.bed").write_text("chr1\t10\t20000000\n")
+    with pytest.raises(InputError, match=r"background.peaks\[1\]: .*third.bed line 1: peak"):
+        realistic_grammar_from_dict(grammar_dict(genome, background={
+            "peaks": [str(tmp_path / "first.bed"), str(tmp_path / "third.bed")]}),
+            source=str(genome / "g.yaml"))
+
+
 def test_background_windows_overlapping_a_positive_are_removed():
     from grammarbench.simulation.realistic.windows import Windows, remove_overlapping
 
