@@ -515,39 +515,37 @@ def _narrowest(tables: np.ndarray) -> np.ndarray:
 
 
 @njit(cache=True, nogil=True)
-def _flat_letters(codes, lengths, lo, hi, flat, reach):
-    """Windows lo..hi-1 laid end to end into ``flat`` (unknown letters as A), and in
-    ``reach[f]`` where the run of known letters from flat position f ends within its
-    window (a motif of width w fits at f when f + w <= reach[f]). Returns the letters."""
-    f = 0
+def _prepare(codes, lengths, lo, hi, q, word, wide, reach):
+    """Windows lo..hi-1 laid end to end (unknown letters as A), in one backward pass:
+    ``word[f]`` and ``wide[f]``, the base-4 codes of the q and WIDE letters from flat
+    position f (first letter most significant; past the last letter, zeros), and
+    ``reach[f]``, where the run of known letters from f ends within its window (a motif
+    of width w fits at f when f + w <= reach[f]). A word that runs into the next window
+    is only read by windows that ``reach`` rejects. Returns the letters."""
+    total = 0
     for i in range(lo, hi):
+        total += lengths[i]
+    shift_q = 2 * (q - 1)
+    shift_wide = 2 * (WIDE - 1)
+    vq = 0
+    vw = 0
+    f = total
+    for i in range(hi - 1, lo - 1, -1):
         n = lengths[i]
+        f -= n
         stop = f + n
         for p in range(n - 1, -1, -1):
-            c = codes[i, p]
+            c = np.int64(codes[i, p])
             if c >= 4:
                 stop = f + p
-                flat[f + p] = 0
-            else:
-                flat[f + p] = c
+                c = 0
+            # rolling backwards: the new letter becomes the most significant
+            vq = (c << shift_q) | (vq >> 2)
+            vw = (c << shift_wide) | (vw >> 2)
+            word[f + p] = vq
+            wide[f + p] = vw
             reach[f + p] = stop
-        f += n
-    return f
-
-
-@njit(cache=True, nogil=True)
-def _words(flat, total, q, word):
-    """``word[f]``: base-4 code of flat[f:f+q] (first letter most significant). A word that
-    runs into the next window, or past the last (zeros), is only read by windows that
-    ``reach`` rejects."""
-    # words are 2 bits per letter: shifting and masking, no integer division per letter
-    mask = (1 << (2 * q)) - 1
-    v = 0
-    for j in range(q - 1):
-        v = (v << 2) | flat[j]
-    for f in range(total):
-        v = ((v << 2) | flat[f + q - 1]) & mask
-        word[f] = v
+    return total
 
 
 @njit(cache=True, nogil=True, inline="always")
@@ -598,13 +596,10 @@ def _scan_kernel(codes, lengths, chunk_lo, chunk_hi, offsets, q, widths, thresho
         letters = 0
         for i in range(lo, hi):
             letters += lengths[i]
-        flat = np.zeros(letters + pad, dtype=np.uint8)
         reach = np.zeros(letters + 1, dtype=np.int32)
-        _flat_letters(codes, lengths, lo, hi, flat, reach)
         word = np.zeros(letters + pad, dtype=np.uint16)
-        _words(flat, letters, q, word)
         wide = np.zeros(letters + pad, dtype=np.uint16)
-        _words(flat, letters, WIDE, wide)
+        _prepare(codes, lengths, lo, hi, q, word, wide, reach)
         room = offsets[c + 1] - offsets[c]
         found = 0
         first = offsets[c]
