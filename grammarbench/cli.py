@@ -335,6 +335,9 @@ def build_parser() -> argparse.ArgumentParser:
                        help="threshold of seqgra's thresholded agreement (default: as score_maps)")
     score.add_argument("--threshold-on", choices=metric_choices("threshold_on"),
                        help="threshold the raw or the normalized attribution (default: as score_maps)")
+    score.add_argument("--truth", choices=metric_choices("truth"),
+                       help="the ground truth: the split's mask.npy (rescan, the default: a realistic "
+                            "grammar's re-scan) or mask_implanted.npy (implanted hits only)")
     score.add_argument("--out", required=True, help="TSV to write")
     score.set_defaults(run=_score)
 

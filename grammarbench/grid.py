@@ -291,6 +291,23 @@ def _find(path: str, basedir) -> Path | None:
     return next((p for p in candidates if p.is_file()), None)
 
 
+def check_downloads(downloads: dict, source: str | ConfigSources) -> None:
+    """Refuse a remote input whose url or checksum is left null (to be filled in by the
+    user: a config such as ``config/realistic-encode.yaml`` ships without what cannot be
+    known offline). Nothing is fetched unchecked: a checksum is always required."""
+    sources = _sources(source)
+    for path, spec in downloads.items():
+        if spec.get("url") is None:
+            raise InputError(sources.blame("downloads"), f"downloads.{path}.url",
+                             "not filled in (null): give the file's URL (the config's comment "
+                             "beside it says where to find it)")
+        algorithm = "sha256" if "sha256" in spec else "md5"
+        if spec.get(algorithm) is None:
+            raise InputError(sources.blame("downloads"), f"downloads.{path}.{algorithm}",
+                             f"not filled in (null): give the {algorithm} its source publishes "
+                             f"for {spec['url']}; a download is never installed unchecked")
+
+
 def build_grid(config: dict, source: str | ConfigSources, basedir: str | Path | None = None) -> Grid:
     """Load every grammar (validating it) and resolve the sizes of every split.
 
@@ -306,6 +323,7 @@ def build_grid(config: dict, source: str | ConfigSources, basedir: str | Path | 
         working directory is looked up there.
     """
     sources = _sources(source)
+    check_downloads(config.get("downloads") or {}, sources)
     grammars, paths = {}, {}
     # files a job downloads first (config downloads:): their checks wait for that job
     pending = {Path(p).resolve() for p in (config.get("downloads") or {})}

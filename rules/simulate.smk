@@ -19,6 +19,7 @@ rule simulate_train:
         runtime=30,
     params:
         exports=config["simulate"]["exports"],
+        downloads=list(DOWNLOADS),
     script:
         "../scripts/simulate.py"
 
@@ -41,6 +42,7 @@ rule simulate_heldout:
     params:
         exports=config["simulate"]["exports"],
         sizes=heldout_sizes,
+        downloads=list(DOWNLOADS),
     script:
         "../scripts/simulate.py"
 
@@ -99,6 +101,8 @@ rule realistic_motifs:
     resources:
         mem_mb=4000,
         runtime=60,
+    params:
+        downloads=list(DOWNLOADS),
     script:
         "../scripts/realistic_motifs.py"
 

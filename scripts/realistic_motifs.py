@@ -13,7 +13,8 @@ from grammarbench.simulation.realistic.elements import write_element_files
 from grammarbench.simulation.realistic.simulate import scan_and_filter, write_motif_tables
 
 configure_logging()
-grammar = load_grammar(snakemake.input.grammar)
+# a grammar's paths that name downloads are relative to the working directory
+grammar = load_grammar(snakemake.input.grammar, pending=snakemake.params.downloads)
 tables = scan_and_filter(grammar, threads=snakemake.threads)
 write_motif_tables(Path(snakemake.output.filter).parent, tables)
 write_element_files(grammar, tables, snakemake.output.elements, snakemake.output.similarity,

@@ -13,7 +13,8 @@ from grammarbench.simulation.realistic.simulate import simulate_realistic_split
 from grammarbench.simulation.simulate import simulate_split
 
 configure_logging()
-grammar = load_grammar(snakemake.input.grammar)
+# a grammar's paths that name downloads are relative to the working directory
+grammar = load_grammar(snakemake.input.grammar, pending=snakemake.params.downloads)
 seed = int(snakemake.wildcards.seed)
 if snakemake.rule == "simulate_train":
     jobs = {"train": (int(snakemake.wildcards.n_train), snakemake.output[0])}

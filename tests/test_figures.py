@@ -83,6 +83,23 @@ def test_recovery_heatmap_and_reference_sweep(tables, tmp_path):
     check_saved(fig, tmp_path / "references")
 
 
+def test_methods_by_grammar(tables, tmp_path):
+    """The realistic ENCODE figure: per run, per-position AUROC and AUPRC, one colour per
+    grammar (cell type), one column per architecture, each grammar's random ranking."""
+    table = ag.read_table(tables["recovery"])
+    fig = fg.methods_by_grammar(table)
+    assert legends(fig) == 1
+    labels = [t.get_text() for t in fig.legends[0].get_texts()]
+    assert labels == ["one-motif", "spacing", "random ranking"]
+    architectures = list(dict.fromkeys(table["architecture"]))
+    axes = np.array(fig.axes).reshape(2, len(architectures))    # metrics × architectures
+    runs = list(dict.fromkeys(table["run"]))
+    assert [t.get_text() for t in axes[1, 0].get_xticklabels()] == runs
+    dotted = [line.get_ydata()[0] for line in axes[0, 0].lines if line.get_linestyle() == ":"]
+    assert dotted == [0.5, 0.5]                                 # AUROC's random ranking
+    check_saved(fig, tmp_path / "methods_by_grammar")
+
+
 def test_learning_curves_and_runtime(tables, tmp_path):
     fig = fg.learning_curves(ag.read_table(tables["training"]))
     assert legends(fig) == 1 and len(fig.axes) == 2 * 2          # grammars × sizes

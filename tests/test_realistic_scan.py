@@ -81,6 +81,24 @@ def test_scan_finds_exactly_the_windows_past_the_threshold(block, first_test, mo
     assert list(zip(window, strand, start, score)) == expected
 
 
+def test_scan_exact_over_several_groups_of_the_wide_test():
+    """More than 64 strands: the wide test looks up 64 strands' verdicts at once, so 80
+    strands make two groups (and a cost model that sends some strands to two blocks)."""
+    rng = np.random.default_rng(17)
+    motifs = {f"m{i}": random_ppm(rng, int(w), 0.15) for i, w in enumerate(rng.integers(4, 15, size=40))}
+    codes = rng.integers(0, 4, size=(40, 120), dtype=np.uint8)
+    for i, ppm in enumerate(motifs.values()):
+        codes[i, 30: 30 + len(ppm)] = ppm.argmax(1)
+        codes[(i + 3) % 40, 70: 70 + len(ppm)] = 3 - ppm.argmax(1)[::-1]
+    codes[::9, 35] = 4
+    scanner = MotifScanner(motifs, p_threshold=1e-3)
+    assert len(scanner._tables.group_tables) == 2
+    window, strand, start, score = scanner.scan_arrays(codes, n_chunks=3)
+    expected = direct_hits(scanner, codes, np.full(len(codes), codes.shape[1]))
+    assert len(expected) > 80
+    assert list(zip(window, strand, start, score)) == expected
+
+
 def test_scan_does_not_depend_on_chunks_and_reports_p_values():
     rng = np.random.default_rng(3)
     motifs = {"a": random_ppm(rng, 8, 0.2), "b": random_ppm(rng, 10, 0.2)}

@@ -137,6 +137,27 @@ def test_windows_match_the_genome(grammar, genome):
         assert "".join("ACGT"[c] for c in windows.codes[row]) == expected
 
 
+def test_background_from_several_peak_files_keeps_each_locus_once(genome, tmp_path):
+    """background.peaks as a list (the ENCODE config: the other cell types' peaks): the
+    windows of every file in order, a locus repeated in a later file dropped and counted."""
+    lines = (genome / "background.bed").read_text().splitlines(keepends=True)
+    (tmp_path / "first.bed").write_text("".join(lines[:30]))
+    (tmp_path / "second.bed").write_text("".join(lines[20:]))  # 10 loci in both files
+    listed = realistic_grammar_from_dict(grammar_dict(genome, background={
+        "peaks": [str(tmp_path / "first.bed"), str(tmp_path / "second.bed")]}),
+        source=str(genome / "g.yaml"))
+    one = realistic_grammar_from_dict(grammar_dict(genome), source=str(genome / "g.yaml"))
+    got, want = listed.load_windows(listed.background), one.load_windows(one.background)
+    assert list(got.names) == list(want.names)
+    assert np.array_equal(got.codes, want.codes)
+    assert got.dropped == {"same locus in an earlier peak file": 10}
+    (tmp_path / "third.bed").write_text("chr1\t10\t20000000\n")
+    with pytest.raises(InputError, match=r"background.peaks\[1\]: .*third.bed line 1: peak"):
+        realistic_grammar_from_dict(grammar_dict(genome, background={
+            "peaks": [str(tmp_path / "first.bed"), str(tmp_path / "third.bed")]}),
+            source=str(genome / "g.yaml"))
+
+
 def test_background_windows_overlapping_a_positive_are_removed():
     from grammarbench.simulation.realistic.windows import Windows, remove_overlapping
 
@@ -337,3 +358,39 @@ def test_oct4_windows_against_mafk_keep_the_oct4_motifs(janggu_files, tmp_path):
     assert not any(m.startswith(("MA0496", "MA0495")) for m in kept), table
     simulate_realistic_split(grammar, "train", 200, seed=1, out_dir=tmp_path / "train")
     assert np.load(tmp_path / "train" / "sequences.npy").shape == (200, 200)
+    check_either_ground_truth(tmp_path / "train", tmp_path)
+
+
+def check_either_ground_truth(folder, tmp_path):
+    """attribution.metrics.truth: a map that marks exactly the implanted hits is perfect
+    against mask_implanted.npy and not against the re-scan (which also holds the hits the
+    shuffle made by chance); the recovery table records which truth it scored against."""
+    from grammarbench.aggregate.tables import recovery_table
+    from grammarbench.attribution.results import AttributionResult, score_runs
+    from grammarbench.attribution.settings import validate_attribution_config
+
+    implanted, rescan = np.load(folder / "mask_implanted.npy"), np.load(folder / "mask.npy")
+    assert (rescan > implanted).any()  # chance hits exist
+    sequences = np.load(folder / "sequences.npy")
+    maps = np.zeros((len(sequences), 4, sequences.shape[1]), np.float32)
+    rows, cols = np.nonzero(np.ones_like(implanted))
+    maps[rows, sequences[rows, cols], cols] = 0.01 + implanted[rows, cols]
+    ex = np.arange(len(sequences))
+    AttributionResult(maps, ex, np.zeros_like(ex), np.ones(len(ex), bool), None,
+                      {"method": "saliency"}, {"run": "saliency"}).save(tmp_path / "saliency.npz")
+    tables = {truth: score_runs([tmp_path / "saliency.npz"], folder, truth=truth)
+              for truth in ("rescan", "implanted")}
+    auroc = {truth: t.query("metric == 'position_auroc' and statistic == 'pooled' and subset == 'all'")
+             ["value"].item() for truth, t in tables.items()}
+    assert auroc["implanted"] == 1.0 and auroc["rescan"] < 1.0
+    assert set(tables["implanted"]["truth"]) == {"implanted"}
+    keys = {"grammar": "planted", "seed": 3, "n_train": 100, "architecture": "a", "model_seed": 1,
+            "run": "saliency"}
+    for truth, table in tables.items():
+        table.to_csv(tmp_path / f"{truth}.tsv", sep="\t", index=False)
+        assert set(recovery_table([(keys, tmp_path / f"{truth}.tsv")])["truth"]) == {truth}
+    settings = validate_attribution_config({"methods": {"saliency": {}}, "metrics": {"truth": "implanted"}},
+                                           "config.yaml")
+    assert settings.metrics == {"truth": "implanted"}
+    with pytest.raises(InputError, match="attribution.metrics.truth: must be one of rescan, implanted"):
+        validate_attribution_config({"methods": {"saliency": {}}, "metrics": {"truth": "both"}}, "config.yaml")

@@ -35,6 +35,7 @@ def test_realistic_grammar_runs_through_to_the_recovery_table(workflow):
     recovery = pd.read_csv(results / "tables/recovery.tsv", sep="\t")
     assert len(recovery) and set(recovery["grammar"]) == {GRAMMAR}
     assert set(recovery["run"]) == {"grad_x_input", "ism"}
+    assert set(recovery["truth"]) == {"implanted"}  # attribution.metrics.truth, through the score stage
     predictive = pd.read_csv(results / "tables/predictive.tsv", sep="\t")
     assert "oracle" not in set(predictive["architecture"])  # real DNA: no generative model
 

@@ -25,6 +25,9 @@ function                   what                                                 
                            training-set size, the random ranking in the title
 :func:`reference_sweep`    recovery per reference (zeros, uniform, mean          recovery
                            composition, shuffles × n), one colour per method
+:func:`methods_by_grammar` per-position AUROC and AUPRC per attribution run,  recovery
+                           one colour per grammar (cell type), one column per
+                           architecture (grids with realistic grammars)
 :func:`attribution_tracks` attribution along a few test sequences, the inserted  maps,
                            instances drawn under each, and a sequence logo of    codes,
                            the attribution at one instance                       instances
@@ -404,6 +407,72 @@ def method_heatmap(recovery: pd.DataFrame, metric: str = "position_auprc", stati
             ax.tick_params(axis="y", rotation=0)
             if j:
                 ax.set_yticklabels([])
+    return fig
+
+
+def methods_by_grammar(recovery: pd.DataFrame,
+                       metrics: Sequence[str] = ("position_auroc", "position_auprc"),
+                       statistic: str = "mean", subset: str = "all", n_train: int | None = None,
+                       grammars: Sequence[str] | None = None) -> plt.Figure:
+    """Per-method grammar recovery across grammars (e.g. the five cell types of the
+    realistic ENCODE benchmark): one point per attribution run and grammar (mean ± SD over
+    data and model seeds) at each grammar's largest training-set size (or ``n_train``); one
+    row per metric (per-position AUROC and AUPRC), one column per architecture; each
+    grammar's random ranking as a dotted line in its colour.
+
+    Parameters
+    ----------
+    recovery: pandas.DataFrame
+        The recovery table.
+    metrics: sequence of str
+        Rows, in order. Default per-position AUROC and AUPRC.
+    statistic, subset: str
+        Which rows: default the mean over maps, all maps.
+    n_train: int or None
+        Training-set size. Default None: each grammar's largest.
+    grammars: sequence of str or None
+        Grammars (colours) in order. Default: all.
+    """
+    table = _select(recovery, "methods by grammar", statistic=statistic, subset=subset)
+    table = table[table["element"].astype(str) == ""] if "element" in table else table
+    table = table[table["metric"].isin(metrics)]
+    if table.empty:
+        raise ValueError(f"methods by grammar: no rows with metric in {list(metrics)}")
+    run_col = _run_column(table)
+    grammars = list(grammars or _ordered(table["grammar"]))
+    runs = _ordered(table[run_col])
+    architectures = _ordered(table["architecture"])
+    largest = {g: _largest_size(table[table["grammar"] == g], n_train) for g in grammars}
+    table = table[[int(n) == largest.get(g, -1) for g, n in zip(table["grammar"], table["n_train"])]]
+    colour = _colours(grammars)
+    offsets = np.linspace(-0.3, 0.3, len(grammars)) if len(grammars) > 1 else np.zeros(1)
+    with _style():
+        fig, axes = _figure(len(metrics), len(architectures),
+                            panel=(max(3.6, 0.55 * len(runs) * max(1, len(grammars)) ** 0.5), 3.2),
+                            sharex=True, sharey="row")
+        for i, metric in enumerate(metrics):
+            for j, architecture in enumerate(architectures):
+                ax = axes[i, j]
+                here = table[(table["metric"] == metric) & (table["architecture"] == architecture)]
+                for k, grammar in enumerate(grammars):
+                    rows = here[here["grammar"] == grammar]
+                    if rows.empty:
+                        continue
+                    s = rows.groupby(run_col)["value"].agg(["mean", "std"]).reindex(runs)
+                    xs = np.arange(len(runs)) + offsets[k]
+                    ax.errorbar(xs, s["mean"], yerr=s["std"].fillna(0.0), fmt="o", ms=4,
+                                color=colour[grammar], capsize=2, lw=1)
+                    base = _baseline(metric, rows)
+                    if base is not None:
+                        ax.axhline(base, color=colour[grammar], ls=":", lw=1)
+                ax.set_xticks(np.arange(len(runs)))
+                ax.set_xticklabels(runs, rotation=60, ha="right")
+                ax.set_title(architecture if i == 0 else "", fontsize="medium")
+                ax.set_ylabel(f"{METRIC_LABELS.get(metric, metric)} ({statistic})" if j == 0 else "")
+                ax.grid(axis="y", alpha=0.3)
+        handles = [Line2D([], [], color=colour[g], marker="o", ls="", label=g) for g in grammars]
+        handles.append(Line2D([], [], color="grey", ls=":", lw=1.5, label="random ranking"))
+        fig.legend(handles=handles, loc="outside right upper", frameon=False, title="grammar")
     return fig
 
 
@@ -954,6 +1023,13 @@ def _has_reference_sweep(grid) -> bool:
     return _has_attribution(grid) and has_reference_sweep(grid.attribution.runs)
 
 
+def _has_realistic_recovery(grid) -> bool:
+    """Realistic grammars (real windows, as the cell types of the ENCODE benchmark) that
+    attribution runs are scored on."""
+    return _has_attribution(grid) and any(getattr(g, "kind", "") == "realistic"
+                                          for g in grid.grammars.values())
+
+
 def _has_discovery(grid) -> bool:
     return bool(getattr(grid, "discovery", None) and grid.discovery["runs"])
 
@@ -1021,6 +1097,9 @@ FIGURES = {
                                  options=lambda grid: {"run": grid.attribution.runs[0].name}),
     "reference_sweep": Figure(_table_figure(reference_sweep, "recovery"), ("recovery",),
                               "3. Grammar recovery", "figures/reference_sweep.rst", _has_reference_sweep),
+    "methods_by_grammar": Figure(_table_figure(methods_by_grammar, "recovery"), ("recovery",),
+                                 "3. Grammar recovery", "figures/methods_by_grammar.rst",
+                                 _has_realistic_recovery),
     # motif discovery (grammarbench.discovery.figures: logomaker is imported only there)
     "discovery": Figure(_discovery_table, ("discovery",), "5. Motif discovery", "figures/discovery.rst",
                         _has_discovery),

@@ -35,7 +35,8 @@ read, the job's keys win):
   see :func:`grammarbench.attribution.validate_attribution_config`), ``method`` (the
   registry key), ``reference`` (``zeros``, ``uniform``, ``mean_composition``, ``shuffle``;
   empty for methods without one), ``n_references`` (references per sequence; 0 for
-  none);
+  none), ``truth`` (the ground truth scored against, config ``attribution.metrics.truth``:
+  ``rescan``, the split's ``mask.npy``, or ``implanted``, ``mask_implanted.npy``);
 * ``subset`` (``all`` maps, or those of ``correct``-ly classified examples), ``metric``
   (``position_auroc``, ``position_auprc``, ``attribution_mass``, ``window_auroc``,
   ``window_auprc``, ``agreement_<precision|recall|specificity|f1>_<smooth|thresholded>``,
@@ -119,7 +120,7 @@ MODEL_KEYS = ("grammar", "seed", "n_train", "architecture", "model_seed")
 PREDICTIVE_KEYS = (*MODEL_KEYS, "split")
 PREDICTIVE_COLUMNS = (*PREDICTIVE_KEYS, "metric", "class", "value")
 RECOVERY_KEYS = (*MODEL_KEYS, "run")
-RECOVERY_COLUMNS = (*RECOVERY_KEYS, "method", "reference", "n_references", "subset", "metric",
+RECOVERY_COLUMNS = (*RECOVERY_KEYS, "method", "reference", "n_references", "truth", "subset", "metric",
                     "statistic", "element", "value", "n", "positive_fraction",
                     "random_ranking")
 DISCOVERY_KEYS = (*MODEL_KEYS, "run")
@@ -140,7 +141,7 @@ RECOVERY_REQUIRED = ("position_auroc", "position_auprc")
 INTEGER_KEYS = ("seed", "n_train", "model_seed", "epoch", "repeat", "n_references")
 #: Numeric non-key columns (empty cells read back as NaN).
 NUMERIC_COLUMNS = ("value", "n", "positive_fraction", "random_ranking")
-_RECOVERY_LABELS = ("method", "reference", "n_references")
+_RECOVERY_LABELS = ("method", "reference", "n_references", "truth")
 
 
 class IncompleteGridError(ValueError):
@@ -369,6 +370,8 @@ def recovery_table(jobs, expected=None) -> pd.DataFrame:
                 value = values[0]
             elif label == "n_references":
                 value = ""
+            elif label == "truth":
+                value = "rescan"  # score files written before the setting existed
             else:
                 raise ValueError(f"no {label!r}: give it in the job's keys or as a column")
             out.insert(_RECOVERY_LABELS.index(label), label, value)

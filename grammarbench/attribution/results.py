@@ -65,7 +65,7 @@ class AttributionResult:
     def __len__(self) -> int:
         return len(self.example)
 
-    def score(self, split, labels: dict | None = None, **options):
+    def score(self, split, labels: dict | None = None, truth: str = "rescan", **options):
         """Score the maps against ``split``'s ground truth (the split they explain).
 
         Parameters
@@ -74,6 +74,9 @@ class AttributionResult:
         labels: dict or None
             Constant columns to put first (e.g. ``{"model": ...}``); ``method`` and
             ``reference`` are added unless given.
+        truth: str
+            ``rescan`` (``mask.npy``, default) or ``implanted`` (``mask_implanted.npy``):
+            :meth:`grammarbench.simulation.dataset.Split.truth`.
         **options:
             Options of :func:`grammarbench.scoring.recovery.score_maps` (``score``, ``absolute``,
             ``agreement_threshold``, ``threshold_on``, ``subsets``).
@@ -92,9 +95,10 @@ class AttributionResult:
         labels.setdefault("method", self.method)
         labels.setdefault("reference", self.reference or "")
         ex = self.example
+        mask, instances = split.truth(truth)
         return recovery.score_maps(self.maps, np.asarray(split.sequences)[ex],
-                                  np.asarray(split.mask)[ex], np.asarray(split.lengths)[ex],
-                                  split.instances, ex, self.correct, self.delta,
+                                  np.asarray(mask)[ex], np.asarray(split.lengths)[ex],
+                                  instances, ex, self.correct, self.delta,
                                   labels=labels, **options)
 
     def save(self, path: str | os.PathLike) -> None:
@@ -255,10 +259,11 @@ def attribute_model(model_dir, test_dir, train_dir, settings: AttributionSetting
     return paths
 
 
-def score_runs(paths, test_dir, labels: dict | None = None, **options):
+def score_runs(paths, test_dir, labels: dict | None = None, truth: str = "rescan", **options):
     """Score saved runs against the ground truth of the split they explain: the
     ``score`` rule. One long table (:func:`grammarbench.scoring.recovery.score_maps`'s columns
-    after ``run``, ``method``, ``reference`` and ``n_references``), all runs stacked.
+    after ``run``, ``method``, ``reference``, ``n_references`` and ``truth``), all runs
+    stacked. ``truth``: ``rescan`` or ``implanted`` (:meth:`AttributionResult.score`).
     """
     import pandas as pd
 
@@ -270,6 +275,7 @@ def score_runs(paths, test_dir, labels: dict | None = None, **options):
         result = AttributionResult.load(path)
         run_labels = {**(labels or {}), "run": result.info.get("run", Path(path).stem),
                       "method": result.method, "reference": result.reference or "",
-                      "n_references": int(result.settings.get("n_references") or 0)}
-        tables.append(result.score(test, labels=run_labels, **options))
+                      "n_references": int(result.settings.get("n_references") or 0),
+                      "truth": truth}
+        tables.append(result.score(test, labels=run_labels, truth=truth, **options))
     return pd.concat(tables, ignore_index=True)

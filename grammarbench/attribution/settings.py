@@ -29,6 +29,7 @@ The section::
       metrics:                 # options of grammarbench.scoring.recovery.score_maps
         score: sum             # or observed
         agreement_threshold: 0.01
+        truth: rescan          # or implanted: a realistic grammar's implanted hits only
 
 ``methods`` may also be a list, whose items are a method name or a mapping with
 ``method:`` (and an optional unique ``name:``), to run one method with several
@@ -58,10 +59,14 @@ from grammarbench.errors import InputError
 __all__ = ["MethodSettings", "method_settings", "AttributionRun", "AttributionSettings", "validate_attribution_config",
            "METRIC_OPTIONS", "has_reference_sweep"]
 
-#: Options of :func:`grammarbench.scoring.recovery.score_maps` that ``metrics:`` may set:
+#: Options of the score stage that ``metrics:`` may set (of
+#: :func:`grammarbench.scoring.recovery.score_maps`, and ``truth``, the ground truth):
 #: name -> allowed values (None: any value of the option's type).
 METRIC_OPTIONS = {"score": ("sum", "observed"), "absolute": None,
-                  "agreement_threshold": None, "threshold_on": ("raw", "normalized")}
+                  "agreement_threshold": None, "threshold_on": ("raw", "normalized"),
+                  # the ground truth: the split's mask.npy (for a realistic grammar the
+                  # re-scan, as the paper scored) or mask_implanted.npy (implanted hits only)
+                  "truth": ("rescan", "implanted")}
 #: Keys of the section that say where the ``attribute`` rule runs (the schema fills them).
 _JOB_KEYS = {"device", "threads"}
 _TOP_KEYS = {"n_examples", "batch_size", "random_state", "methods", "metrics"} | _JOB_KEYS

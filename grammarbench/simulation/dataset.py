@@ -44,6 +44,8 @@ EXPORT_FORMATS = ("fasta", "seqgra")
 ARRAYS = ("sequences", "lengths", "labels", "mask", "entries")
 #: The files of a split its manifest records (exports are optional extras, not checked).
 SPLIT_FILES = (*(f"{name}.npy" for name in ARRAYS), "instances.tsv", "positional.tsv")
+#: Ground truths a split can be scored against (:meth:`Split.truth`).
+TRUTHS = ("rescan", "implanted")
 SEQGRA_SPLIT_NAMES = {"train": "training", "validation": "validation", "test": "test"}
 
 
@@ -66,6 +68,25 @@ class Split:
     @property
     def classes(self) -> list[str]:
         return self.manifest["classes"]
+
+    def truth(self, kind: str = "rescan") -> tuple[np.ndarray, pd.DataFrame]:
+        """The ground truth to score against: ``(mask, instances)``.
+
+        ``rescan``: ``mask.npy`` and every instance (for a realistic grammar the re-scan of
+        the simulated sequences, as Prakash et al. scored: implanted hits and those the
+        shuffle made by chance). ``implanted``: only the implanted instances
+        (``mask_implanted.npy``, the instances whose origin is ``implanted``). A rule
+        grammar's instances are all inserted, so there both are ``mask.npy``.
+        """
+        if kind not in TRUTHS:
+            raise ValueError(f"truth must be one of {', '.join(TRUTHS)}; got {kind!r}")
+        instances = self.instances
+        implanted = self.path / "mask_implanted.npy"
+        if kind == "rescan" or not implanted.is_file():
+            return self.mask, instances
+        if "origin" in instances:
+            instances = instances[instances["origin"].astype(str) == "implanted"]
+        return np.load(implanted, mmap_mode="r"), instances
 
     def __len__(self) -> int:
         return len(self.lengths)

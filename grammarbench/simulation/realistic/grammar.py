@@ -45,14 +45,20 @@ class WindowSource:
     fasta: Path | None = None
     janggu: str | None = None
     genome: Path | None = None
-    peaks: Path | None = None
+    peaks: tuple[Path, ...] | None = None  # one file or several (concatenated)
+    listed: bool = False  # the grammar gave a list of peak files
 
     def describe(self) -> str:
         if self.janggu:
             return f"janggu {self.janggu}"
         if self.fasta:
             return str(self.fasta)
-        return f"{self.peaks} on {self.genome}"
+        return f"{' + '.join(map(str, self.peaks))} on {self.genome}"
+
+    def peak_keys(self) -> list[tuple[Path, str]]:
+        """Each peak file with its grammar key (``background.peaks[2]`` in a list)."""
+        return [(path, f"{self.key}.peaks[{i}]" if self.listed else f"{self.key}.peaks")
+                for i, path in enumerate(self.peaks or ())]
 
 
 @dataclass(frozen=True, eq=False)
@@ -129,9 +135,11 @@ class RealisticGrammar:
             return windows.read_window_fasta(path, self.width, *where)
         if source.fasta:
             return windows.read_window_fasta(source.fasta, self.width, *where)
-        peaks = windows.read_peaks(source.peaks, self.source, f"{source.key}.peaks")
-        return windows.genome_windows(source.genome, peaks, self.width, self.source,
-                                      f"{source.key}.genome", peaks_path=str(source.peaks))
+        parts = [windows.genome_windows(source.genome, windows.read_peaks(path, self.source, key),
+                                        self.width, self.source, f"{source.key}.genome",
+                                        peaks_path=str(path))
+                 for path, key in source.peak_keys()]
+        return windows.concatenate(parts) if len(parts) > 1 else parts[0]
 
     def input_files(self) -> list[str]:
         """Every local file the grammar reads (genome and its index, peaks, FASTA, MEME
@@ -141,7 +149,7 @@ class RealisticGrammar:
         for spec in (self.positives, self.background):
             if spec.genome is not None:
                 files += [spec.genome, Path(f"{spec.genome}.fai")]
-            files += [p for p in (spec.peaks, spec.fasta) if p is not None]
+            files += list(spec.peaks or ()) + ([spec.fasta] if spec.fasta is not None else [])
         if "meme" in self.motif_source:
             files.append(Path(self.motif_source["meme"]))
         here = Path.cwd().resolve()
@@ -183,7 +191,9 @@ def realistic_grammar_from_dict(definition: dict, source="<grammar>",
     """Validate (schema, then files and sizes) and resolve a realistic grammar.
 
     Files in ``pending`` (absolute paths a job downloads first) are checked when the job
-    that reads them loads the grammar again, not now.
+    that reads them loads the grammar again, not now. A relative path in the grammar is
+    taken from the grammar's folder, except one that names a download: that is taken from
+    the working directory, where the download lands.
     """
     import jsonschema
 
@@ -200,16 +210,27 @@ def realistic_grammar_from_dict(definition: dict, source="<grammar>",
         raise InputError(source, key_path(err.absolute_path), message)
     d = _fill_defaults(_schema(), definition)
     folder = Path(source).parent if source != "<grammar>" else Path(".")
+    downloads = {Path(p).resolve() for p in pending}
 
     def windows(key: str, fallback_genome: Path | None = None) -> WindowSource:
         spec = d[key]
-        paths = {name: (folder / spec[name]) if not Path(spec[name]).is_absolute() else Path(spec[name])
-                 for name in ("fasta", "genome", "peaks") if name in spec}
+        def local(name):
+            # relative to the grammar's folder, except a download's path (config downloads:),
+            # which is relative to the working directory, where the download lands
+            if Path(name).is_absolute():
+                return Path(name)
+            here = Path.cwd() / name
+            return here if here.resolve() in downloads else folder / name
+
+        paths = {name: local(spec[name]) for name in ("fasta", "genome") if name in spec}
+        listed = isinstance(spec.get("peaks"), list)
+        peaks = (tuple(local(p) for p in (spec["peaks"] if listed else [spec["peaks"]]))
+                 if "peaks" in spec else None)
         genome = paths.get("genome", fallback_genome if "peaks" in spec else None)
         if "peaks" in spec and genome is None:
             raise InputError(source, f"{key}.genome", "peaks need a genome FASTA (genome:)")
         return WindowSource(key, fasta=paths.get("fasta"), janggu=spec.get("janggu"),
-                            genome=genome, peaks=paths.get("peaks"))
+                            genome=genome, peaks=peaks, listed=listed)
 
     positives = windows("positives")
     background = windows("background", positives.genome)
@@ -259,7 +280,7 @@ def _check_inputs(grammar: RealisticGrammar, pending: set[Path]) -> None:
     for spec in (grammar.positives, grammar.background):
         if spec.janggu:
             continue  # fetched (and so checked) when the windows are read
-        waiting = {name for name in ("fasta", "genome", "peaks")
+        waiting = {name for name in ("fasta", "genome")
                    if getattr(spec, name) is not None and getattr(spec, name).resolve() in pending}
         if spec.fasta:
             if "fasta" not in waiting:
@@ -268,12 +289,18 @@ def _check_inputs(grammar: RealisticGrammar, pending: set[Path]) -> None:
             continue
         # what is not downloaded first is checked now; the rest when the job reads it
         faidx = None if "genome" in waiting else windows._faidx(spec.genome, source, f"{spec.key}.genome")
-        peaks = None if "peaks" in waiting else windows.read_peaks(spec.peaks, source, f"{spec.key}.peaks")
-        if faidx is not None and peaks is not None:
-            windows.check_peaks_against_genome(peaks, faidx.index, source, f"{spec.key}.peaks",
-                                               str(spec.peaks), str(spec.genome))
-        if peaks is not None:
-            chromosomes[spec.key] = set(peaks["chrom"])
+        found, complete = set(), True
+        for path, key in spec.peak_keys():
+            if path.resolve() in pending:
+                complete = False  # its chromosomes are known once it is downloaded
+                continue
+            peaks = windows.read_peaks(path, source, key)
+            if faidx is not None:
+                windows.check_peaks_against_genome(peaks, faidx.index, source, key, str(path),
+                                                   str(spec.genome))
+            found |= set(peaks["chrom"])
+        if complete:
+            chromosomes[spec.key] = found
     _resolve_motifs(grammar.motif_source, source)
     if grammar.split_mode == "chromosomes":
         known = chromosomes.get("positives")

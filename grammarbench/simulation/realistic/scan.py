@@ -20,12 +20,14 @@ position gets a base-4 code of the ``q`` letters starting there, and each block 
 code → summed integer score of its columns. The blocks are visited most informative first
 and a window is abandoned as soon as its partial score plus the largest score the
 unvisited blocks could add falls below the threshold. Before that, most strands take a
-"wide" first test: one lookup, by the code of the 7 letters under the motif's 7 most
-telling consecutive columns, in a byte table saying whether those columns plus the most
-the other columns could add reach the threshold; a cost model (exact pass rates under the
-background) picks it or the first two blocks. At p < 1e-4 almost every window is dropped
-by that first lookup. All arithmetic is integer, so the bounds are exact (no margin for
-float rounding). Work is split over chunks of windows with numba's
+"wide" first test: whether the 7 letters under the motif's 7 most telling consecutive
+columns, plus the most the other columns could add, reach the threshold. The verdicts of
+64 strands are the bits of one table indexed by a 7-letter word, so one lookup per
+position tests 64 strands at once (each at the window that puts its 7 columns there);
+the windows that pass are sorted by strand and then scored with that strand's tables hot
+in cache. A cost model (exact pass rates under the background) picks the wide test or
+the first two blocks. At p < 1e-4 about 1% of windows pass the wide test. All arithmetic
+is integer, so the bounds are exact (no margin for float rounding). Work is split over chunks of windows with numba's
 ``prange``; the hits are sorted afterwards, so the output does not depend on the number
 of threads.
 
@@ -328,7 +330,8 @@ class MotifScanner:
                 counts = _scan_kernel(codes, lengths, bounds[chunks[todo]], bounds[chunks[todo] + 1],
                                       offsets, self.block, t.widths, t.thresholds, t.block_lo,
                                       t.block_hi, t.block_column, t.block_rest, t.tables,
-                                      t.wide_row, t.wide_column, t.wide_tables, out)
+                                      t.wide_column, t.group_tables, t.group_strands, t.narrow,
+                                      _LOWEST_BIT, out)
                 again = []
                 for i, chunk in enumerate(todo):
                     if counts[i] > capacity[chunk]:
@@ -357,29 +360,55 @@ class _Tables:
     tables: np.ndarray  # (B, 4**q) int16/int32 summed scores of the block's columns per code
     wide_row: np.ndarray  # (S,) row of wide_tables, -1: the strand skips the wide test
     wide_column: np.ndarray  # (S,) first column of the wide test's WIDE columns
-    wide_tables: np.ndarray  # (S', 4**WIDE) uint8: 1 where a word passes the wide test
+    group_tables: np.ndarray  # (G, 4**WIDE) uint64: bit j where the group's strand j passes
+    group_strands: np.ndarray  # (G, 64) strand of each bit, -1 where none
+    narrow: np.ndarray  # (S'',) the strands without the wide test
 
 
-#: Columns of the wide first test: one lookup in a byte table of 4**7 entries (16 KiB, in
-#: L1) says whether a window's 7 most telling consecutive columns, plus the most the
-#: others could add, reach the threshold. (Int16 scores there were 10% slower: 32 KiB
-#: fills a 32 KiB L1 data cache; a 2 KiB bitset was slower still, from its shifts.)
+#: Columns of the wide first test: whether a window's 7 most telling consecutive columns,
+#: plus the most the others could add, reach the threshold. The verdicts of 64 strands
+#: share one table of 4**7 words x 64 bits (128 KiB, in L2), indexed by the word at each
+#: position: one lookup tests 64 strands at once (strand j's window starts its wide
+#: columns there), and almost every lookup returns 0.
 WIDE = 7
+#: Strands per group of the wide test (the bits of a uint64).
+GROUP = 64
 #: Cost model that picks each strand's first test, in ns per window on the benchmark
-#: (bench/realistic.py scan, AMD EPYC): the wide lookup, two block lookups and their sum,
-#: and the full evaluation of a window that passes. With p_wide and p_two the fractions of
-#: windows each test passes under the background, the wide test is taken when
-#: WIDE_COST + p_wide * PASS_COST < TWO_COST + p_two * PASS_COST.
-WIDE_COST, TWO_COST, PASS_COST = 0.4, 1.3, 9.0
+#: (bench/realistic.py scan, AMD EPYC): the wide test (its share of a 64-strand lookup),
+#: two block lookups and their sum, and the full evaluation of a window that passes. With
+#: p_wide and p_two the fractions of windows each test passes under the background, the
+#: wide test is taken when WIDE_COST + p_wide * PASS_COST < TWO_COST + p_two * PASS_COST.
+WIDE_COST, TWO_COST, PASS_COST = 0.03, 1.3, 9.0
+
+#: de Bruijn multiplier and table: the index of a uint64's lowest set bit, by one
+#: multiplication (numba has no count-trailing-zeros).
+_DE_BRUIJN = 0x03F79D71B4CB0A89
+_LOWEST_BIT = np.zeros(64, dtype=np.int64)
+for _bit in range(64):
+    _LOWEST_BIT[(((1 << _bit) * _DE_BRUIJN) & 0xFFFFFFFFFFFFFFFF) >> 58] = _bit
+assert sorted(_LOWEST_BIT) == list(range(64))
 
 
 def _word_table(columns: np.ndarray) -> np.ndarray:
     """Summed score of ``columns`` (shape=(k, 4)) for every base-4 word of k letters, the
-    first letter most significant: shape=(4**k,), built by k outer sums."""
+    first letter most significant: shape=(4**k,)."""
     # int32: a column's score is at most a few thousand, and half the bytes of int64
-    table = np.zeros(1, dtype=np.int32)
-    for column in columns:
-        table = (table[:, None] + column[None, :].astype(np.int32)).reshape(-1)
+    return _word_table_kernel(np.ascontiguousarray(columns, dtype=np.int32))
+
+
+@njit(cache=True, nogil=True)
+def _word_table_kernel(columns):
+    """k outer sums, each in place over the words built so far (no temporaries)."""
+    k = columns.shape[0]
+    table = np.zeros(4 ** k, dtype=np.int32)
+    size = 1
+    for j in range(k):
+        # words of j+1 letters from words of j: entry 4*i + a = entry i + column j's a
+        for i in range(size - 1, -1, -1):
+            base = table[i]
+            for a in range(4):
+                table[4 * i + a] = base + columns[j, a]
+        size *= 4
     return table
 
 
@@ -443,24 +472,38 @@ def _block_tables(strands: list[_Strand], q: int, background: np.ndarray) -> _Ta
         table = np.repeat(_word_table(s.scores[start: start + k]), 4 ** (WIDE - k))
         cut = s.threshold - (column_max.sum() - column_max[start: start + k].sum())
         pass_wide = float(wide_probabilities[table >= cut].sum())
-        pass_two = _pass_fraction(blocks[0][2], blocks[1][2], s.threshold - rest[1], block_probabilities)
-        if WIDE_COST + pass_wide * PASS_COST < TWO_COST + pass_two * PASS_COST:
+        # the two blocks cost TWO_COST whatever they pass: compute their pass rate only
+        # when the wide test might lose
+        wins = WIDE_COST + pass_wide * PASS_COST < TWO_COST
+        if not wins:
+            pass_two = _pass_fraction(blocks[0][2], blocks[1][2], s.threshold - rest[1],
+                                      block_probabilities)
+            wins = WIDE_COST + pass_wide * PASS_COST < TWO_COST + pass_two * PASS_COST
+        if wins:
             wide_row.append(len(wide_tables))
             # the test's verdict per word, one byte each: 16 KiB, half an L1 data cache
             wide_tables.append((table >= cut).astype(np.uint8))
         else:
             wide_row.append(-1)
         wide_column.append(start)
-    if not wide_tables:
-        wide_tables.append(np.zeros(4 ** WIDE, dtype=np.uint8))
+    wide_row = np.array(wide_row, dtype=np.int64)
+    wide = np.flatnonzero(wide_row >= 0)
+    n_groups = -(-len(wide) // GROUP)
+    group_tables = np.zeros((n_groups, 4 ** WIDE), dtype=np.uint64)
+    group_strands = np.full((n_groups, GROUP), -1, dtype=np.int64)
+    for i, strand in enumerate(wide):
+        g, bit = divmod(i, GROUP)
+        group_tables[g] |= wide_tables[wide_row[strand]].astype(np.uint64) << np.uint64(bit)
+        group_strands[g, bit] = strand
     return _Tables(
         widths=np.array([len(s.scores) for s in strands], dtype=np.int64),
         thresholds=np.array([s.threshold for s in strands], dtype=np.int64),
         block_lo=np.array(lo, dtype=np.int64), block_hi=np.array(hi, dtype=np.int64),
         block_column=np.array(columns, dtype=np.int64), block_rest=np.array(rests, dtype=np.int64),
         tables=_narrowest(np.stack(tables)),
-        wide_row=np.array(wide_row, dtype=np.int64), wide_column=np.array(wide_column, dtype=np.int64),
-        wide_tables=np.stack(wide_tables))
+        wide_row=wide_row, wide_column=np.array(wide_column, dtype=np.int64),
+        group_tables=group_tables, group_strands=group_strands,
+        narrow=np.flatnonzero(wide_row < 0))
 
 
 def _narrowest(tables: np.ndarray) -> np.ndarray:
@@ -472,39 +515,37 @@ def _narrowest(tables: np.ndarray) -> np.ndarray:
 
 
 @njit(cache=True, nogil=True)
-def _flat_letters(codes, lengths, lo, hi, flat, reach):
-    """Windows lo..hi-1 laid end to end into ``flat`` (unknown letters as A), and in
-    ``reach[f]`` where the run of known letters from flat position f ends within its
-    window (a motif of width w fits at f when f + w <= reach[f]). Returns the letters."""
-    f = 0
+def _prepare(codes, lengths, lo, hi, q, word, wide, reach):
+    """Windows lo..hi-1 laid end to end (unknown letters as A), in one backward pass:
+    ``word[f]`` and ``wide[f]``, the base-4 codes of the q and WIDE letters from flat
+    position f (first letter most significant; past the last letter, zeros), and
+    ``reach[f]``, where the run of known letters from f ends within its window (a motif
+    of width w fits at f when f + w <= reach[f]). A word that runs into the next window
+    is only read by windows that ``reach`` rejects. Returns the letters."""
+    total = 0
     for i in range(lo, hi):
+        total += lengths[i]
+    shift_q = 2 * (q - 1)
+    shift_wide = 2 * (WIDE - 1)
+    vq = 0
+    vw = 0
+    f = total
+    for i in range(hi - 1, lo - 1, -1):
         n = lengths[i]
+        f -= n
         stop = f + n
         for p in range(n - 1, -1, -1):
-            c = codes[i, p]
+            c = np.int64(codes[i, p])
             if c >= 4:
                 stop = f + p
-                flat[f + p] = 0
-            else:
-                flat[f + p] = c
+                c = 0
+            # rolling backwards: the new letter becomes the most significant
+            vq = (c << shift_q) | (vq >> 2)
+            vw = (c << shift_wide) | (vw >> 2)
+            word[f + p] = vq
+            wide[f + p] = vw
             reach[f + p] = stop
-        f += n
-    return f
-
-
-@njit(cache=True, nogil=True)
-def _words(flat, total, q, word):
-    """``word[f]``: base-4 code of flat[f:f+q] (first letter most significant). A word that
-    runs into the next window, or past the last (zeros), is only read by windows that
-    ``reach`` rejects."""
-    # words are 2 bits per letter: shifting and masking, no integer division per letter
-    mask = (1 << (2 * q)) - 1
-    v = 0
-    for j in range(q - 1):
-        v = (v << 2) | flat[j]
-    for f in range(total):
-        v = ((v << 2) | flat[f + q - 1]) & mask
-        word[f] = v
+    return total
 
 
 @njit(cache=True, nogil=True, inline="always")
@@ -536,8 +577,8 @@ def _confirm(word, reach, f, w, s, b0, b1, block_column, block_rest, tables, thr
 
 @njit(cache=True, parallel=True)
 def _scan_kernel(codes, lengths, chunk_lo, chunk_hi, offsets, q, widths, thresholds,
-                 block_lo, block_hi, block_column, block_rest, tables, wide_row,
-                 wide_column, wide_tables, out):
+                 block_lo, block_hi, block_column, block_rest, tables, wide_column,
+                 group_tables, group_strands, narrow, lowest_bit, out):
     """Hits of every strand in windows chunk_lo[c]..chunk_hi[c]-1, for each chunk c, into
     out[:, offsets[c]:offsets[c+1]] (rows: window, strand, start, score); returns the
     number of hits per chunk (past the room: counted, not written)."""
@@ -546,49 +587,105 @@ def _scan_kernel(codes, lengths, chunk_lo, chunk_hi, offsets, q, widths, thresho
     pad = max(q, WIDE)
     for s in range(len(widths)):
         pad = max(pad, widths[s] + max(q, WIDE))
+    one = np.uint64(1)
+    de_bruijn = np.uint64(_DE_BRUIJN)
+    top = np.uint64(58)
     for c in prange(n_chunks):
         lo = chunk_lo[c]
         hi = chunk_hi[c]
         letters = 0
         for i in range(lo, hi):
             letters += lengths[i]
-        flat = np.zeros(letters + pad, dtype=np.uint8)
         reach = np.zeros(letters + 1, dtype=np.int32)
-        _flat_letters(codes, lengths, lo, hi, flat, reach)
         word = np.zeros(letters + pad, dtype=np.uint16)
-        _words(flat, letters, q, word)
         wide = np.zeros(letters + pad, dtype=np.uint16)
-        _words(flat, letters, WIDE, wide)
+        _prepare(codes, lengths, lo, hi, q, word, wide, reach)
         room = offsets[c + 1] - offsets[c]
         found = 0
         first = offsets[c]
-        for s in range(len(widths)):
+        # the wide test, 64 strands per lookup: bit j of the word at g says whether strand
+        # j's window starting at g - wide_column[j] passes. The passing windows are sorted
+        # by strand (a counting sort over the 64 bits) before they are confirmed, so that
+        # each strand's block tables stay in L1 while its windows are scored.
+        where = np.empty(letters, dtype=np.int32)
+        verdicts = np.empty(letters, dtype=np.uint64)
+        per_bit = np.empty(GROUP + 1, dtype=np.int64)
+        fill = np.empty(GROUP, dtype=np.int64)
+        pairs = np.empty(0, dtype=np.int32)
+        bit_of = np.empty(0, dtype=np.uint8)
+        for group in range(group_tables.shape[0]):
+            gt = group_tables[group]
+            members = group_strands[group]
+            n = 0
+            for g in range(letters):  # no branch: most lookups are 0
+                m = gt[wide[g]]
+                where[n] = g
+                verdicts[n] = m
+                n += m != 0
+            # (position, bit) of every passing window, once: then sorted by bit
+            total = 0
+            for e in range(n):
+                m = verdicts[e]
+                while m != 0:
+                    m &= m - one
+                    total += 1
+            if total > len(pairs):
+                pairs = np.empty(2 * total, dtype=np.int32)
+                bit_of = np.empty(2 * total, dtype=np.uint8)
+            k = 0
+            for e in range(n):
+                m = verdicts[e]
+                g = where[e]
+                while m != 0:
+                    low = m & (~m + one)
+                    m ^= low
+                    pairs[k] = g
+                    bit_of[k] = lowest_bit[(low * de_bruijn) >> top]
+                    k += 1
+            per_bit[:] = 0
+            for e in range(total):
+                per_bit[bit_of[e] + 1] += 1
+            for j in range(GROUP):
+                per_bit[j + 1] += per_bit[j]
+                fill[j] = per_bit[j]
+            candidates = np.empty(total, dtype=np.int32)
+            for e in range(total):
+                j = bit_of[e]
+                candidates[fill[j]] = pairs[e]
+                fill[j] += 1
+            for j in range(GROUP):
+                s = members[j]
+                if s < 0:
+                    continue
+                w = widths[s]
+                wc = wide_column[s]
+                b0 = block_lo[s]
+                b1 = block_hi[s]
+                threshold = thresholds[s]
+                for e in range(per_bit[j], per_bit[j + 1]):
+                    f = candidates[e] - wc
+                    if f < 0 or f > letters - w:
+                        continue
+                    found = _confirm(word, reach, f, w, s, b0, b1, block_column, block_rest,
+                                     tables, threshold, out, first, found, room)
+        # the other strands: two blocks without a branch between them
+        for k in range(len(narrow)):
+            s = narrow[k]
             w = widths[s]
             threshold = thresholds[s]
             b0 = block_lo[s]
             b1 = block_hi[s]
             last = max(letters - w + 1, 0)
-            if wide_row[s] >= 0:
-                # one lookup bounds the window by its most telling columns
-                wt = wide_tables[wide_row[s]]
-                wc = wide_column[s]
-                for f in range(last):
-                    if not wt[wide[f + wc]]:
-                        continue
-                    found = _confirm(word, reach, f, w, s, b0, b1, block_column, block_rest,
-                                     tables, threshold, out, first, found, room)
-            else:
-                # two blocks without a branch between them
-                t0 = tables[b0]
-                t1 = tables[b0 + 1]
-                c0 = block_column[b0]
-                c1 = block_column[b0 + 1]
-                cut = threshold - block_rest[b0 + 1]
-                for f in range(last):
-                    if np.int64(t0[word[f + c0]]) + t1[word[f + c1]] < cut:
-                        continue
-                    found = _confirm(word, reach, f, w, s, b0, b1, block_column, block_rest,
-                                     tables, threshold, out, first, found, room)
+            t0 = tables[b0]
+            t1 = tables[b0 + 1]
+            c0 = block_column[b0]
+            c1 = block_column[b0 + 1]
+            cut = threshold - block_rest[b0 + 1]
+            for f in range(last):
+                if np.int64(t0[word[f + c0]]) + t1[word[f + c1]] < cut:
+                    continue
+                found = _confirm(word, reach, f, w, s, b0, b1, block_column, block_rest,
+                                 tables, threshold, out, first, found, room)
         # flat positions back to (window, start)
         n_hits = min(found, room)
         if n_hits:

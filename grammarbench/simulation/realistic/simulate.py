@@ -167,16 +167,22 @@ def write_motif_tables(folder, tables: MotifTables) -> None:
             write(partial)
 
 
-def read_motif_tables(folder) -> MotifTables:
-    """What :func:`write_motif_tables` wrote."""
+#: The hit table's columns a split is made from (:func:`read_motif_tables`' ``columns``).
+IMPLANT_COLUMNS = ("set", "window", "motif", "start", "end", "strand")
+
+
+def read_motif_tables(folder, columns=None) -> MotifTables:
+    """What :func:`write_motif_tables` wrote; ``columns``: only these of the hit table
+    (default all). Window names come back as numpy strings."""
     folder = Path(folder)
-    hits = pd.read_csv(folder / HIT_TABLE, sep="\t", dtype={"motif": str, "window_name": str})
+    hits = pd.read_csv(folder / HIT_TABLE, sep="\t", dtype={"motif": str, "window_name": str},
+                       usecols=list(columns) if columns is not None else None)
     table = pd.read_csv(folder / FILTER_TABLE, sep="\t", dtype={"motif": str},
                         keep_default_na=False)
     table["kept"] = table["kept"].astype(str) == "True"
     summary = json.loads((folder / SUMMARY).read_text())
     with np.load(folder / WINDOWS) as arrays:
-        sets = [Windows(arrays[f"{label}_codes"], arrays[f"{label}_names"].astype(object),
+        sets = [Windows(arrays[f"{label}_codes"], arrays[f"{label}_names"],
                         arrays[f"{label}_chroms"].astype(object), arrays[f"{label}_starts"],
                         str(folder / WINDOWS), summary["dropped"][key])
                 for label, key in (("positive", "positives"), ("background", "background"))]
@@ -269,7 +275,8 @@ def simulate_realistic_split(grammar: RealisticGrammar, split: str, n: int, seed
         raise ValueError(f"split must be one of {SPLITS}, got {split!r}")
     if n < 1:
         raise ValueError(f"n must be a positive number of examples, got {n}")
-    tables = scan_and_filter(grammar, threads) if motif_tables is None else read_motif_tables(motif_tables)
+    tables = (scan_and_filter(grammar, threads) if motif_tables is None
+              else read_motif_tables(motif_tables, IMPLANT_COLUMNS))
     if tables.summary["sha256"] != grammar.digest:
         raise ValueError(f"{motif_tables}: the motif tables were made from another version of "
                          f"{grammar.source} (sha256 {tables.summary['sha256'][:12]}..., now "

@@ -60,7 +60,12 @@ def _strings(values) -> tuple[np.ndarray, np.ndarray]:
     """Left-aligned bytes of each value: numpy's fixed-width bytes dtype, zero-padded, seen
     as a byte matrix (a converted copy in C, no Python code per row)."""
     values = np.asarray(values)
-    encoded = values if values.dtype.kind == "S" else values.astype(object).astype(str).astype(np.bytes_)
+    if values.dtype.kind == "S":
+        encoded = values
+    elif values.dtype.kind == "U":
+        encoded = values.astype(np.bytes_)  # ASCII, in C
+    else:
+        encoded = values.astype(str).astype(np.bytes_)
     width = max(encoded.dtype.itemsize, 1)
     chars = np.ascontiguousarray(encoded).view(np.uint8).reshape(len(encoded), -1) if len(encoded) \
         else np.zeros((0, width), np.uint8)

@@ -39,7 +39,7 @@ from grammarbench.errors import InputError
 from grammarbench.io import atomic_path
 
 __all__ = ["Windows", "genome_windows", "read_peaks", "read_window_fasta", "janggu_fasta",
-           "remove_overlapping", "check_peaks_against_genome"]
+           "remove_overlapping", "check_peaks_against_genome", "concatenate"]
 
 #: The janggu release whose wheel carries the offline ChIP-seq windows (GPL-3: fetched at
 #: set-up or test time, never copied into this repository).
@@ -282,6 +282,25 @@ def _gather(faidx, path: Path, chroms: np.ndarray, starts: np.ndarray, width: in
             + position % letters_per_line[:, None])
     data = np.memmap(path, dtype=np.uint8, mode="r")
     return DNA.encode_table[data[byte]]
+
+
+def concatenate(parts: list[Windows]) -> Windows:
+    """The windows of several peak files in order, each window once: a window at the same
+    locus as an earlier one (one summit called in two cell types) is dropped and counted."""
+    codes = np.concatenate([w.codes for w in parts])
+    names = np.concatenate([w.names for w in parts])
+    dropped = {}
+    for w in parts:
+        for reason, n in w.dropped.items():
+            dropped[reason] = dropped.get(reason, 0) + n
+    _, first = np.unique(names.astype(str), return_index=True)
+    keep = np.sort(first)
+    if len(keep) < len(names):
+        dropped["same locus in an earlier peak file"] = len(names) - len(keep)
+    return Windows(np.ascontiguousarray(codes[keep]), names[keep],
+                   np.concatenate([w.chroms for w in parts])[keep],
+                   np.concatenate([w.starts for w in parts])[keep],
+                   " + ".join(dict.fromkeys(w.source for w in parts)), dropped)
 
 
 def remove_overlapping(background: Windows, positives: Windows) -> Windows:
