@@ -17,11 +17,14 @@ import tempfile
 from collections.abc import Mapping
 from contextlib import contextmanager
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-import pandas as pd
 import yaml
 
 from grammarbench.errors import InputError
+
+if TYPE_CHECKING:
+    import pandas as pd  # imported where a table is read (a simulate job never does)
 
 __all__ = ["atomic_path", "atomic_directory", "write_text", "write_tsv", "read_tsv",
            "read_yaml_mapping", "plain_data", "file_mode", "directory_mode", "file_record",
@@ -109,6 +112,8 @@ def write_tsv(table: pd.DataFrame, path: str | os.PathLike, float_format: str | 
 
 def read_tsv(path: str | os.PathLike, **options) -> pd.DataFrame:
     """Read a table written by :func:`write_tsv`."""
+    import pandas as pd
+
     return pd.read_csv(path, sep="\t", **options)
 
 
