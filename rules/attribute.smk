@@ -1,7 +1,8 @@
 # Stage 3: attribute every trained model's predictions with every configured attribution run (method ×
-# reference), on the GPU when the job may use one, then score each map against the
-# simulated ground truth. One job per model, not per run: it keeps paper-scale grids to a
-# DAG Snakemake builds in seconds.
+# reference), on the GPU when the job may use one, and score each map against the
+# simulated ground truth in the same job. One job per model, not per run or per stage: it
+# keeps paper-scale grids to a DAG Snakemake builds in seconds. Scoring takes seconds next
+# to the attribution, so a failed score costs little to redo with it.
 
 
 rule attribute:
@@ -11,7 +12,8 @@ rule attribute:
         test=heldout_split("test"),
         train=TRAIN_SPLIT,
     output:
-        directory(f"{ATTRIBUTIONS}/{MODEL}"),
+        maps=directory(f"{ATTRIBUTIONS}/{MODEL}"),
+        recovery=f"{RECOVERY}/{MODEL}.tsv",
     log:
         f"logs/attribute/{MODEL}.log",
     benchmark:
@@ -26,27 +28,6 @@ rule attribute:
     params:
         attribution=GRID.attribution.to_dict() if GRID.attribution else {},
         device=config["attribution"]["device"],
-    script:
-        "../scripts/attribute.py"
-
-
-rule score:
-    input:
-        attributions=f"{ATTRIBUTIONS}/{MODEL}",
-        test=heldout_split("test"),
-    output:
-        f"{RECOVERY}/{MODEL}.tsv",
-    log:
-        f"logs/score/{MODEL}.log",
-    benchmark:
-        f"{RUNTIME}/score/{MODEL}.tsv"
-    conda:
-        "../envs/torch.yaml"
-    resources:
-        mem_mb=4000,
-        runtime=60,
-    params:
-        runs=[run.name for run in GRID.attribution.runs] if GRID.attribution else [],
         metrics=GRID.attribution.metrics if GRID.attribution else {},
     script:
-        "../scripts/score.py"
+        "../scripts/attribute.py"

@@ -2,7 +2,7 @@
 
 profiles/slurm packs many jobs into one sbatch submission (Snakemake group jobs): simulate
 jobs in `simulate` groups, train + attribute of a model in `gpu` groups (one GPU per
-submission, shared by its models one after another), evaluate / oracle / score in `cpu` groups,
+submission, shared by its models one after another), evaluate / oracle in `cpu` groups,
 tables and figures in one `report` group. The SLURM plugin runs a submission's jobs one after
 another, so a submission asks for the largest CPUs, memory and GPUs of its jobs and the sum of
 their runtimes; the profile's `job_slots` resource makes Snakemake compute exactly that.
@@ -45,7 +45,7 @@ TINY_COMPONENTS = {"simulate": 3, "gpu": 3, "cpu": 4, "report": 100}
 COMPONENT_RULES = {
     "simulate": ("grammar_elements", "simulate_heldout", "simulate_train"),
     "gpu": ("train",),
-    "cpu": ("evaluate", "oracle", "score"),
+    "cpu": ("evaluate", "oracle"),
 }
 
 SBATCH = re.compile(r"has been submitted with SLURM jobid (\d+)")
@@ -99,8 +99,9 @@ def test_profile_packs_the_rules_the_issue_names():
     for rule in ("simulate_train", "simulate_heldout"):
         assert groups[rule] == "simulate"
     assert groups["train"] == groups["attribute"] == "gpu"
-    for rule in ("evaluate", "oracle", "score"):
+    for rule in ("evaluate", "oracle"):
         assert groups[rule] == "cpu"
+    assert "score" not in groups  # the attribute job scores its maps
     assert set(profile["group-components"]) == set(groups.values())
     # one job at a time per submission, as the plugin runs them
     assert profile["resources"] == {"job_slots": 1}

@@ -257,7 +257,7 @@ def attribute_model(model_dir, test_dir, train_dir, settings: AttributionSetting
 
 def score_runs(paths, test_dir, labels: dict | None = None, **options):
     """Score saved runs against the ground truth of the split they explain: the
-    ``score`` rule. One long table (:func:`grammarbench.scoring.recovery.score_maps`'s columns
+    ``attribute`` rule's last step. One long table (:func:`grammarbench.scoring.recovery.score_maps`'s columns
     after ``run``, ``method``, ``reference`` and ``n_references``), all runs stacked.
     """
     import pandas as pd
