@@ -15,12 +15,11 @@ from __future__ import annotations
 import argparse
 import os
 import re
-import resource
-import subprocess
 import sys
 import tempfile
-import time
 from pathlib import Path
+
+from fresh import run_fresh
 
 REPO = Path(__file__).resolve().parents[1]
 TARGET_SECONDS = 15.0
@@ -35,16 +34,8 @@ def dry_run(config: str, quiet: bool, code: Path = REPO) -> tuple[str, float, fl
         # command prints); as quick as a bare `-q`
         command = [sys.executable, "-m", "snakemake", "-n", "--cores", "1", "--directory", workdir,
                    "--configfile", config] + (["--quiet", "rules"] if quiet else [])
-        before = resource.getrusage(resource.RUSAGE_CHILDREN)
-        start = time.perf_counter()
-        proc = subprocess.run(command, cwd=code, capture_output=True, text=True,
-                              env={**os.environ, "PYTHONPATH": str(code)})
-        wall = time.perf_counter() - start
-        after = resource.getrusage(resource.RUSAGE_CHILDREN)
-    if proc.returncode:
-        sys.exit(proc.stdout[-2000:] + proc.stderr[-2000:])
+        proc, wall, cpu = run_fresh(command, code)
     total = re.search(r"^total\s+(\d+)", proc.stdout + proc.stderr, re.M)
-    cpu = after.ru_utime - before.ru_utime + after.ru_stime - before.ru_stime
     return (total.group(1) if total else "?"), wall, cpu, command
 
 

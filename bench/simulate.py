@@ -18,13 +18,13 @@ from __future__ import annotations
 
 import argparse
 import os
-import resource
 import shutil
-import subprocess
 import sys
 import tempfile
 import time
 from pathlib import Path
+
+from fresh import run_fresh
 
 REPO = Path(__file__).resolve().parents[1]
 DEFAULT = REPO / "config/grammars/seqgra/mc2-dna1000-homer-100k-s1.xml"
@@ -38,16 +38,8 @@ def cold_run(grammar: str, out: Path, threads: int | None, code: Path = REPO) ->
     package from ``code`` (a checkout)."""
     command = [sys.executable, "-m", "grammarbench.cli", "simulate", grammar, "--seed", "1",
                "--out", str(out)] + (["--threads", str(threads)] if threads else [])
-    before = resource.getrusage(resource.RUSAGE_CHILDREN)
-    start = time.perf_counter()
-    # `python -m` puts the working directory first on sys.path: run it in the checkout
-    proc = subprocess.run(command, capture_output=True, text=True, cwd=code,
-                          env={**os.environ, "PYTHONPATH": str(code)})
-    wall = time.perf_counter() - start
-    after = resource.getrusage(resource.RUSAGE_CHILDREN)
-    if proc.returncode:
-        sys.exit(proc.stderr[-3000:])
-    return wall, after.ru_utime - before.ru_utime + after.ru_stime - before.ru_stime
+    _, wall, cpu = run_fresh(command, code)
+    return wall, cpu
 
 
 def main() -> None:
