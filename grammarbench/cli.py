@@ -254,6 +254,16 @@ def _seed(text: str) -> int:
     return value
 
 
+def _available_cores() -> int:
+    """The cores this process may run on (its affinity: a SLURM allocation, taskset)."""
+    import os
+
+    try:
+        return max(1, len(os.sched_getaffinity(0)))
+    except AttributeError:  # not on Linux
+        return max(1, os.cpu_count() or 1)
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="grammarbench", description=__doc__.splitlines()[0])
     sub = parser.add_subparsers(dest="command", required=True)
@@ -264,8 +274,9 @@ def build_parser() -> argparse.ArgumentParser:
     sim.add_argument("--n-test", type=_positive, help="test examples (default: from the grammar)")
     sim.add_argument("--seed", type=_seed, help="data seed (default: the grammar's seed, else 1)")
     sim.add_argument("--out", required=True, help="output folder (train/, validation/, test/ inside)")
-    sim.add_argument("--threads", type=_positive, default=1,
-                     help="chunks simulated at once (the output does not depend on it)")
+    sim.add_argument("--threads", type=_positive, default=_available_cores(),
+                     help="chunks simulated at once (default: the cores this process may use; "
+                          "the output does not depend on it)")
     sim.add_argument("--export", action="append", help="also write fasta (FASTA + BED) and/or seqgra layout")
     sim.set_defaults(run=_simulate)
 
@@ -311,9 +322,11 @@ def build_parser() -> argparse.ArgumentParser:
     attribute.add_argument("--test", required=True, help="the split to explain")
     attribute.add_argument("--train", required=True, help="the training split (its letter frequencies "
                                                           "make the mean_composition reference)")
-    attribute.add_argument("--method", action="append", required=True, choices=methods,
-                           help="a method (repeat for several): one of grammarbench.attribution.METHODS")
-    attribute.add_argument("--reference", choices=references, help="default: the method's")
+    # choices set after add_argument, which would list them (to check the metavar) at once
+    attribute.add_argument("--method", action="append", required=True,
+                           help="a method (repeat for several): one of grammarbench.attribution.METHODS"
+                           ).choices = methods
+    attribute.add_argument("--reference", help="default: the method's").choices = references
     attribute.add_argument("--n-references", type=_positive, help="references per example (shuffle)")
     defaults = "default: as the workflow's attribution section (grammarbench.attribution.AttributionSettings)"
     attribute.add_argument("--n-examples", type=_positive, help=f"explain the first n examples ({defaults})")
@@ -326,18 +339,20 @@ def build_parser() -> argparse.ArgumentParser:
     score = sub.add_parser("score", help="score attribution maps against the simulated ground truth")
     score.add_argument("attributions", help="folder of <run>.npz (written by `grammarbench attribute`)")
     score.add_argument("--test", required=True, help="the split the maps explain")
-    score.add_argument("--score", choices=metric_choices("score"),
+    score.add_argument("--score",
                        help="a position's score: |sum over letters| (sum, the default) or the attribution "
-                            "at the observed letter")
+                            "at the observed letter").choices = metric_choices("score")
     score.add_argument("--absolute", action=argparse.BooleanOptionalAction,
                        help="rank positions by the absolute score (default: as score_maps)")
     score.add_argument("--agreement-threshold", type=float,
                        help="threshold of seqgra's thresholded agreement (default: as score_maps)")
-    score.add_argument("--threshold-on", choices=metric_choices("threshold_on"),
-                       help="threshold the raw or the normalized attribution (default: as score_maps)")
-    score.add_argument("--truth", choices=metric_choices("truth"),
+    score.add_argument("--threshold-on",
+                       help="threshold the raw or the normalized attribution (default: as score_maps)"
+                       ).choices = metric_choices("threshold_on")
+    score.add_argument("--truth",
                        help="the ground truth: the split's mask.npy (rescan, the default: a realistic "
-                            "grammar's re-scan) or mask_implanted.npy (implanted hits only)")
+                            "grammar's re-scan) or mask_implanted.npy (implanted hits only)"
+                       ).choices = metric_choices("truth")
     score.add_argument("--out", required=True, help="TSV to write")
     score.set_defaults(run=_score)
 

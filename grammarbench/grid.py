@@ -17,7 +17,6 @@ from functools import cache
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-import pandas as pd
 import yaml
 
 from grammarbench.discovery.config import validate_discovery_config
@@ -32,11 +31,13 @@ COMMAND_LINE = "command line (--config)"
 
 
 if TYPE_CHECKING:  # the attribution package imports torch: only when a grid has methods
+    import pandas as pd  # the grid's tables only (a simulate job never imports it)
+
     from grammarbench.attribution.settings import AttributionSettings
 
 @cache
 def _read_schema(path: str) -> dict:
-    return yaml.safe_load(Path(path).read_text())
+    return yaml.load(Path(path).read_text(), Loader=getattr(yaml, "CSafeLoader", yaml.SafeLoader))  # libyaml
 
 
 @dataclass
@@ -239,6 +240,8 @@ class Grid:
 
     @property
     def datasets(self) -> pd.DataFrame:
+        import pandas as pd
+
         rows = [(g, s, n) for g in self.grammars for s in self.seeds for n in self.n_train[g]]
         return pd.DataFrame(rows, columns=["grammar", "seed", "n_train"])
 
@@ -258,6 +261,8 @@ class Grid:
 
     @property
     def models(self) -> pd.DataFrame:
+        import pandas as pd
+
         rows = [(g, s, n, a, m) for g, s, n in self.datasets.itertuples(index=False)
                 for a in self.architectures for m in self.model_seeds]
         return pd.DataFrame(rows, columns=["grammar", "seed", "n_train", "architecture", "model_seed"])

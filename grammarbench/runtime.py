@@ -6,10 +6,12 @@ from __future__ import annotations
 import logging
 import os
 import sys
-
-import torch
+from typing import TYPE_CHECKING
 
 from grammarbench.errors import quiet_interrupts
+
+if TYPE_CHECKING:  # torch is imported where a device is resolved: a simulate job never needs it
+    import torch
 
 __all__ = ["DEVICE_CHOICES", "resolve_device", "device_description", "use_threads",
            "configure_logging"]
@@ -36,6 +38,8 @@ def resolve_device(device: str | torch.device | None = None, gpu_allowed: bool =
     -------
     device: torch.device
     """
+    import torch
+
     if isinstance(device, torch.device):
         device = str(device)
     if device is None or device == "auto":
@@ -53,6 +57,8 @@ def resolve_device(device: str | torch.device | None = None, gpu_allowed: bool =
 
 def device_description(device: torch.device) -> str:
     """A human-readable name of the device, e.g. ``cuda:0 (NVIDIA H100 80GB HBM3)``."""
+    import torch
+
     if device.type == "cuda":
         index = device.index if device.index is not None else torch.cuda.current_device()
         return f"cuda:{index} ({torch.cuda.get_device_name(index)})"
@@ -66,6 +72,7 @@ def use_threads(threads: int | None) -> None:
     with jobs side by side; this is the one place it is set."""
     if threads is not None:
         import numba
+        import torch
 
         torch.set_num_threads(int(threads))
         # numba cannot go above the pool it started with (NUMBA_NUM_THREADS).

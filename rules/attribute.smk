@@ -1,7 +1,8 @@
 # Stage 3: attribute every trained model's predictions with the configured attribution runs
 # (method × reference) of its model family, a network on the GPU when the job may use one,
-# then score each map against the simulated ground truth. One job per model, not per run:
-# it keeps paper-scale grids to a DAG Snakemake builds in seconds.
+# and score each map against the simulated ground truth in the same job. One job per model,
+# not per run or per stage: it keeps paper-scale grids to a DAG Snakemake builds in seconds.
+# Scoring takes seconds next to the attribution, so a failed score costs little to redo.
 
 
 rule attribute:
@@ -11,7 +12,8 @@ rule attribute:
         test=heldout_split("test"),
         train=TRAIN_SPLIT,
     output:
-        directory(f"{ATTRIBUTIONS}/{MODEL}"),
+        maps=directory(f"{ATTRIBUTIONS}/{MODEL}"),
+        recovery=f"{RECOVERY}/{MODEL}.tsv",
     log:
         f"logs/attribute/{MODEL}.log",
     benchmark:
@@ -28,6 +30,7 @@ rule attribute:
     params:
         attribution=attribution_settings("network"),
         device=config["attribution"]["device"],
+        metrics=GRID.attribution.metrics if GRID.attribution else {},
     script:
         "../scripts/attribute.py"
 
@@ -42,25 +45,4 @@ use rule attribute as attribute_gkmsvm with:
     params:
         attribution=attribution_settings("gkmsvm"),
         device="cpu",
-
-
-rule score:
-    input:
-        attributions=f"{ATTRIBUTIONS}/{MODEL}",
-        test=heldout_split("test"),
-    output:
-        f"{RECOVERY}/{MODEL}.tsv",
-    log:
-        f"logs/score/{MODEL}.log",
-    benchmark:
-        f"{RUNTIME}/score/{MODEL}.tsv"
-    conda:
-        "../envs/torch.yaml"
-    resources:
-        mem_mb=4000,
-        runtime=60,
-    params:
-        runs=run_names,
         metrics=GRID.attribution.metrics if GRID.attribution else {},
-    script:
-        "../scripts/score.py"

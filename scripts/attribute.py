@@ -1,4 +1,5 @@
-"""Adapter: every attribution run on one trained model (rule attribute)."""
+"""Adapter: every attribution run on one trained model, and the grammar-recovery scores of
+its maps (rule attribute)."""
 
 import sys
 
@@ -7,12 +8,17 @@ sys.path.insert(0, snakemake.scriptdir + "/..")
 
 from pathlib import Path
 
-from grammarbench.attribution import AttributionSettings, attribute_model
+from grammarbench.attribution import AttributionSettings, attribute_model, score_runs
 from grammarbench.runtime import configure_logging
 
 configure_logging()
 # The GPU only where the job may use one: `--resources gpu=0` caps the rule's gpu at 0.
+settings = AttributionSettings.from_dict(snakemake.params.attribution)
 attribute_model(Path(snakemake.input.model).parent, snakemake.input.test, snakemake.input.train,
-                AttributionSettings.from_dict(snakemake.params.attribution), snakemake.output[0],
+                settings, snakemake.output.maps,
                 device=snakemake.params.device, gpu_allowed=snakemake.resources.get("gpu", 0) > 0,
                 threads=snakemake.threads)
+folder = Path(snakemake.output.maps)
+table = score_runs([folder / f"{run.name}.npz" for run in settings.runs], snakemake.input.test,
+                   **snakemake.params.metrics)
+table.to_csv(snakemake.output.recovery, sep="\t", index=False)

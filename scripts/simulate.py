@@ -9,7 +9,6 @@ sys.path.insert(0, snakemake.scriptdir + "/..")
 
 from grammarbench.grammars.grammar import load_grammar
 from grammarbench.runtime import configure_logging
-from grammarbench.simulation.realistic.simulate import simulate_realistic_split
 from grammarbench.simulation.simulate import simulate_split
 
 configure_logging()
@@ -26,6 +25,8 @@ if realistic and snakemake.params.exports:
     print(f"exports {snakemake.params.exports} are not written for realistic grammars", file=sys.stderr)
 for split, (n, out_dir) in jobs.items():
     if realistic:
+        from grammarbench.simulation.realistic.simulate import simulate_realistic_split  # numba, pandas
+
         simulate_realistic_split(grammar, split, n, seed, out_dir, threads=snakemake.threads,
                                  motif_tables=Path(snakemake.input.motifs).parent)
     else:

@@ -151,6 +151,22 @@ def test_rng_matches_reference():
         assert got == [_py_xoshiro(ref) for _ in range(5)]
 
 
+def test_numpy_iid_letters_equal_the_kernel():
+    # the simulator draws i.i.d. letters with the numpy generator (no numba in a simulate
+    # job): letter for letter the kernel's, for sorted tables (compared) and any other (gathered)
+    from grammarbench.sequences import xoshiro
+    from grammarbench.simulation.simulate import _letter_table
+
+    rng = np.random.default_rng(0)
+    tables = [_letter_table(p) for p in [(0.25,) * 4, (0.1, 0.4, 0.4, 0.1), (0.5, 0, 0.5, 0),
+                                         (0, 0, 0, 1.0), tuple(np.full(20, 0.05))]]
+    tables.append(rng.integers(0, 20, 65536).astype(np.uint8))
+    for table in tables:
+        for n, width in [(300, 1000), (7, 999), (5, 1), (3, 0), (0, 5), (100, 37)]:
+            seeds = rng.integers(0, M64, size=n, dtype=np.uint64, endpoint=True)
+            assert_array_equal(xoshiro.iid_letters(table, seeds, width), seq.iid_letters(table, seeds, width))
+
+
 def test_rng_bounded_and_uniform_ranges():
     state = np.empty(4, dtype=np.uint64)
     seq._rng_seed(np.uint64(7), state)

@@ -223,6 +223,26 @@ def test_overlap_allow_records_overlaps():
     assert (chunk.instances["attempts"] > 1).any()
 
 
+def test_positional_counts_from_instances_equal_the_mask():
+    # the chunk's per-class positional counts come from its instance table (the mask's rows
+    # only where instances overlap): equal to counting the mask, with and without overlaps,
+    # multi-label examples and shuffled negatives
+    from grammarbench.simulation.simulate import _positional_counts
+
+    crowded = yaml.safe_load(yaml.safe_dump(STATS_GRAMMAR))
+    crowded.update(length=30, overlap="allow", composition=[{"labels": ["crowded"]}, {"labels": ["window"]}],
+                   classes={"crowded": {"rules": [{"elements": ["M2"], "copies": 4}]},
+                            "window": STATS_GRAMMAR["classes"]["window"]})
+    crowded["classes"]["window"]["rules"][0]["position"] = {"window": [2, 20]}
+    crowded["classes"]["window"]["rules"][1]["position"] = {"fixed": 10}
+    for definition in (STATS_GRAMMAR, crowded):
+        chunk = simulate_chunk(grammar_from_dict(definition), "train", 3, 0, 700)
+        members = chunk.labels.astype(bool)
+        assert chunk.instances["overlaps"].any() or definition is STATS_GRAMMAR
+        assert np.array_equal(chunk.positional, _positional_counts(chunk.mask, members))
+        assert np.array_equal(chunk.positional, _positional_counts(chunk.mask, members, chunk.instances))
+
+
 def test_exports(tmp_path):
     grammar = load_grammar(REPO / "config/grammars/one-motif.yaml")
     simulate_split(grammar, "test", 50, 1, tmp_path / "test", exports=("fasta", "seqgra"))

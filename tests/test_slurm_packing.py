@@ -2,7 +2,7 @@
 
 profiles/slurm packs many jobs into one sbatch submission (Snakemake group jobs): simulate
 jobs in `simulate` groups, train + attribute of a model in `gpu` groups (one GPU per
-submission, shared by its models one after another), evaluate / oracle / score in `cpu` groups,
+submission, shared by its models one after another), evaluate / oracle in `cpu` groups,
 tables and figures in one `report` group. The SLURM plugin runs a submission's jobs one after
 another, so a submission asks for the largest CPUs, memory and GPUs of its jobs and the sum of
 their runtimes; the profile's `job_slots` resource makes Snakemake compute exactly that.
@@ -46,7 +46,7 @@ COMPONENT_RULES = {
     "simulate": ("grammar_elements", "simulate_heldout", "simulate_train"),
     "gpu": ("train",),
     "gkmsvm": ("train_gkmsvm",),
-    "cpu": ("evaluate", "oracle", "score"),
+    "cpu": ("evaluate", "oracle"),
 }
 
 SBATCH = re.compile(r"has been submitted with SLURM jobid (\d+)")
@@ -102,8 +102,9 @@ def test_profile_packs_the_rules_the_issue_names():
     assert groups["train"] == groups["attribute"] == "gpu"
     # gapped k-mer SVMs pack apart: a submission of theirs asks for no GPU
     assert groups["train_gkmsvm"] == groups["attribute_gkmsvm"] == "gkmsvm"
-    for rule in ("evaluate", "oracle", "score"):
+    for rule in ("evaluate", "oracle"):
         assert groups[rule] == "cpu"
+    assert "score" not in groups  # the attribute job scores its maps
     assert set(profile["group-components"]) == set(groups.values())
     # one job at a time per submission, as the plugin runs them
     assert profile["resources"] == {"job_slots": 1}

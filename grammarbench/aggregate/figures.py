@@ -49,6 +49,7 @@ matplotlib's own choice (Agg where there is no display).
 
 from __future__ import annotations
 
+import importlib
 import os
 import warnings
 from collections.abc import Callable, Mapping, Sequence
@@ -57,18 +58,41 @@ from dataclasses import dataclass, field
 from functools import cache
 from pathlib import Path
 
-import matplotlib
-import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
-import seaborn as sns
-from matplotlib.font_manager import FontProperties
-from matplotlib.lines import Line2D
-from matplotlib.patches import PathPatch, Patch, Rectangle
-from matplotlib.textpath import TextPath
-from matplotlib.transforms import Affine2D
 
 from grammarbench.io import atomic_path
+
+
+class _OnFirstUse:
+    """A module (or one of its names) imported when first used. The workflow reads
+    :data:`FIGURES` while it plans, and matplotlib with seaborn (and scipy under it) would
+    add seconds to every plan; only drawing needs them."""
+
+    def __init__(self, module: str, name: str | None = None):
+        self._module, self._name = module, name
+
+    def _target(self):
+        target = importlib.import_module(self._module)
+        return getattr(target, self._name) if self._name else target
+
+    def __getattr__(self, attr):
+        return getattr(self._target(), attr)
+
+    def __call__(self, *args, **kwargs):
+        return self._target()(*args, **kwargs)
+
+
+matplotlib = _OnFirstUse("matplotlib")
+plt = _OnFirstUse("matplotlib.pyplot")
+sns = _OnFirstUse("seaborn")
+FontProperties = _OnFirstUse("matplotlib.font_manager", "FontProperties")
+Line2D = _OnFirstUse("matplotlib.lines", "Line2D")
+PathPatch = _OnFirstUse("matplotlib.patches", "PathPatch")
+Patch = _OnFirstUse("matplotlib.patches", "Patch")
+Rectangle = _OnFirstUse("matplotlib.patches", "Rectangle")
+TextPath = _OnFirstUse("matplotlib.textpath", "TextPath")
+Affine2D = _OnFirstUse("matplotlib.transforms", "Affine2D")
 
 __all__ = [
     "predictive_figure",
@@ -95,7 +119,8 @@ PALETTE = "colorblind"
 HEATMAP_CMAP = "viridis"
 #: Letter colours of logos (DNA A, C, G, T), from the colour-blind-safe palette: green,
 #: blue, orange, vermillion, as in the classic logo colours.
-_CB = sns.color_palette(PALETTE)
+# seaborn's "colorblind" palette, its first four colours (as its color_palette gives them)
+_CB = [tuple(int(h[i: i + 2], 16) / 255 for i in (1, 3, 5)) for h in ("#0173B2", "#DE8F05", "#029E73", "#D55E00")]
 LETTER_COLOURS = {"A": _CB[2], "C": _CB[0], "G": _CB[1], "T": _CB[3], "U": _CB[3]}
 #: The class each predictive metric is read at by default.
 DEFAULT_CLASS = {"auroc": "macro", "auprc": "macro", "accuracy": "all", "loss": "all",

@@ -261,9 +261,10 @@ def attribute_model(model_dir, test_dir, train_dir, settings: AttributionSetting
 
 def score_runs(paths, test_dir, labels: dict | None = None, truth: str = "rescan", **options):
     """Score saved runs against the ground truth of the split they explain: the
-    ``score`` rule. One long table (:func:`grammarbench.scoring.recovery.score_maps`'s columns
-    after ``run``, ``method``, ``reference``, ``n_references`` and ``truth``), all runs
-    stacked. ``truth``: ``rescan`` or ``implanted`` (:meth:`AttributionResult.score`).
+    ``attribute`` rule's last step. One long table
+    (:func:`grammarbench.scoring.recovery.score_maps`'s columns after ``run``, ``method``,
+    ``reference``, ``n_references`` and ``truth``), all runs stacked. ``truth``: ``rescan``
+    or ``implanted`` (:meth:`AttributionResult.score`).
     """
     import pandas as pd
 

@@ -576,6 +576,9 @@ def read_motif_file(path, format: str, motif: str | None = None, *, source=None,
 
 _DB_CACHE: dict[tuple[str, int, int], object] = {}
 _DB_LOCK = threading.Lock()
+#: (release, matrix ID) -> (name, PPM) of the matrices looked up so far: the planner reads
+#: every grammar, and the 50-class ones share their matrices (pyjaspar takes ~10 ms a lookup).
+_MATRICES: dict[tuple[str, str], tuple[str, np.ndarray]] = {}
 
 
 def _jaspar_db(release: str):
@@ -633,6 +636,9 @@ def jaspar_matrix(matrix_id: str, source="", key: str = "",
     if not _JASPAR_ID.match(matrix_id):
         raise InputError(source, key, f"{matrix_id!r} is not a JASPAR matrix ID "
                                       "(expected e.g. MA0139.1 or MA0139)")
+    if (release, matrix_id) in _MATRICES:
+        name, ppm = _MATRICES[release, matrix_id]
+        return name, ppm.copy()
     db = _jaspar_db(release)
     with warnings.catch_warnings():
         # pyjaspar reports an unknown ID with a warning and returns None; we raise instead
@@ -645,7 +651,9 @@ def jaspar_matrix(matrix_id: str, source="", key: str = "",
         hint = f"; {release} has {', '.join(versions)}" if versions else ""
         raise InputError(source, key, f"unknown JASPAR matrix ID {matrix_id!r} "
                                       f"(not in {release}{hint})")
-    return str(motif.name), _jaspar_ppm(motif, source, key)
+    name, ppm = str(motif.name), _jaspar_ppm(motif, source, key)
+    _MATRICES[release, matrix_id] = name, ppm.copy()
+    return name, ppm
 
 
 def _jaspar_ppm(motif, source, key: str) -> np.ndarray:

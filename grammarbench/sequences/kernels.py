@@ -54,6 +54,7 @@ from grammarbench.sequences.validation import (
     validate_lengths,
     validate_seeds,
 )
+from grammarbench.sequences.xoshiro import splitmix64 as _splitmix64_mix_np
 
 __all__ = [
     "inside_mask",
@@ -154,17 +155,6 @@ def _rng_bounded(state, n):
 def _rng_uniform(state):
     """Uniform float64 in [0, 1) from the top 53 bits of the next word."""
     return np.float64(_rng_next(state) >> np.uint64(11)) * (1.0 / 9007199254740992.0)
-
-
-def _splitmix64_mix_np(z: np.ndarray) -> np.ndarray:
-    """Vectorised splitmix64 output function on a uint64 array (wraps modulo 2**64)."""
-    z = z.astype(np.uint64, copy=True)
-    z ^= z >> np.uint64(30)
-    z *= _SM_MUL1
-    z ^= z >> np.uint64(27)
-    z *= _SM_MUL2
-    z ^= z >> np.uint64(31)
-    return z
 
 
 def random_seeds(random_state, size) -> np.ndarray:

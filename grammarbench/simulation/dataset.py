@@ -30,15 +30,19 @@ import json
 import platform
 import sys
 from dataclasses import dataclass
+from importlib import metadata
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
-import pandas as pd
 
 import grammarbench
 from grammarbench.errors import DamagedOutputError
 from grammarbench.grammars.grammar import Grammar
 from grammarbench.io import file_problem, file_record, npy_shape
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 EXPORT_FORMATS = ("fasta", "seqgra")
 ARRAYS = ("sequences", "lengths", "labels", "mask", "entries")
@@ -152,13 +156,52 @@ def check_split(path: str | Path) -> dict:
 
 
 def read_instances(path: str | Path) -> pd.DataFrame:
+    import pandas as pd
+
     return pd.read_csv(Path(path) / "instances.tsv", sep="\t",
                        dtype={"element": str, "class": str, "strand": str})
 
 
 def software_versions() -> dict[str, str]:
+    # pandas's version from its metadata: a simulate job does not import pandas for it
+    pandas = sys.modules.get("pandas")
     return {"grammarbench": grammarbench.__version__, "python": sys.version.split()[0],
-            "numpy": np.__version__, "pandas": pd.__version__, "platform": platform.platform()}
+            "numpy": np.__version__,
+            "pandas": pandas.__version__ if pandas is not None else metadata.version("pandas"),
+            "platform": platform.platform()}
+
+
+def write_table(path: Path, header: list[str], columns: list[np.ndarray], float_format: str = "%r") -> None:
+    """A tab-separated table as ``pandas.DataFrame.to_csv(sep="\\t", index=False)`` writes it,
+    byte for byte, for columns of integers, booleans, floats (``float_format``) and strings
+    without tabs, quotes or line breaks (other strings go through pandas, for its quoting),
+    built without a Python step per row: each column is turned into strings at once (small
+    integers by lookup), and rows are joined by ``str.join`` over ``zip``."""
+    texts = []
+    for values in columns:
+        values = np.asarray(values)
+        if values.dtype.kind == "f":
+            texts.append([float_format % v for v in values.tolist()])
+        elif values.dtype.kind == "b":
+            texts.append(np.array(["False", "True"], dtype=object)[values.view(np.uint8)].tolist())
+        elif values.dtype.kind in "iu":
+            low, high = (int(values.min()), int(values.max())) if values.size else (0, 0)
+            if 0 <= low and high < 2 * len(values) + 1024:  # small counts: look the strings up
+                texts.append(np.array([str(i) for i in range(high + 1)], dtype=object)[values].tolist())
+            else:
+                texts.append(list(map(str, values.tolist())))
+        else:
+            strings = list(map(str, values.tolist()))
+            if any(c in "".join(set(strings)) for c in '\t\n\r"'):
+                import pandas as pd  # quoting, as pandas does it
+
+                pd.DataFrame(dict(zip(header, columns))).to_csv(path, sep="\t", index=False,
+                                                                 float_format=float_format)
+                return
+            texts.append(strings)
+    body = "\n".join(map("\t".join, zip(*texts)))
+    with open(path, "w") as f:
+        f.write("\t".join(header) + "\n" + (body + "\n" if texts and len(texts[0]) else ""))
 
 
 def write_split(folder: Path, *, grammar: Grammar, split: str, seed: int, chunk_size: int,
@@ -169,26 +212,24 @@ def write_split(folder: Path, *, grammar: Grammar, split: str, seed: int, chunk_
     np.save(folder / "lengths.npy", lengths.astype(np.int32))
     np.save(folder / "labels.npy", labels)
     np.save(folder / "entries.npy", entries.astype(np.int16))
-    element_names = np.array(list(grammar.elements), dtype=object)
-    class_names = np.array(grammar.class_names, dtype=object)
-    table = pd.DataFrame({
-        "example": instances["example"].astype(np.int64),
-        "element": element_names[instances["element"].astype(int)],
-        "start": instances["start"].astype(np.int64),
-        "end": instances["end"].astype(np.int64),
+    order = np.lexsort((instances["start"], instances["example"]))  # stable: by example, then start
+    columns = {
+        "example": instances["example"],
+        "element": np.array(list(grammar.elements), dtype=object)[instances["element"].astype(int)],
+        "start": instances["start"],
+        "end": instances["end"],
         "strand": np.where(instances["strand"] > 0, "+", "-"),
-        "class": class_names[instances["class"].astype(int)],
-        "rule": instances["rule"].astype(np.int16),
-        "copy": instances["copy"].astype(np.int16),
-        "attempts": instances["attempts"].astype(np.int16),
+        "class": np.array(grammar.class_names, dtype=object)[instances["class"].astype(int)],
+        "rule": instances["rule"],
+        "copy": instances["copy"],
+        "attempts": instances["attempts"],
         "overlaps": instances["overlaps"].astype(bool),
-    }).sort_values(["example", "start"], kind="stable")
-    table.to_csv(folder / "instances.tsv", sep="\t", index=False)
+    }
+    write_table(folder / "instances.tsv", list(columns), [values[order] for values in columns.values()])
     fractions = positional / np.maximum(class_counts, 1)[:, None]
-    frame = pd.DataFrame(fractions, index=pd.Index(grammar.class_names, name="class"))
-    frame.columns.name = "position"
-    frame.insert(0, "examples", class_counts)
-    frame.to_csv(folder / "positional.tsv", sep="\t", float_format="%.5g")
+    write_table(folder / "positional.tsv", ["class", "examples", *map(str, range(fractions.shape[1]))],
+                [np.array(grammar.class_names, dtype=object), class_counts,
+                 *(fractions[:, j] for j in range(fractions.shape[1]))], float_format="%.5g")
     manifest = {
         "grammar": {"name": grammar.name, "source": str(grammar.source), "sha256": grammar.digest},
         "split": split,
@@ -204,9 +245,9 @@ def write_split(folder: Path, *, grammar: Grammar, split: str, seed: int, chunk_
                             "strand": e.strand, "source": e.source}
                      for name, e in grammar.elements.items()},
         "composition": [e.describe() for e in grammar.composition[split]],
-        "instances": int(len(table)),
-        "overlapping_instances": int(table["overlaps"].sum()),
-        "resampled_instances": int((table["attempts"] > 1).sum()),
+        "instances": int(len(order)),
+        "overlapping_instances": int(instances["overlaps"].astype(bool).sum()),
+        "resampled_instances": int((instances["attempts"] > 1).sum()),
         "versions": software_versions(),
         "files": {name: file_record(folder / name) for name in SPLIT_FILES},
     }
@@ -237,6 +278,8 @@ def label_strings(labels: np.ndarray, classes: list[str]) -> list[str]:
 
 def write_exports(folder: Path, exports, *, grammar: Grammar, split: str) -> None:
     """FASTA + BED (``fasta``) and seqgra's tab-separated files (``seqgra``)."""
+    import pandas as pd
+
     bad = set(exports) - set(EXPORT_FORMATS)
     if bad:
         raise ValueError(f"unknown export format(s) {sorted(bad)}; known: {', '.join(EXPORT_FORMATS)}")

@@ -36,10 +36,12 @@ from __future__ import annotations
 
 import json
 import threading
+from collections import deque
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from fractions import Fraction
 from functools import cache
+from itertools import islice
 from math import gcd, lcm
 from pathlib import Path
 
@@ -155,10 +157,11 @@ def _letter_table(probs: tuple[float, ...]) -> np.ndarray:
 
 def draw_letters(probs: np.ndarray, shape: tuple[int, int], rng: np.random.Generator) -> np.ndarray:
     """i.i.d. letter codes, shape=``shape``, uint8: a 16-bit random number per letter mapped
-    through a lookup table, in a numba kernel with one seed per row (see seq.iid_letters)."""
-    from grammarbench.sequences import kernels as seq
+    through a lookup table, one generator per row seeded from ``rng`` (the numbers of the numba
+    kernel seq.iid_letters, drawn in numpy so that a simulate job never loads numba)."""
+    from grammarbench.sequences import xoshiro
 
-    return seq.iid_letters(_letter_table(tuple(float(p) for p in probs)), draw_seeds(shape[0], rng), shape[1])
+    return xoshiro.iid_letters(_letter_table(tuple(float(p) for p in probs)), draw_seeds(shape[0], rng), shape[1])
 
 
 # numba's default thread pool (workqueue) must not be entered from two Python threads at
@@ -179,12 +182,16 @@ def draw_background(background: Background, lengths: np.ndarray, width: int, alp
                     rng: np.random.Generator) -> np.ndarray:
     """Background sequences, shape=(len(lengths), width) uint8, padded past each length
     with the unknown code."""
-    from grammarbench.sequences import kernels as seq
-
     n = len(lengths)
     if background.kind == "letters":
         out = draw_letters(background.probs, (n, width), rng)
-    elif background.kind == "markov":
+        if (lengths < width).any():
+            out[np.arange(width)[None, :] >= lengths[:, None]] = alphabet_size
+        return out
+    # numba's kernels: imported only by a grammar that draws these backgrounds
+    from grammarbench.sequences import kernels as seq
+
+    if background.kind == "markov":
         seeds = draw_seeds(n, rng)
         with _NUMBA_LOCK:
             out = seq.sample_markov(background.initial, background.transition, lengths,
@@ -207,8 +214,6 @@ def draw_background(background: Background, lengths: np.ndarray, width: int, alp
         seeds = draw_seeds(n, rng)
         with _NUMBA_LOCK:
             out = seq.kshuffle(out, background.k, seeds, lengths=lengths, alphabet_size=alphabet_size)
-    if background.kind == "letters" and (lengths < width).any():
-        out[np.arange(width)[None, :] >= lengths[:, None]] = alphabet_size
     return out
 
 
@@ -443,8 +448,6 @@ class _ChunkBuilder:
 def simulate_chunk(grammar: Grammar, split: str, seed: int, chunk: int,
                    chunk_size: int = CHUNK_SIZE) -> Chunk:
     """Simulate chunk ``chunk`` of ``split``: examples chunk*chunk_size ... +chunk_size-1."""
-    from grammarbench.sequences import kernels as seq
-
     rng = chunk_rng(seed, split, chunk)
     g = grammar
     A, K = g.alphabet.size, g.n_classes
@@ -514,6 +517,8 @@ def simulate_chunk(grammar: Grammar, split: str, seed: int, chunk: int,
         rows = np.flatnonzero(entry_of == i)
         if entry.shuffle_of is None or not len(rows):
             continue
+        from grammarbench.sequences import kernels as seq  # numba: only for shuffled negatives
+
         seeds = draw_seeds(len(rows), rng)
         with _NUMBA_LOCK:
             sequences[rows] = seq.kshuffle(sequences[rows], entry.k, seeds,
@@ -531,17 +536,41 @@ def simulate_chunk(grammar: Grammar, split: str, seed: int, chunk: int,
         labels = multi_hot.argmax(1).astype(np.int16)
     else:
         labels = multi_hot.astype(np.uint8)
-    positional = _positional_counts(mask, multi_hot)
+    positional = _positional_counts(mask, multi_hot, instances)
     return Chunk(sequences, lengths, entry_of.astype(np.int16), labels, mask, instances,
                  positional, multi_hot.sum(0).astype(np.int64))
 
 
-def _positional_counts(mask: np.ndarray, members: np.ndarray) -> np.ndarray:
-    """Grammar positions per class and position, shape=(K, L), from the mask's nonzero
-    entries (a few percent of the letters) rather than one pass over the mask per class."""
-    rows, cols = np.nonzero(mask)
-    return np.stack([np.bincount(cols[members[rows, c]], minlength=mask.shape[1])
-                     for c in range(members.shape[1])]).astype(np.int64)
+def _positional_counts(mask: np.ndarray, members: np.ndarray, instances: dict | None = None) -> np.ndarray:
+    """Grammar positions per class and position, shape=(K, L) int64: the sum over examples of
+    class c of their mask rows.
+
+    With ``instances`` (the chunk's instance table, example indices into ``mask``'s rows),
+    from the table rather than the mask: the mask is 1 exactly on the union of an example's
+    instances, which is the sum of their intervals wherever none of them overlaps another
+    (a difference array per class, a few thousand entries instead of a pass over the mask's
+    millions). The examples whose instances overlap (flagged in ``overlaps``) are counted
+    from their mask rows.
+    """
+    K, L = members.shape[1], mask.shape[1]
+    if instances is None:
+        rows, cols = np.nonzero(mask)
+        return np.stack([np.bincount(cols[members[rows, c]], minlength=L)
+                         for c in range(K)]).astype(np.int64)
+    example = instances["example"]
+    damaged = np.zeros(len(mask), dtype=bool)
+    damaged[example[instances["overlaps"].astype(bool)]] = True
+    clean = ~damaged[example]
+    start, end = instances["start"][clean], instances["end"][clean]
+    classes = members[example[clean]]                                       # (I, K)
+    counts = np.empty((K, L), dtype=np.int64)
+    for c in range(K):
+        edges = (np.bincount(start[classes[:, c]], minlength=L + 1)
+                 - np.bincount(end[classes[:, c]], minlength=L + 1))
+        counts[c] = np.cumsum(edges[:L])
+    if damaged.any():
+        counts += _positional_counts(mask[damaged], members[damaged])
+    return counts
 
 
 def _labelsets(g: Grammar, split: str):
@@ -556,26 +585,47 @@ def _labelsets(g: Grammar, split: str):
 # --------------------------------------------------------------------------- splits
 
 
-def _run_chunk(grammar, split, seed, chunk, chunk_size, n, sequences_out, mask_out):
-    """Simulate one chunk into rows chunk*chunk_size... of the output arrays; return the
-    small per-example arrays and the chunk's instances (rows past ``n`` dropped)."""
+def _run_chunk(grammar, split, seed, chunk, chunk_size, n):
+    """Simulate one chunk: examples chunk*chunk_size..., rows past ``n`` dropped. Returns
+    its sequences and mask (written to the split's files in chunk order), the small
+    per-example arrays and its instances (example numbers within the split)."""
     result = simulate_chunk(grammar, split, seed, chunk, chunk_size)
     lo = chunk * chunk_size
     take = min(chunk_size, n - lo)
-    sequences_out[lo: lo + take] = result.sequences[:take]
-    mask_out[lo: lo + take] = result.mask[:take]
     keep = result.instances["example"] < take
     instances = {k: v[keep] for k, v in result.instances.items()}
-    instances["example"] = instances["example"] + lo
     positional, counts = result.positional, result.class_counts
     if take < chunk_size:  # the last chunk of the split: count only the rows kept
         labels = result.labels[:take]
         members = (labels[:, None] == np.arange(len(counts)) if labels.ndim == 1
                    else labels.astype(bool))
-        positional = _positional_counts(result.mask[:take], members)
+        positional = _positional_counts(result.mask[:take], members, instances)
         counts = members.sum(0).astype(np.int64)
-    return (result.lengths[:take], result.entries[:take], result.labels[:take], instances,
-            positional, counts)
+    instances["example"] = instances["example"] + lo
+    return (result.sequences[:take], result.mask[:take], result.lengths[:take], result.entries[:take],
+            result.labels[:take], instances, positional, counts)
+
+
+def _in_order(function, items, threads: int):
+    """``function`` over ``items`` on ``threads`` threads, results yielded in order, at most
+    2 x threads computed ahead of the consumer (memory stays a few chunks, whatever the size)."""
+    if threads == 1:
+        yield from map(function, items)
+        return
+    items = iter(items)
+    with ThreadPoolExecutor(threads) as pool:
+        ahead = deque(pool.submit(function, item) for item in islice(items, 2 * threads))
+        while ahead:
+            result = ahead.popleft().result()
+            for item in islice(items, 1):
+                ahead.append(pool.submit(function, item))
+            yield result
+
+
+def _npy_header(file, shape: tuple[int, ...], dtype=np.uint8) -> None:
+    """The header ``np.save`` (and ``open_memmap``) writes for a C-order array."""
+    np.lib.format.write_array_header_1_0(file, {"descr": np.lib.format.dtype_to_descr(np.dtype(dtype)),
+                                                "fortran_order": False, "shape": tuple(shape)})
 
 
 def simulate_split(grammar: Grammar, split: str, n: int, seed: int, out_dir: str | Path,
@@ -619,25 +669,25 @@ def simulate_split(grammar: Grammar, split: str, n: int, seed: int, out_dir: str
     out_dir = Path(out_dir)
     with atomic_directory(out_dir) as tmp:
         shape = (n, grammar.max_length)
-        sequences = np.lib.format.open_memmap(tmp / "sequences.npy", mode="w+", dtype=np.uint8, shape=shape)
-        mask = np.lib.format.open_memmap(tmp / "mask.npy", mode="w+", dtype=np.uint8, shape=shape)
         n_chunks = -(-n // chunk_size)
 
         def run(chunk):
-            return _run_chunk(grammar, split, seed, chunk, chunk_size, n, sequences, mask)
+            return _run_chunk(grammar, split, seed, chunk, chunk_size, n)
 
         # Threads, not processes: numpy's random draws, lookups and copies release the GIL,
         # and threads need no pickling, no start-up and no fork (unsafe once numba's thread
         # pool runs; and spawn would re-run a Snakemake script's top level in each worker).
+        # The two big arrays are written chunk by chunk, in order, with plain writes (no
+        # memory map: its page faults and msync cost more than the writes).
         threads = max(1, min(threads, n_chunks))
-        if threads == 1:
-            results = [run(c) for c in range(n_chunks)]
-        else:
-            with ThreadPoolExecutor(threads) as pool:
-                results = list(pool.map(run, range(n_chunks)))
-        sequences.flush()
-        mask.flush()
-        del sequences, mask
+        results = []
+        with open(tmp / "sequences.npy", "wb") as seq_file, open(tmp / "mask.npy", "wb") as mask_file:
+            _npy_header(seq_file, shape)
+            _npy_header(mask_file, shape)
+            for chunk_sequences, chunk_mask, *small in _in_order(run, range(n_chunks), threads):
+                seq_file.write(np.ascontiguousarray(chunk_sequences).data)
+                mask_file.write(np.ascontiguousarray(chunk_mask).data)
+                results.append(small)
         lengths, entries, labels, instance_parts, positional, counts = zip(*results)
         instances = {k: np.concatenate([p[k] for p in instance_parts]) for k in INSTANCE_COLUMNS}
         manifest = dataset.write_split(

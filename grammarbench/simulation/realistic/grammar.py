@@ -172,7 +172,7 @@ class RealisticGrammar:
 @cache
 def _schema() -> dict:
     text = resources.files("grammarbench").joinpath("grammars/realistic.schema.yaml").read_text()
-    return yaml.safe_load(text)
+    return yaml.load(text, Loader=getattr(yaml, "CSafeLoader", yaml.SafeLoader))  # libyaml: 10x faster
 
 
 def _fill_defaults(schema: dict, instance: dict) -> dict:
