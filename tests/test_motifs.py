@@ -317,6 +317,20 @@ def test_jaspar_versionless_id_takes_latest_version():
     assert newest >= 2 and latest.shape != jaspar_matrix("MA0139.1")[1].shape
 
 
+def test_jaspar_collection_equals_pyjaspars_fetch_motifs():
+    """The batched queries give what pyjaspar's fetch_motifs gives (a small taxonomic group:
+    fetch_motifs takes about 40 s for all of CORE)."""
+    found = M._jaspar_db(M.JASPAR_RELEASE).fetch_motifs(
+        collection="CORE", tax_group=["nematodes"], all_versions=False)
+    expected = {str(m.matrix_id): (str(m.name), M._jaspar_ppm(m, "", m.matrix_id))
+                for m in sorted(found, key=lambda m: m.matrix_id)}
+    got = M.jaspar_collection("CORE", "nematodes")
+    assert list(got) == list(expected) and len(got) > 50
+    for matrix_id, (name, ppm) in expected.items():
+        assert got[matrix_id][0] == name
+        np.testing.assert_array_equal(got[matrix_id][1], ppm)
+
+
 def test_jaspar_matrix_errors():
     with pytest.raises(InputError, match="unknown JASPAR matrix ID 'MA9999.1'") as err:
         jaspar_matrix("MA9999.1", source="g.yaml", key="elements.X.jaspar")
