@@ -263,7 +263,11 @@ def test_benjamini_hochberg_by_hand():
 
 
 def test_modisco_settings_fit_short_sequences():
+    from grammarbench.discovery.modisco import N_LEIDEN_RUNS
+
     assert disc.modisco_settings(400)["sliding_window_size"] == 21
+    assert disc.modisco_settings(400)["n_leiden_runs"] == N_LEIDEN_RUNS == 10
+    assert disc.modisco_settings(400, QUICK)["n_leiden_runs"] == 2
     for length in (30, 50, 80):
         s = disc.modisco_settings(length)
         assert s["sliding_window_size"] + 2 * s["flank_size"] <= length

@@ -10,7 +10,8 @@ The section::
       n_examples: 2000             # the first n maps of each run
       alpha: 0.05                  # Tomtom q-value threshold of a match
       threads: 1                   # numba threads per discover job
-      modisco: {}                  # modisco-lite settings (TFMoDISco keywords)
+      modisco: {}                  # modisco-lite settings (TFMoDISco keywords);
+                                   # n_leiden_runs: 10 unless given (modisco.N_LEIDEN_RUNS)
       decoys: CORE                 # the JASPAR collection used as Tomtom decoys
 
 ``runs`` name runs of the ``attribution`` section (``method``, ``method-reference`` or
