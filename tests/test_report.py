@@ -17,10 +17,11 @@ from grammarbench.aggregate.tables import PREDICTIVE_COLUMNS, RECOVERY_COLUMNS, 
 
 REPO = Path(__file__).resolve().parents[1]
 # every registered figure but reference_sweep (the tiny grid runs each method with one
-# reference setting, so it has no sweep to draw) and the discovery figures (its discovery
-# section is off; tests/test_workflow_discover.py runs that stage)
+# reference setting, so it has no sweep to draw), the discovery figures (its discovery
+# section is off; tests/test_workflow_discover.py runs that stage) and methods_by_grammar
+# (drawn for grids of realistic grammars: tests/test_realistic_encode.py)
 FIGURES = [name for name in FIGURE_REGISTRY
-           if name not in ("reference_sweep", "discovery", "discovery_logos")]
+           if name not in ("reference_sweep", "discovery", "discovery_logos", "methods_by_grammar")]
 
 
 pytestmark = pytest.mark.slow
