@@ -34,7 +34,6 @@ import warnings
 
 import numpy as np
 import torch
-from captum.attr import IntegratedGradients, LayerGradCam, Occlusion, Saliency
 
 from grammarbench.sequences import kernels as seq
 from grammarbench.attribution import backward_rules, fastism
@@ -43,6 +42,15 @@ from grammarbench.attribution.core import Run
 # ---------------------------------------------------------------------------------------
 # helpers
 # ---------------------------------------------------------------------------------------
+
+
+def _captum(name: str):
+    """A class of ``captum.attr``, imported on first use: Captum pulls in matplotlib
+    and takes a second or more to import, which a job running DeepLIFT-SHAP or ISM (no
+    Captum) should not pay."""
+    import captum.attr
+
+    return getattr(captum.attr, name)
 
 
 def _leaf(x: torch.Tensor) -> torch.Tensor:
@@ -120,7 +128,7 @@ def saliency(run: Run, x, codes, lengths, target, refs, index):
     l (Simonyan et al.'s map for multi-channel input). Hypothetical: the gradient
     :math:`g` itself. Completeness: no. The gradient is Captum's ``Saliency`` (abs=False).
     """
-    g = Saliency(run.logits).attribute(_leaf(x), target=target,
+    g = _captum("Saliency")(run.logits).attribute(_leaf(x), target=target,
                                        abs=False).float()
     if run.options.get("correction"):
         g = _centre(g)
@@ -137,7 +145,7 @@ def grad_x_input(run: Run, x, codes, lengths, target, refs, index):
     against an all-zero reference, to first order). Completeness: only for a linear
     model with zero bias and an all-zero reference. The gradient is Captum's ``Saliency``.
     """
-    g = Saliency(run.logits).attribute(_leaf(x), target=target,
+    g = _captum("Saliency")(run.logits).attribute(_leaf(x), target=target,
                                        abs=False).float()
     return _gradient_map(run, x, g), None
 
@@ -153,7 +161,7 @@ def integrated_gradients(run: Run, x, codes, lengths, target, refs, index):
     \sum_b r_{bl} \bar g_{bl}` with :math:`\bar g` the path-averaged gradient.
     """
     xr, r, t, b, n = _pairs(x, target, refs)
-    ig = IntegratedGradients(run.logits, multiply_by_inputs=False)
+    ig = _captum("IntegratedGradients")(run.logits, multiply_by_inputs=False)
     avg = []
     # Captum splits the steps so that each forward has internal_batch_size rows, but
     # never fewer rows than inputs: hand it at most batch_size (input, reference) pairs
@@ -441,7 +449,7 @@ def gradcam(run: Run, x, codes, lengths, target, refs, index):
     """
     name = run.options.get("layer") or default_gradcam_layer(run.model)
     layer = _layer(run.model, name)
-    cam = LayerGradCam(run.logits, layer).attribute(_leaf(x), target=target,
+    cam = _captum("LayerGradCam")(run.logits, layer).attribute(_leaf(x), target=target,
                                                      relu_attributions=True)
     if not isinstance(cam, torch.Tensor) or cam.ndim != 3:
         raise ValueError(f"gradcam layer {name!r} must output (N, channels, positions); "
@@ -471,7 +479,7 @@ def occlusion(run: Run, x, codes, lengths, target, refs, index):
     xr, r, t, b, n = _pairs(x, target, refs)
     A, L = x.shape[1:]
     per_eval = max(1, run.batch_size // xr.shape[0])
-    occ = Occlusion(run.logits).attribute(
+    occ = _captum("Occlusion")(run.logits).attribute(
         xr, sliding_window_shapes=(A, run.options["window"]),
         strides=(A, run.options["stride"]), baselines=r, target=t,
         perturbations_per_eval=per_eval).float()                           # (b*n, A, L)
