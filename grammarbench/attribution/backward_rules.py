@@ -224,15 +224,17 @@ class _MaxPool1dRule(torch.autograd.Function):
         y4 = y.reshape(k, 1, C, -1)
         yr4 = y_ref.reshape(k, m, C, -1)
         top = torch.maximum(y4, yr4)
-        d_ix = af.gather(3, ix4) - rf.gather(3, ix4)
-        d_ir = af.gather(3, ir4) - rf.gather(3, ir4)
+        # the input at its own argmax is y, the reference at its own argmax y_ref
+        d_ix = y4 - rf.gather(3, ix4)
+        d_ir = af.gather(3, ir4) - yr4
         # a routed share never exceeds the position's own change, so the ratio is
-        # bounded and only an exact zero needs the fallback (as tangermeme)
+        # bounded and only an exact zero needs the fallback (as tangermeme); the
+        # divisions by zero there are discarded by the where
         small_x = d_ix == 0
         small_r = d_ir == 0
         # per window: what goes to the input's argmax and to the reference's argmax
-        to_x = torch.where(small_x, 1.0, (top - yr4) / torch.where(small_x, 1.0, d_ix))
-        to_r = torch.where(small_r, 0.0, (y4 - top) / torch.where(small_r, 1.0, d_ir))
+        to_x = torch.where(small_x, 1.0, (top - yr4).div_(d_ix))
+        to_r = torch.where(small_r, 0.0, (y4 - top).div_(d_ir))
         shape = y_ref.shape
         ctx.save_for_backward(_input_rows(ix, m), ir, to_x.reshape(shape), to_r.reshape(shape))
         ctx.shape = a_ref.shape
