@@ -46,9 +46,7 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import platform
-import subprocess
 import sys
 import tempfile
 import time
@@ -66,6 +64,7 @@ from grammarbench.sequences import kernels as seq  # noqa: E402
 from grammarbench.models.architectures import load_architecture, resolve  # noqa: E402
 from grammarbench.attribution import attribute  # noqa: E402
 from grammarbench.models.networks import build_model  # noqa: E402
+from fresh import run_fresh  # noqa: E402  (bench/fresh.py: one command in a fresh process)
 
 GRAMMAR = ROOT / "config/grammars/seqgra/mc2-dna1000-homer-100k-s1.xml"
 #: Zoo networks DeepLIFT applies to (DanQ's LSTM has no rule; gkmsvm is not a network).
@@ -153,9 +152,9 @@ def bench_model(name: str, codes_dls: np.ndarray, codes_ism: np.ndarray, args, d
 
 
 def bench_cold(folder: Path, method: str, n: int, args, device, tmp: Path) -> dict:
-    """Wall time of ``grammarbench attribute`` and of tangermeme, each in a fresh process,
-    on the same model folder and the first ``n`` sequences of the same split; best of
-    ``--cold-reps``, alternating."""
+    """Wall and CPU time of ``grammarbench attribute`` and of tangermeme, each in a fresh
+    process, on the same model folder and the first ``n`` sequences of the same split;
+    best of ``--cold-reps``, alternating."""
     split = tmp / "test"
     batch = args.batch_size if method == "deeplift_shap" else args.ism_batch_size
     cli = Path(sys.executable).with_name("grammarbench")
@@ -166,18 +165,17 @@ def bench_cold(folder: Path, method: str, n: int, args, device, tmp: Path) -> di
         ours += ["--reference", "shuffle", "--n-references", "20"]
     theirs = [sys.executable, "-c", TANGERMEME_JOB, str(folder), str(split), method, str(n),
               str(batch), device.type, str(tmp / "cold-tangermeme.npy")]
-    env = {**os.environ, "PYTHONPATH": os.pathsep.join(
-        [str(ROOT)] + [p for p in os.environ.get("PYTHONPATH", "").split(os.pathsep) if p])}
     times = {"ours": [], "tangermeme": []}
+    cpu = {"ours": [], "tangermeme": []}
     for _ in range(args.cold_reps):
         for key, cmd in (("ours", ours), ("tangermeme", theirs)):
-            t = time.perf_counter()
-            done = subprocess.run(cmd, env=env, capture_output=True, text=True)
-            times[key].append(time.perf_counter() - t)
-            if done.returncode:
-                raise SystemExit(f"cold run failed ({' '.join(cmd[:3])} ...):\n{done.stderr[-2000:]}")
+            _, wall, seconds = run_fresh(cmd, ROOT)
+            times[key].append(wall)
+            cpu[key].append(seconds)
     return {"cold_ours_s": min(times["ours"]), "cold_tangermeme_s": min(times["tangermeme"]),
-            "cold_ratio": min(times["tangermeme"]) / min(times["ours"])}
+            "cold_ratio": min(times["tangermeme"]) / min(times["ours"]),
+            "cold_ours_cpu_s": min(cpu["ours"]), "cold_tangermeme_cpu_s": min(cpu["tangermeme"]),
+            "cold_cpu_ratio": min(cpu["tangermeme"]) / min(cpu["ours"])}
 
 
 #: What a tangermeme user's job does, run as ``python -c``: load the model and the
@@ -345,7 +343,8 @@ def report(r: dict) -> str:
     if "cold_ratio" in r:
         lines.append(f"{head} cold  grammarbench attribute {r['cold_ours_s']:7.2f} s  tangermeme "
                      f"{r['cold_tangermeme_s']:7.2f} s  (fresh processes, wall)  ratio "
-                     f"{r['cold_ratio']:5.2f}x")
+                     f"{r['cold_ratio']:5.2f}x  (CPU {r['cold_ours_cpu_s']:.2f} s vs "
+                     f"{r['cold_tangermeme_cpu_s']:.2f} s: {r['cold_cpu_ratio']:.2f}x)")
         head = pad
     warm = (f"{head} warm  ours {r['ours_s']:8.2f} s ({r['ours_seq_per_s']:7.2f} seq/s)  tangermeme "
             f"{r['tangermeme_s']:8.2f} s ({r['tangermeme_seq_per_s']:7.2f} seq/s)  ratio "
