@@ -13,18 +13,32 @@ from seqgra's ``mc2-dna1000-homer`` grammar, it times
 - full in-silico mutagenesis (every single-letter substitution, mean-centred, projected
   on the observed letters). Ours always tries its fast path. tangermeme (>= 1.6) tries
   its fastISM only for jobs it expects to take over 30 s; it is timed both with its
-  default and with fastISM forced, and the faster of the two counts,
+  default and with fastISM forced, and the faster of the two counts.
 
-alternating the two tools ``--reps`` times after a warm-up and keeping each one's best
-time (other jobs share the machine). Throughput is sequences per second; the ratio is
-ours / tangermeme's (> 1: we are faster). Outputs are checked against each other: ISM
-maps must agree to rounding, and DeepLIFT-SHAP maps must agree when tangermeme is given
-our references.
+Two figures per model and method:
+
+- **cold** (the headline): the real entry point in a fresh process, as a Snakemake job
+  runs it: ``grammarbench attribute MODEL --test SPLIT ...`` on a trained-model folder
+  and a split folder written for the purpose, beside a fresh ``python`` process that
+  loads the same model and sequences and runs tangermeme's function on them; wall
+  time of each process, imports and writing the result included, best of
+  ``--cold-reps``.
+- **warm**: both functions called in this process, after a warm-up, alternating
+  ``--reps`` times, best time of each (other jobs share the machine). For
+  DeepLIFT-SHAP it also times the **floor**: 20 plain forward+backward passes of each
+  sequence through the model (the gradient of the target logit with respect to the
+  input, the same batches of ``--batch-size`` rows), what any DeepLIFT-SHAP must at
+  least compute; ``ours / floor`` says how far from it we are.
+
+Throughput is sequences per second; a ratio is tangermeme's time / ours (> 1: we are
+faster). Outputs are checked against each other: ISM maps must agree to rounding, and
+DeepLIFT-SHAP maps must agree when tangermeme is given our references.
 
 Usage (tangermeme installed without dependencies, so it does not replace torch)::
 
     pip install --no-deps tangermeme
     python bench/attribute.py                       # basset and conv10w-gmp-fc10
+    python bench/attribute.py --models zoo --methods deeplift_shap --n-dls 8
     python bench/attribute.py --models basset --n-ism 8 --reps 3 --out bench/attribute.json
 """
 
@@ -50,27 +64,34 @@ from grammarbench.sequences import kernels as seq  # noqa: E402
 from grammarbench.models.architectures import load_architecture, resolve  # noqa: E402
 from grammarbench.attribution import attribute  # noqa: E402
 from grammarbench.models.networks import build_model  # noqa: E402
+from fresh import run_fresh  # noqa: E402  (bench/fresh.py: one command in a fresh process)
 
 GRAMMAR = ROOT / "config/grammars/seqgra/mc2-dna1000-homer-100k-s1.xml"
+#: Zoo networks DeepLIFT applies to (DanQ's LSTM has no rule; gkmsvm is not a network).
+ZOO = ["fc10", "conv10-fc10", "conv10-gmp-fc10", "conv10w-gmp-fc10", "conv10xw-gmp-fc10",
+       "conv10w-conv10w-gmp-fc10", "exp-cnn", "basset", "chromdragonn", "deepsea", "beluga"]
 
 
-def sequences(n: int, seed: int = 1) -> np.ndarray:
-    """``n`` test sequences of 1,000 letters from seqgra's mc2-dna1000-homer grammar."""
+def sequences(n: int, out: Path, seed: int = 1) -> np.ndarray:
+    """``n`` test sequences of 1,000 letters from seqgra's mc2-dna1000-homer grammar,
+    also written as a split folder ``out`` (for the cold runs)."""
     from grammarbench.grammars.grammar import load_grammar
     from grammarbench.simulation.simulate import simulate_split
     from grammarbench.simulation.dataset import load_split
 
     grammar = load_grammar(GRAMMAR)
-    with tempfile.TemporaryDirectory() as tmp:
-        simulate_split(grammar, "test", n, seed, Path(tmp) / "test")
-        split = load_split(Path(tmp) / "test", mmap=False)
-        codes = np.array(split.sequences)
+    simulate_split(grammar, "test", n, seed, out)
+    codes = np.array(load_split(out, mmap=False).sequences)
     if codes.shape[1] != 1000 or (codes >= 4).any():
         raise SystemExit(f"expected 1,000-letter DNA sequences, got shape {codes.shape}")
     return codes
 
 
-def model(name: str, length: int = 1000) -> torch.nn.Module:
+def model(name: str, length: int = 1000, folder: Path | None = None) -> torch.nn.Module:
+    """The zoo network ``name`` with seeded random weights; with ``folder``, also written
+    there as a trained-model folder (``model.pt``, ``architecture.yaml``)."""
+    import yaml
+
     arch = load_architecture(ROOT / "config/architectures" / f"{name}.yaml")
     resolved = resolve(arch, length=length, letters="ACGT", alphabet="DNA",
                        classes=["c1", "c2"], task="multi-class")
@@ -81,6 +102,10 @@ def model(name: str, length: int = 1000) -> torch.nn.Module:
         if isinstance(mod, torch.nn.BatchNorm1d):
             mod.running_mean.copy_(torch.randn(mod.num_features, generator=gen) * 0.3)
             mod.running_var.copy_(torch.rand(mod.num_features, generator=gen) + 0.5)
+    if folder is not None:
+        folder.mkdir(parents=True, exist_ok=True)
+        torch.save(net.state_dict(), folder / "model.pt")
+        (folder / "architecture.yaml").write_text(yaml.safe_dump(resolved, sort_keys=False))
     return net
 
 
@@ -101,9 +126,10 @@ def best_of(fns: dict, reps: int, device: torch.device) -> tuple[dict, dict]:
     return {k: min(v) for k, v in times.items()}, out
 
 
-def bench_model(name: str, codes_dls: np.ndarray, codes_ism: np.ndarray, args,
-                device) -> list[dict]:
-    net = model(name)
+def bench_model(name: str, codes_dls: np.ndarray, codes_ism: np.ndarray, args, device,
+                tmp: Path) -> list[dict]:
+    folder = tmp / "models" / name
+    net = model(name, folder=folder)
     rows = []
     target = 1
 
@@ -116,7 +142,65 @@ def bench_model(name: str, codes_dls: np.ndarray, codes_ism: np.ndarray, args,
         r["ours_seq_per_s"] = r["n"] / r["ours_s"]
         r["tangermeme_seq_per_s"] = r["n"] / r["tangermeme_s"]
         r["ratio"] = r["tangermeme_s"] / r["ours_s"]
+        if r.get("floor_s"):
+            r["ours_over_floor"] = r["ours_s"] / r["floor_s"]
+            r["tangermeme_over_floor"] = r["tangermeme_s"] / r["floor_s"]
+        if args.cold_reps:
+            method = "deeplift_shap" if r["method"].startswith("deeplift_shap") else "ism"
+            r.update(bench_cold(folder, method, r["n"], args, device, tmp))
     return rows
+
+
+def bench_cold(folder: Path, method: str, n: int, args, device, tmp: Path) -> dict:
+    """Wall and CPU time of ``grammarbench attribute`` and of tangermeme, each in a fresh
+    process, on the same model folder and the first ``n`` sequences of the same split;
+    best of ``--cold-reps``, alternating."""
+    split = tmp / "test"
+    batch = args.batch_size if method == "deeplift_shap" else args.ism_batch_size
+    cli = Path(sys.executable).with_name("grammarbench")
+    ours = [str(cli), "attribute", str(folder), "--test", str(split), "--train", str(split),
+            "--method", method, "--n-examples", str(n), "--batch-size", str(batch),
+            "--random-state", "0", "--device", device.type, "--out", str(tmp / "cold-ours")]
+    if method == "deeplift_shap":
+        ours += ["--reference", "shuffle", "--n-references", "20"]
+    theirs = [sys.executable, "-c", TANGERMEME_JOB, str(folder), str(split), method, str(n),
+              str(batch), device.type, str(tmp / "cold-tangermeme.npy")]
+    times = {"ours": [], "tangermeme": []}
+    cpu = {"ours": [], "tangermeme": []}
+    for _ in range(args.cold_reps):
+        for key, cmd in (("ours", ours), ("tangermeme", theirs)):
+            _, wall, seconds = run_fresh(cmd, ROOT)
+            times[key].append(wall)
+            cpu[key].append(seconds)
+    return {"cold_ours_s": min(times["ours"]), "cold_tangermeme_s": min(times["tangermeme"]),
+            "cold_ratio": min(times["tangermeme"]) / min(times["ours"]),
+            "cold_ours_cpu_s": min(cpu["ours"]), "cold_tangermeme_cpu_s": min(cpu["tangermeme"]),
+            "cold_cpu_ratio": min(cpu["tangermeme"]) / min(cpu["ours"])}
+
+
+#: What a tangermeme user's job does, run as ``python -c``: load the model and the
+#: sequences, explain the target logit, write the maps.
+TANGERMEME_JOB = """
+import sys, warnings
+import numpy as np, torch
+from grammarbench.models.networks import load_trained
+from grammarbench.simulation.dataset import load_split
+folder, split, method, n, batch, device, out = sys.argv[1:]
+n, batch = int(n), int(batch)
+net = load_trained(folder, device=device)
+codes = torch.as_tensor(np.asarray(load_split(split).sequences[:n])).long()
+X = torch.nn.functional.one_hot(codes, 4).permute(0, 2, 1).float()
+with warnings.catch_warnings():
+    warnings.simplefilter("ignore")
+    if method == "deeplift_shap":
+        from tangermeme.deep_lift_shap import deep_lift_shap
+        maps = deep_lift_shap(net, X, target=1, n_shuffles=20, batch_size=batch,
+                              device=device, random_state=0)
+    else:
+        from tangermeme.saturation_mutagenesis import saturation_mutagenesis
+        maps = saturation_mutagenesis(net, X, target=1, batch_size=batch, device=device)
+np.save(out, maps.numpy())
+"""
 
 
 def bench_dls(net, name, codes_dls, args, device, target) -> dict:
@@ -135,7 +219,19 @@ def bench_dls(net, name, codes_dls, args, device, target) -> dict:
             return deep_lift_shap(net, X, target=target, n_shuffles=20,
                                   batch_size=args.batch_size, device=device, random_state=0)
 
-    times, out = best_of({"grammarbench": ours_dls, "tangermeme": theirs_dls}, args.reps, device)
+    net_dev = net.to(device)
+    rows = X.to(device).repeat_interleave(20, dim=0)
+
+    def floor():
+        # 20 forward+backward passes per sequence: the input gradient of the target logit
+        for lo in range(0, rows.shape[0], args.batch_size):
+            x = rows[lo:lo + args.batch_size].clone().requires_grad_(True)
+            y = net_dev(x)[:, target]
+            torch.autograd.grad(y.sum(), x)
+
+    times, out = best_of({"grammarbench": ours_dls, "tangermeme": theirs_dls, "floor": floor},
+                         args.reps, device)
+    net.cpu()
     maps, delta = out["grammarbench"]
     # agreement: tangermeme given our references
     refs = torch.tensor(references.shuffle(codes_dls, 20, random_state=0))
@@ -146,6 +242,7 @@ def bench_dls(net, name, codes_dls, args, device, target) -> dict:
     scale = float(np.abs(maps).max())
     return dict(model=name, method="deeplift_shap (20 shuffles)", n=len(codes_dls),
                 ours_s=times["grammarbench"], tangermeme_s=times["tangermeme"],
+                floor_s=times["floor"],
                 max_abs_delta=float(np.abs(delta).max()),
                 max_diff_same_refs=float(np.abs(maps - same_refs).max()), scale=scale)
 
@@ -201,7 +298,8 @@ def bench_ism(net, name, codes_ism, args, device, target) -> dict:
 
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--models", nargs="+", default=["basset", "conv10w-gmp-fc10"])
+    parser.add_argument("--models", nargs="+", default=["basset", "conv10w-gmp-fc10"],
+                        help="zoo names, or 'zoo' for every network DeepLIFT applies to")
     parser.add_argument("--methods", nargs="+", default=["deeplift_shap", "ism"],
                         choices=["deeplift_shap", "ism"])
     parser.add_argument("--n-dls", type=int, default=16, help="sequences for DeepLIFT-SHAP")
@@ -209,6 +307,8 @@ def main(argv=None) -> int:
     parser.add_argument("--batch-size", type=int, default=128)
     parser.add_argument("--ism-batch-size", type=int, default=1024)
     parser.add_argument("--reps", type=int, default=2)
+    parser.add_argument("--cold-reps", type=int, default=2,
+                        help="fresh-process runs of each tool (0: warm figures only)")
     parser.add_argument("--threads", type=int, default=None)
     parser.add_argument("--device", default=None)
     parser.add_argument("--out", help="also write the rows as JSON here")
@@ -217,23 +317,46 @@ def main(argv=None) -> int:
 
     if args.threads:
         torch.set_num_threads(args.threads)
+    models = [m for name in args.models for m in (ZOO if name == "zoo" else [name])]
     device = torch.device(args.device or ("cuda" if torch.cuda.is_available() else "cpu"))
-    codes = sequences(max(args.n_dls, args.n_ism))
     rows = []
-    for name in args.models:
-        rows += bench_model(name, codes[:args.n_dls], codes[:args.n_ism], args, device)
-        for r in rows[-len(args.methods):]:
-            print(f"{r['model']:>18}  {r['method']:<28} n={r['n']:<3} ours {r['ours_s']:8.2f} s "
-                  f"({r['ours_seq_per_s']:7.2f} seq/s)  tangermeme {r['tangermeme_s']:8.2f} s "
-                  f"({r['tangermeme_seq_per_s']:7.2f} seq/s)  ratio {r['ratio']:5.2f}x  "
-                  f"|diff| {r['max_diff_same_refs']:.1e} of {r['scale']:.1e}"
-                  + ("  (tangermeme fastISM)" if r.get("tangermeme_fast") else ""), flush=True)
+    with tempfile.TemporaryDirectory() as tmp:
+        tmp = Path(tmp)
+        codes = sequences(max(args.n_dls, args.n_ism), tmp / "test")
+        for name in models:
+            rows += bench_model(name, codes[:args.n_dls], codes[:args.n_ism], args, device, tmp)
+            for r in rows[-len(args.methods):]:
+                print(report(r), flush=True)
     meta = {"device": str(device), "torch": torch.__version__, "tangermeme": tangermeme.__version__,
             "threads": torch.get_num_threads(), "platform": platform.platform(),
             "argv": sys.argv[1:]}
     if args.out:
         Path(args.out).write_text(json.dumps({"meta": meta, "rows": rows}, indent=2) + "\n")
     return 0
+
+
+def report(r: dict) -> str:
+    """Two lines per row: the cold (fresh-process) ratio first, then the warm one."""
+    head = f"{r['model']:>24}  {r['method']:<28} n={r['n']:<3}"
+    pad = " " * len(head)
+    lines = []
+    if "cold_ratio" in r:
+        lines.append(f"{head} cold  grammarbench attribute {r['cold_ours_s']:7.2f} s  tangermeme "
+                     f"{r['cold_tangermeme_s']:7.2f} s  (fresh processes, wall)  ratio "
+                     f"{r['cold_ratio']:5.2f}x  (CPU {r['cold_ours_cpu_s']:.2f} s vs "
+                     f"{r['cold_tangermeme_cpu_s']:.2f} s: {r['cold_cpu_ratio']:.2f}x)")
+        head = pad
+    warm = (f"{head} warm  ours {r['ours_s']:8.2f} s ({r['ours_seq_per_s']:7.2f} seq/s)  tangermeme "
+            f"{r['tangermeme_s']:8.2f} s ({r['tangermeme_seq_per_s']:7.2f} seq/s)  ratio "
+            f"{r['ratio']:5.2f}x  |diff| {r['max_diff_same_refs']:.1e} of {r['scale']:.1e}")
+    if r.get("tangermeme_fast"):
+        warm += "  (tangermeme fastISM)"
+    lines.append(warm)
+    if "ours_over_floor" in r:
+        lines.append(f"{pad} floor {r['floor_s']:8.2f} s (20 x forward+backward)  ours "
+                     f"{r['ours_over_floor']:4.2f}x floor  tangermeme "
+                     f"{r['tangermeme_over_floor']:4.2f}x floor")
+    return "\n".join(lines)
 
 
 if __name__ == "__main__":

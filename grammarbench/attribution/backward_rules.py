@@ -19,12 +19,20 @@ module or not. Each call to a known nonlinearity is replaced by a custom autogra
 ``Function`` whose forward is the nonlinearity and whose backward is the rule. Every
 call gets its own ``Function`` node, so reused modules are no problem.
 
-DeepLIFT needs each nonlinearity's input and output on the reference as well. Instead
-of Captum's and tangermeme's ``cat([x, reference])`` batch, the references go through
-the model first, without autograd, while :class:`Recorder` records every
-nonlinearity's input and output in call order; then the inputs go through with
-:class:`DeepLiftMode`, which pairs the k-th nonlinearity call with the k-th recorded
-one. The backward pass then only runs over the inputs' half, not both halves.
+DeepLIFT needs each nonlinearity's input and output on the input and on the reference.
+Instead of Captum's and tangermeme's ``cat([x, reference])`` batch, each input goes
+through the model once, without autograd, while :class:`Recorder` records every
+nonlinearity's input and output in call order; then its references go through with
+:class:`DeepLiftMode`, which pairs the k-th nonlinearity call with the k-th recorded one
+(broadcast over the input's references) and keeps the references' own forward values.
+Linear operations have the same Jacobian wherever they are evaluated, so the gradient
+of the output with respect to the references, with the rules in place, is the DeepLIFT
+multiplier. An input's forward pass is shared by all its references (1/n of the
+work), and the forward and backward passes with autograd run over one half of the
+pairs, not both: what a gradient of the batch costs, plus 1/n of a forward pass.
+An operation that is neither linear nor ruled (a product of two activations, a layer
+norm) is differentiated at the reference, not at the input as Captum does; either
+way DeepLIFT's completeness fails and the convergence delta shows it.
 
 Rules: element-wise nonlinearities (ReLU family, ELU, GELU, SiLU, softplus, sigmoid,
 tanh, exp, ...) get the rescale rule, :math:`m = \Delta y / \Delta a` (the ordinary
@@ -145,70 +153,93 @@ def _local_vjp(fn, a: Tensor, g: Tensor) -> Tensor:
     return out
 
 
-class _Rescale(torch.autograd.Function):
-    """y = fn(a); backward multiplies by (fn(a) - fn(a_ref)) / (a - a_ref) (rescale rule).
+def _pairs_view(t: Tensor, k: int, m: int) -> Tensor:
+    """Rows ``k*m`` -> shape=(k, m, ...): the ``m`` reference rows of each of ``k`` inputs."""
+    return t.reshape(k, m, *t.shape[1:])
 
-    Where ``|a - a_ref| < eps`` the ordinary derivative ``fn'(a)`` is used, as in Captum
-    and tangermeme (for ReLU, whose ratio is bounded, only where ``a == a_ref``).
-    The multiplier is computed in the forward pass and is all that is kept for the
-    backward pass (one tensor instead of four).
+
+def _input_rows(t: Tensor, m: int) -> Tensor:
+    """An input's tensor, rows ``k``, repeated for its ``m`` references: rows ``k*m``."""
+    return t if m == 1 else t.repeat_interleave(m, dim=0)
+
+
+class _Rescale(torch.autograd.Function):
+    """y = fn(a_ref) on the references; backward multiplies by (fn(a) - fn(a_ref)) / (a -
+    a_ref) (rescale rule), with ``a`` the input's value paired with each reference row.
+
+    ``a_ref`` has ``k*m`` rows, the ``m`` references of each of the ``k`` inputs whose
+    values ``a`` and ``y = fn(a)`` (``k`` rows) were recorded before; the input's rows
+    are broadcast, never repeated. Where ``|a - a_ref| < eps`` the ordinary derivative
+    ``fn'(a)`` is used, as in Captum and tangermeme (for ReLU, whose ratio is bounded,
+    only where ``a == a_ref``). The multiplier is computed in the forward pass and is all
+    that is kept for the backward pass (one tensor instead of four).
     """
 
     @staticmethod
-    def forward(ctx, a, a_ref, y_ref, fn, eps, relu=False):
-        y = fn(a)
+    def forward(ctx, a_ref, a, y, fn, eps, relu, m):
+        y_ref = fn(a_ref)
+        k = a.shape[0]
         # in place where possible: these tensors are as large as the activations, and
         # fresh allocations of that size cost more than the arithmetic on a CPU
-        da = torch.sub(a, a_ref)
-        mult = torch.sub(y, y_ref).div_(da)                      # inf or nan where da == 0
+        da = torch.sub(a.unsqueeze(1), _pairs_view(a_ref, k, m))            # (k, m, ...)
+        mult = torch.sub(y.unsqueeze(1), _pairs_view(y_ref, k, m)).div_(da)  # inf/nan at da == 0
         if relu:
             # (relu(a) - relu(r)) / (a - r) lies in [0, 1] for any a != r, so only a == r
             # needs the derivative (a > 0)
             small = da == 0
             if bool(small.any()):
-                mult = torch.where(small, (a > 0).to(mult.dtype), mult)
+                mult = torch.where(small, (a > 0).to(mult.dtype).unsqueeze(1), mult)
         else:
             small = da.abs_() < eps
             if bool(small.any()):
                 local = _local_vjp(fn, a, torch.ones_like(a))    # element-wise: f'(a)
-                mult = torch.where(small, local, mult)
-        ctx.save_for_backward(mult)
-        return y
+                mult = torch.where(small, local.unsqueeze(1), mult)
+        ctx.save_for_backward(mult.reshape(a_ref.shape))
+        return y_ref
 
     @staticmethod
     def backward(ctx, g):
         (mult,) = ctx.saved_tensors
-        return g * mult, None, None, None, None, None
+        return g * mult, None, None, None, None, None, None
 
 
 class _MaxPool1dRule(torch.autograd.Function):
-    """``F.max_pool1d`` with Captum's DeepLIFT max rule (see :class:`_MaxRule`).
+    """``F.max_pool1d`` on the references with Captum's DeepLIFT max rule (see
+    :class:`_MaxRule`); rows as in :class:`_Rescale`.
 
-    Routed with the pooling indices of the input (``ix``) and of the reference (``ir``)
-    and computed at the size of the pooled output: at each routed position p,
+    Routed with the pooling indices of the input (``ix``, recorded) and of the reference
+    (``ir``) and computed at the size of the pooled output: at each routed position p,
     ``grad[p] = (sum of g * win over the windows routed to p) / (a[p] - a_ref[p])``, or
     the ordinary gradient (g routed by ``ix``) where ``a[p] == a_ref[p]``.
     """
 
     @staticmethod
-    def forward(ctx, a, a_ref, y_ref, ir, pool, eps):
-        y, ix = pool(a)
-        top = torch.maximum(y, y_ref)
-        flat = (a.shape[0], a.shape[1], -1)
-        af, rf = a.reshape(flat), a_ref.reshape(flat)
-        d_ix = (af.gather(2, ix.reshape(flat)) - rf.gather(2, ix.reshape(flat))).view_as(y)
-        d_ir = (af.gather(2, ir.reshape(flat)) - rf.gather(2, ir.reshape(flat))).view_as(y)
+    def forward(ctx, a_ref, a, y, ix, pool, eps, m):
+        y_ref, ir = pool(a_ref)
+        k, C = a.shape[:2]
+        af = a.reshape(k, 1, C, -1).expand(k, m, C, -1)                    # (k, m, C, L)
+        rf = a_ref.reshape(k, m, C, -1)
+        ix4 = ix.reshape(k, 1, C, -1).expand(k, m, C, -1)                  # (k, m, C, L')
+        ir4 = ir.reshape(k, m, C, -1)
+        y4 = y.reshape(k, 1, C, -1)
+        yr4 = y_ref.reshape(k, m, C, -1)
+        top = torch.maximum(y4, yr4)
+        # the input at its own argmax is y, the reference at its own argmax y_ref
+        d_ix = y4 - rf.gather(3, ix4)
+        d_ir = af.gather(3, ir4) - yr4
         # a routed share never exceeds the position's own change, so the ratio is
-        # bounded and only an exact zero needs the fallback (as tangermeme)
+        # bounded and only an exact zero needs the fallback (as tangermeme); the
+        # divisions by zero there are discarded by the where
         small_x = d_ix == 0
         small_r = d_ir == 0
         # per window: what goes to the input's argmax and to the reference's argmax
-        to_x = torch.where(small_x, 1.0, (top - y_ref) / torch.where(small_x, 1.0, d_ix))
-        to_r = torch.where(small_r, 0.0, (y - top) / torch.where(small_r, 1.0, d_ir))
-        ctx.save_for_backward(ix, ir, to_x, to_r)
-        ctx.shape = a.shape
-        ctx.mark_non_differentiable(ix)
-        return y, ix
+        to_x = torch.where(small_x, 1.0, (top - yr4).div_(d_ix))
+        to_r = torch.where(small_r, 0.0, (y4 - top).div_(d_ir))
+        shape = y_ref.shape
+        ctx.save_for_backward(_input_rows(ix, m), ir, to_x.reshape(shape), to_r.reshape(shape))
+        ctx.shape = a_ref.shape
+        ctx.mark_non_differentiable(ir)
+        return y_ref, ir
 
     @staticmethod
     def backward(ctx, g, _):
@@ -218,26 +249,27 @@ class _MaxPool1dRule(torch.autograd.Function):
         grad = g.new_zeros(flat[:2] + (int(np.prod(shape[2:])),))
         grad.scatter_add_(2, ix.reshape(flat), (g * to_x).reshape(flat))
         grad.scatter_add_(2, ir.reshape(flat), (g * to_r).reshape(flat))
-        return grad.view(shape), None, None, None, None, None
+        return grad.view(shape), None, None, None, None, None, None
 
 
 class _MaxRule(torch.autograd.Function):
-    """y = pool(a); Captum's DeepLIFT rule for max pooling.
+    """y_ref = pool(a_ref) on the references; Captum's DeepLIFT rule for max pooling.
 
     The output difference is split into the part won by the input (routed to the input's
     argmax) and the part won by the reference (routed to the reference's argmax); the
     sum, divided by the input difference, is the multiplier (the ordinary gradient where
-    the input does not change at all). Completeness holds exactly.
+    the input does not change at all). Completeness holds exactly. ``a`` and ``y``, the
+    input's values, come with as many rows as ``a_ref``.
     """
 
     @staticmethod
-    def forward(ctx, a, y, a_ref, y_ref, fn, eps):
+    def forward(ctx, a_ref, y_ref, a, y, fn, eps):
         ctx.save_for_backward(a, y, a_ref, y_ref)
         ctx.fn = fn
         ctx.eps = eps
         # a copy, so that a model that edits the output in place (``out += skip``) does
-        # not change the saved ``y``
-        return y.clone()
+        # not change the saved ``y_ref``
+        return y_ref.clone()
 
     @staticmethod
     def backward(ctx, g):
@@ -265,11 +297,11 @@ def _pool_call(rest, kwargs):
 
 
 class Recorder(TorchFunctionMode):
-    """Run the references: record each nonlinearity's (input, output) in call order.
+    """Run the inputs: record each nonlinearity's (input, output) in call order.
 
     The recorded tensors are the model's own (no copies); :meth:`modified` tells whether
     the model changed one in place afterwards (``out += skip``), in which case the
-    references are run again with ``copy=True``.
+    inputs are run again with ``copy=True``.
     """
 
     def __init__(self, copy: bool = False):
@@ -307,28 +339,39 @@ class Recorder(TorchFunctionMode):
 
 
 class DeepLiftMode(TorchFunctionMode):
-    """Run the inputs: swap each nonlinearity for its DeepLIFT rule, paired by call order."""
+    """Run the references: swap each nonlinearity for its DeepLIFT rule, paired by call
+    order with the input's recorded call (:class:`Recorder`).
 
-    def __init__(self, records: list[tuple], eps: float = 1e-6):
+    The forward pass computes the references' own activations (the rules change only
+    the backward pass), so the gradient of the output with respect to the references is
+    the DeepLIFT multiplier: linear operations have the same Jacobian at the input and
+    at the reference. The batch holds ``m`` references per recorded input, the ``m``
+    rows of input i at rows ``i*m`` to ``i*m + m - 1``.
+    """
+
+    def __init__(self, records: list[tuple], eps: float = 1e-6, m: int = 1):
         super().__init__()
         self.records = records
         self.k = 0
         self.eps = eps
+        self.m = m
 
     def __torch_function__(self, func, types, args=(), kwargs=None):
         kwargs = kwargs or {}
         elementwise = func in ELEMENTWISE
         if elementwise or (func in MAXLIKE and _is_maxlike_call(func, args, kwargs)):
             func, kwargs = _outofplace(func, kwargs)
-            a = _first_tensor(args)
-            if a is not None and a.is_floating_point():
+            a_ref = _first_tensor(args)
+            if a_ref is not None and a_ref.is_floating_point():
                 if self.k >= len(self.records):
                     raise UnsupportedModelError(
-                        "the model called more nonlinearities on the input than on the "
-                        "reference (its forward pass depends on the data)")
-                rfunc, a_ref, y_ref, extra = self.records[self.k][:4]
+                        "the model called more nonlinearities on the reference than on the "
+                        "input (its forward pass depends on the data)")
+                xfunc, a, y, extra = self.records[self.k][:4]
                 self.k += 1
-                if rfunc is not func or a_ref.shape != a.shape:
+                m = self.m
+                if (xfunc is not func or a.shape[1:] != a_ref.shape[1:]
+                        or a.shape[0] * m != a_ref.shape[0]):
                     raise UnsupportedModelError(
                         "the model called different nonlinearities on the input and on the "
                         "reference (its forward pass depends on the data)")
@@ -338,21 +381,22 @@ class DeepLiftMode(TorchFunctionMode):
                     return _values(_func(t, *_rest, **_kwargs))
 
                 if elementwise:
-                    return _Rescale.apply(a, a_ref, y_ref, fn, self.eps, func in _RELU_FNS)
-                if func is F.max_pool1d and a.ndim == 3:
+                    return _Rescale.apply(a_ref, a, y, fn, self.eps, func in _RELU_FNS, m)
+                if func is F.max_pool1d and a_ref.ndim == 3:
                     wants, pool = _pool_call(rest, kwargs)
-                    y, ix = _MaxPool1dRule.apply(a, a_ref, y_ref, extra, pool, self.eps)
-                    return (y, ix) if wants else y
+                    y_ref, ir = _MaxPool1dRule.apply(a_ref, a, y, extra, pool, self.eps, m)
+                    return (y_ref, ir) if wants else y_ref
                 with torch.no_grad():
-                    result = func(a.detach(), *rest, **kwargs)
-                y = _values(result)
-                return _rebuild(result, _MaxRule.apply(a, y, a_ref, y_ref, fn, self.eps))
+                    result = func(a_ref.detach(), *rest, **kwargs)
+                y_ref = _values(result)
+                return _rebuild(result, _MaxRule.apply(a_ref, y_ref, _input_rows(a, m),
+                                                       _input_rows(y, m), fn, self.eps))
         return func(*args, **kwargs)
 
     def check_complete(self):
         if self.k != len(self.records):
             raise UnsupportedModelError(
-                "the model called fewer nonlinearities on the input than on the reference "
+                "the model called fewer nonlinearities on the reference than on the input "
                 "(its forward pass depends on the data)")
 
 

@@ -34,7 +34,6 @@ import warnings
 
 import numpy as np
 import torch
-from captum.attr import IntegratedGradients, LayerGradCam, Occlusion, Saliency
 
 from grammarbench.sequences import kernels as seq
 from grammarbench.attribution import backward_rules, fastism
@@ -43,6 +42,15 @@ from grammarbench.attribution.core import Run
 # ---------------------------------------------------------------------------------------
 # helpers
 # ---------------------------------------------------------------------------------------
+
+
+def _captum(name: str):
+    """A class of ``captum.attr``, imported on first use: Captum pulls in matplotlib
+    and takes a second or more to import, which a job running DeepLIFT-SHAP or ISM (no
+    Captum) should not pay."""
+    import captum.attr
+
+    return getattr(captum.attr, name)
 
 
 def _leaf(x: torch.Tensor) -> torch.Tensor:
@@ -77,16 +85,20 @@ def _pairs(x, target, refs):
     return xr, r, target.repeat_interleave(n), b, n
 
 
-def _contributions(run, x, xr, r, mult, b, n):
+def _contributions(run, x, r, mult, b, n):
     """Contributions from multipliers ``mult`` (rows b*n), averaged over references.
 
-    Returns the map (projected or hypothetical) and the per-example sum of the
-    contributions, shape=(b,).
+    ``x`` holds the examples, shape=(b, A, L), ``r`` their references, shape=(b*n, A, L),
+    the n of example i at rows ``i*n`` to ``i*n + n - 1`` (as ``mult``). Returns the map
+    (projected or hypothetical) and the per-example sum of the contributions,
+    shape=(b,).
     """
     A, L = x.shape[1:]
     if run.options.get("correction"):
         mult = _centre(mult)
-    per_position = ((xr - r) * mult).sum(dim=1).reshape(b, n, L).mean(dim=1)  # (b, L)
+    x, r = x.float(), r.float()
+    diff = torch.sub(x[:, None], r.reshape(b, n, A, L))                     # (b, n, A, L)
+    per_position = diff.mul_(mult.reshape(b, n, A, L)).sum(dim=2).mean(dim=1)  # (b, L)
     if run.options.get("hypothetical"):
         # hypothetical contribution of letter a: m_a - sum_b r_b m_b (Shrikumar et al.,
         # TF-MoDISco), the contribution the position would make were a the letter there
@@ -116,7 +128,7 @@ def saliency(run: Run, x, codes, lengths, target, refs, index):
     l (Simonyan et al.'s map for multi-channel input). Hypothetical: the gradient
     :math:`g` itself. Completeness: no. The gradient is Captum's ``Saliency`` (abs=False).
     """
-    g = Saliency(run.logits).attribute(_leaf(x), target=target,
+    g = _captum("Saliency")(run.logits).attribute(_leaf(x), target=target,
                                        abs=False).float()
     if run.options.get("correction"):
         g = _centre(g)
@@ -133,7 +145,7 @@ def grad_x_input(run: Run, x, codes, lengths, target, refs, index):
     against an all-zero reference, to first order). Completeness: only for a linear
     model with zero bias and an all-zero reference. The gradient is Captum's ``Saliency``.
     """
-    g = Saliency(run.logits).attribute(_leaf(x), target=target,
+    g = _captum("Saliency")(run.logits).attribute(_leaf(x), target=target,
                                        abs=False).float()
     return _gradient_map(run, x, g), None
 
@@ -149,7 +161,7 @@ def integrated_gradients(run: Run, x, codes, lengths, target, refs, index):
     \sum_b r_{bl} \bar g_{bl}` with :math:`\bar g` the path-averaged gradient.
     """
     xr, r, t, b, n = _pairs(x, target, refs)
-    ig = IntegratedGradients(run.logits, multiply_by_inputs=False)
+    ig = _captum("IntegratedGradients")(run.logits, multiply_by_inputs=False)
     avg = []
     # Captum splits the steps so that each forward has internal_batch_size rows, but
     # never fewer rows than inputs: hand it at most batch_size (input, reference) pairs
@@ -159,47 +171,75 @@ def integrated_gradients(run: Run, x, codes, lengths, target, refs, index):
                                 n_steps=run.options["steps"], method=run.options["quadrature"],
                                 internal_batch_size=run.batch_size).float())
     avg = torch.cat(avg)                                                    # (b*n, A, L)
-    maps, total = _contributions(run, x, xr.float(), r.float(), avg, b, n)
+    maps, total = _contributions(run, x, r, avg, b, n)
     return maps, total - _output_difference(run, x, target, r, t, b, n)
 
 
-def _deeplift_multipliers(run: Run, xr, r, t):
-    """DeepLIFT multipliers of each (input, reference) row pair, rescale rule.
+def _deeplift_slices(b: int, n: int, batch_size: int):
+    """Batches of (example, reference) pairs: (examples, references) slices, each of
+    whole examples with all their references, or of one example and some of them."""
+    if n <= batch_size:
+        per = batch_size // n
+        for lo in range(0, b, per):
+            yield slice(lo, min(b, lo + per)), slice(0, n)
+    else:
+        for i in range(b):
+            for lo in range(0, n, batch_size):
+                yield slice(i, i + 1), slice(lo, min(n, lo + batch_size))
+
+
+def _deeplift_multipliers(run: Run, x, refs, t):
+    """DeepLIFT multipliers of each (input, reference) pair, rescale rule.
 
     Custom, not Captum (see :mod:`.backward_rules`): references per sequence, functional and
-    reused nonlinearities, and half the backward work of a ``cat([x, r])`` batch.
+    reused nonlinearities, one forward pass of each input shared by its references, and
+    autograd over the references' half of the pairs only.
+
+    Parameters
+    ----------
+    x: torch.Tensor, shape=(b, A, L)
+    refs: torch.Tensor, shape=(b, n, A, L)
+    t: torch.Tensor, shape=(b,)
 
     Returns
     -------
-    mult: torch.Tensor, shape=xr.shape
-    y_x, y_r: torch.Tensor, shape=(rows,)
+    mult: torch.Tensor, shape=(b*n, A, L)
+        Rows as ``refs.reshape(b*n, A, L)``.
+    y_x: torch.Tensor, shape=(b,)
+    y_r: torch.Tensor, shape=(b*n,)
         The target logits of the inputs and of the references (the rules change only
         the backward pass, so these are the model's outputs).
     """
-    out, ys_x, ys_r = [], [], []
+    b, n = refs.shape[:2]
     eps = run.options.get("eps", 1e-6)
-    for lo in range(0, xr.shape[0], run.batch_size):
-        xs = xr[lo:lo + run.batch_size]
-        rs = r[lo:lo + run.batch_size]
-        ts = t[lo:lo + run.batch_size]
+    mult, y_x, y_r = [], [], []
+    for ex, rf in _deeplift_slices(b, n, run.batch_size):
+        xs, ts = x[ex], t[ex]
+        m = rf.stop - rf.start
         recorder = backward_rules.Recorder()
         with torch.no_grad(), recorder:
-            y_r = run.output(rs, ts)
+            y = run.output(xs, ts)
         if recorder.modified():  # the model edits activations in place: keep copies
             recorder = backward_rules.Recorder(copy=True)
             with torch.no_grad(), recorder:
-                y_r = run.output(rs, ts)
-        mode = backward_rules.DeepLiftMode(recorder.records, eps)
-        xs = xs.detach().requires_grad_(True)
+                y = run.output(xs, ts)
+        if rf.start == 0:
+            y_x.append(y)
+        mode = backward_rules.DeepLiftMode(recorder.records, eps, m)
+        rs = refs[ex, rf].reshape(-1, *refs.shape[2:]).detach().requires_grad_(True)
         with torch.enable_grad():
             with mode:
-                y = run.output(xs, ts)
+                yr = run.output(rs, ts.repeat_interleave(m))
             mode.check_complete()
-            (m,) = torch.autograd.grad(y.sum(), xs)
-        out.append(m.float())
-        ys_x.append(y.detach())
-        ys_r.append(y_r)
-    return torch.cat(out), torch.cat(ys_x), torch.cat(ys_r)
+            (g,) = torch.autograd.grad(yr.sum(), rs)
+        mult.append(g.float())
+        y_r.append(yr.detach())
+    # the slices cover the pairs in row order (example-major): concatenating is enough
+    return _cat(mult), _cat(y_x), _cat(y_r)
+
+
+def _cat(parts: list) -> torch.Tensor:
+    return parts[0] if len(parts) == 1 else torch.cat(parts)
 
 
 def deeplift(run: Run, x, codes, lengths, target, refs, index):
@@ -214,10 +254,10 @@ def deeplift(run: Run, x, codes, lengths, target, refs, index):
     layers, the supported nonlinearities and max pooling (the delta says how far off
     it is). Hypothetical: :math:`m_{al} - \sum_b r_{bl} m_{bl}`.
     """
-    xr, r, t, b, n = _pairs(x, target, refs)
-    mult, y_x, y_r = _deeplift_multipliers(run, xr, r, t)
-    maps, total = _contributions(run, x, xr.float(), r.float(), mult, b, n)
-    diff = (y_x - y_r).reshape(b, n).mean(dim=1)                            # f(x) - mean f(r)
+    b, n = refs.shape[:2]
+    mult, y_x, y_r = _deeplift_multipliers(run, x, refs, target)
+    maps, total = _contributions(run, x, refs.reshape(b * n, *refs.shape[2:]), mult, b, n)
+    diff = (y_x[:, None] - y_r.reshape(b, n)).mean(dim=1)                   # f(x) - mean f(r)
     delta = total - diff
     # float32 rounding leaves ~1e-7 of the output; an unhandled op leaves far more
     tol = 1e-3 * torch.maximum(diff.abs(), diff.abs().mean()) + 1e-5
@@ -409,7 +449,7 @@ def gradcam(run: Run, x, codes, lengths, target, refs, index):
     """
     name = run.options.get("layer") or default_gradcam_layer(run.model)
     layer = _layer(run.model, name)
-    cam = LayerGradCam(run.logits, layer).attribute(_leaf(x), target=target,
+    cam = _captum("LayerGradCam")(run.logits, layer).attribute(_leaf(x), target=target,
                                                      relu_attributions=True)
     if not isinstance(cam, torch.Tensor) or cam.ndim != 3:
         raise ValueError(f"gradcam layer {name!r} must output (N, channels, positions); "
@@ -439,7 +479,7 @@ def occlusion(run: Run, x, codes, lengths, target, refs, index):
     xr, r, t, b, n = _pairs(x, target, refs)
     A, L = x.shape[1:]
     per_eval = max(1, run.batch_size // xr.shape[0])
-    occ = Occlusion(run.logits).attribute(
+    occ = _captum("Occlusion")(run.logits).attribute(
         xr, sliding_window_shapes=(A, run.options["window"]),
         strides=(A, run.options["stride"]), baselines=r, target=t,
         perturbations_per_eval=per_eval).float()                           # (b*n, A, L)
