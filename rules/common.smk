@@ -285,7 +285,8 @@ STAGE_TABLES = (
 RUNTIME_JOBS = [
     ({"rule": rule, **point}, f"{RUNTIME}/{rule}/{MODEL.format(**point)}.tsv")
     for point in MODEL_POINTS
-    for rule in ["train", "evaluate"] + (["attribute"] if RUNS[point["architecture"]] else [])
+    for rule in ["train", "evaluate"]
+    + (["attribute"] if RUNS[point["architecture"]] else [])
 ] + [
     (
         {"rule": "discover", **point, "run": run},
