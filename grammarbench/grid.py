@@ -19,7 +19,6 @@ from typing import TYPE_CHECKING
 
 import yaml
 
-from grammarbench.discovery.config import validate_discovery_config
 from grammarbench.models.architectures import Architecture, check_fit, load_architecture
 from grammarbench.errors import InputError, key_path
 from grammarbench.grammars.grammar import Grammar, load_grammar
@@ -380,6 +379,10 @@ def build_grid(config: dict, source: str | ConfigSources, basedir: str | Path | 
                     raise InputError(blame, "attribution.n_examples",
                                      f"{section['n_examples']} is more than the test set of grammar "
                                      f"{grammar_id!r} ({n_test} examples); lower it or raise n_test")
+    # (imported here: the discovery package pulls in pandas, which `grammarbench simulate`,
+    # a user of this module, does without)
+    from grammarbench.discovery.config import validate_discovery_config
+
     discovery = validate_discovery_config(config.get("discovery"), sources.blame("discovery"), attribution)
     return Grid(config=config, grammars=grammars, grammar_paths=paths, n_train=n_train, heldout=heldout,
                 seeds=seeds, results=results,

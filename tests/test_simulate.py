@@ -257,3 +257,20 @@ def test_exports(tmp_path):
     assert list(x.columns) == ["x", "y"] and list(ann.columns) == ["annotation", "y"]
     assert set(x.y) <= {"ctcf", "background"}
     assert ann.annotation[0] == "".join("G" if m else "_" for m in split.mask[0])
+
+
+def test_a_simulate_job_imports_neither_torch_nor_pandas_nor_numba(tmp_path):
+    """A simulate job is a fresh process: of an i.i.d. grammar it needs none of the heavy
+    libraries the other stages use (each costs a cold job a fraction of a second or more)."""
+    import subprocess
+    import sys
+
+    code = ("import sys\nfrom grammarbench.cli import main\n"
+            f"code = main(['simulate', {str(REPO / 'config/grammars/one-motif.yaml')!r}, '--n-train', '50',"
+            f" '--seed', '1', '--out', {str(tmp_path / 'out')!r}])\n"
+            "print(code, sorted(m for m in ('torch', 'pandas', 'numba', 'matplotlib', 'sklearn', 'captum')"
+            " if m in sys.modules))\n")
+    run = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=tmp_path)
+    assert run.returncode == 0, run.stderr
+    assert run.stdout.split(None, 1) == ["0", "[]\n"], run.stdout + run.stderr
+    assert any((tmp_path / "out").rglob("sequences.npy"))
