@@ -19,6 +19,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+import numpy as np
 import yaml
 
 from grammarbench.errors import InputError
@@ -27,7 +28,7 @@ if TYPE_CHECKING:
     import pandas as pd  # imported where a table is read (a simulate job never does)
 
 __all__ = ["atomic_path", "atomic_directory", "write_text", "write_tsv", "read_tsv",
-           "read_yaml_mapping", "plain_data", "file_mode", "directory_mode", "file_record",
+           "read_yaml_mapping", "write_columns", "plain_data", "file_mode", "directory_mode", "file_record",
            "file_problem", "npy_shape", "HASH_LIMIT"]
 
 
@@ -108,6 +109,40 @@ def write_tsv(table: pd.DataFrame, path: str | os.PathLike, float_format: str | 
     with atomic_path(path) as tmp:
         table.to_csv(tmp, sep="\t", index=False, float_format=float_format)
     return Path(path)
+
+
+def write_columns(path: str | os.PathLike, header: list[str], columns: list[np.ndarray],
+                  float_format: str | None = None) -> None:
+    """A tab-separated table of columns as ``pandas.DataFrame.to_csv(sep="\\t", index=False)`` writes it,
+    byte for byte, for columns of integers, booleans, floats (``float_format``; None: the shortest repr, as pandas) and strings
+    without tabs, quotes or line breaks (other strings go through pandas, for its quoting),
+    built without a Python step per row: each column is turned into strings at once (small
+    integers by lookup), and rows are joined by ``str.join`` over ``zip``."""
+    texts = []
+    for values in columns:
+        values = np.asarray(values)
+        if values.dtype.kind == "f":
+            texts.append([repr(v) if float_format is None else float_format % v for v in values.tolist()])
+        elif values.dtype.kind == "b":
+            texts.append(np.array(["False", "True"], dtype=object)[values.view(np.uint8)].tolist())
+        elif values.dtype.kind in "iu":
+            low, high = (int(values.min()), int(values.max())) if values.size else (0, 0)
+            if 0 <= low and high < 2 * len(values) + 1024:  # small counts: look the strings up
+                texts.append(np.array([str(i) for i in range(high + 1)], dtype=object)[values].tolist())
+            else:
+                texts.append(list(map(str, values.tolist())))
+        else:
+            strings = list(map(str, values.tolist()))
+            if any(c in "".join(set(strings)) for c in '\t\n\r"'):
+                import pandas as pd  # quoting, as pandas does it
+
+                pd.DataFrame(dict(zip(header, columns))).to_csv(path, sep="\t", index=False,
+                                                                 float_format=float_format)
+                return
+            texts.append(strings)
+    body = "\n".join(map("\t".join, zip(*texts)))
+    with open(path, "w") as f:
+        f.write("\t".join(header) + "\n" + (body + "\n" if texts and len(texts[0]) else ""))
 
 
 def read_tsv(path: str | os.PathLike, **options) -> pd.DataFrame:

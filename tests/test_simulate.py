@@ -274,3 +274,20 @@ def test_a_simulate_job_imports_neither_torch_nor_pandas_nor_numba(tmp_path):
     assert run.returncode == 0, run.stderr
     assert run.stdout.split(None, 1) == ["0", "[]\n"], run.stdout + run.stderr
     assert any((tmp_path / "out").rglob("sequences.npy"))
+
+
+@pytest.mark.parametrize("strings", [["a", "bb", "c"], ['with "quote"', "tab\there", "plain"]])
+def test_write_columns_writes_what_pandas_writes(tmp_path, strings):
+    """grammarbench.io.write_columns (the instance and positional tables, without pandas)
+    is byte for byte pandas' to_csv(sep="\\t", index=False), quoting included."""
+    import pandas as pd
+
+    from grammarbench.io import write_columns
+
+    columns = {"small": np.array([0, 7, 2], np.int16), "large": np.array([10**12, -3, 5]),
+               "flag": np.array([True, False, True]), "value": np.array([0.1, 1 / 3, 2e-9]),
+               "name": np.array(strings, dtype=object)}
+    for fmt in (None, "%.5g"):
+        write_columns(tmp_path / "ours.tsv", list(columns), list(columns.values()), float_format=fmt)
+        pd.DataFrame(columns).to_csv(tmp_path / "pandas.tsv", sep="\t", index=False, float_format=fmt)
+        assert (tmp_path / "ours.tsv").read_bytes() == (tmp_path / "pandas.tsv").read_bytes(), fmt

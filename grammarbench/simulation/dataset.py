@@ -39,7 +39,7 @@ import numpy as np
 import grammarbench
 from grammarbench.errors import DamagedOutputError
 from grammarbench.grammars.grammar import Grammar
-from grammarbench.io import file_problem, file_record, npy_shape
+from grammarbench.io import file_problem, file_record, npy_shape, write_columns
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -171,39 +171,6 @@ def software_versions() -> dict[str, str]:
             "platform": platform.platform()}
 
 
-def write_table(path: Path, header: list[str], columns: list[np.ndarray], float_format: str = "%r") -> None:
-    """A tab-separated table as ``pandas.DataFrame.to_csv(sep="\\t", index=False)`` writes it,
-    byte for byte, for columns of integers, booleans, floats (``float_format``) and strings
-    without tabs, quotes or line breaks (other strings go through pandas, for its quoting),
-    built without a Python step per row: each column is turned into strings at once (small
-    integers by lookup), and rows are joined by ``str.join`` over ``zip``."""
-    texts = []
-    for values in columns:
-        values = np.asarray(values)
-        if values.dtype.kind == "f":
-            texts.append([float_format % v for v in values.tolist()])
-        elif values.dtype.kind == "b":
-            texts.append(np.array(["False", "True"], dtype=object)[values.view(np.uint8)].tolist())
-        elif values.dtype.kind in "iu":
-            low, high = (int(values.min()), int(values.max())) if values.size else (0, 0)
-            if 0 <= low and high < 2 * len(values) + 1024:  # small counts: look the strings up
-                texts.append(np.array([str(i) for i in range(high + 1)], dtype=object)[values].tolist())
-            else:
-                texts.append(list(map(str, values.tolist())))
-        else:
-            strings = list(map(str, values.tolist()))
-            if any(c in "".join(set(strings)) for c in '\t\n\r"'):
-                import pandas as pd  # quoting, as pandas does it
-
-                pd.DataFrame(dict(zip(header, columns))).to_csv(path, sep="\t", index=False,
-                                                                 float_format=float_format)
-                return
-            texts.append(strings)
-    body = "\n".join(map("\t".join, zip(*texts)))
-    with open(path, "w") as f:
-        f.write("\t".join(header) + "\n" + (body + "\n" if texts and len(texts[0]) else ""))
-
-
 def write_split(folder: Path, *, grammar: Grammar, split: str, seed: int, chunk_size: int,
                 lengths, entries, labels, instances: dict, positional, class_counts,
                 exports=()) -> dict:
@@ -225,9 +192,9 @@ def write_split(folder: Path, *, grammar: Grammar, split: str, seed: int, chunk_
         "attempts": instances["attempts"],
         "overlaps": instances["overlaps"].astype(bool),
     }
-    write_table(folder / "instances.tsv", list(columns), [values[order] for values in columns.values()])
+    write_columns(folder / "instances.tsv", list(columns), [values[order] for values in columns.values()])
     fractions = positional / np.maximum(class_counts, 1)[:, None]
-    write_table(folder / "positional.tsv", ["class", "examples", *map(str, range(fractions.shape[1]))],
+    write_columns(folder / "positional.tsv", ["class", "examples", *map(str, range(fractions.shape[1]))],
                 [np.array(grammar.class_names, dtype=object), class_counts,
                  *(fractions[:, j] for j in range(fractions.shape[1]))], float_format="%.5g")
     manifest = {
