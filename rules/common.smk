@@ -139,11 +139,6 @@ def attribution_settings(family):
     return GRID.attribution.for_family(family).to_dict() if GRID.attribution else {}
 
 
-def run_names(wildcards):
-    """The names of the attribution runs that explain this model (its family's)."""
-    return RUNS[wildcards.architecture]
-
-
 # ---- paths
 
 
