@@ -22,7 +22,7 @@ import yaml
 from grammarbench.models.architectures import Architecture, check_fit, load_architecture
 from grammarbench.errors import InputError, key_path
 from grammarbench.grammars.grammar import Grammar, load_grammar
-from grammarbench.io import plain_data, read_yaml_mapping
+from grammarbench.io import plain_data, read_yaml, read_yaml_mapping
 
 #: How the values of ``snakemake --config key=value`` are named in messages and on the
 #: report's configuration page.
@@ -36,7 +36,7 @@ if TYPE_CHECKING:  # the attribution package imports torch: only when a grid has
 
 @cache
 def _read_schema(path: str) -> dict:
-    return yaml.load(Path(path).read_text(), Loader=getattr(yaml, "CSafeLoader", yaml.SafeLoader))  # libyaml
+    return read_yaml(path, "schema")
 
 
 @dataclass

@@ -18,12 +18,11 @@ from importlib import resources
 from pathlib import Path
 
 import numpy as np
-import yaml
 
 from grammarbench.sequences.alphabet import ALPHABETS, Alphabet
 from grammarbench.errors import InputError, key_path
 from grammarbench.grammars.placement import components
-from grammarbench.io import read_yaml_mapping
+from grammarbench.io import parse_yaml, read_yaml_mapping
 
 SPLITS = ("train", "validation", "test")
 # Tolerance on probabilities that must sum to one: published matrices are rounded to
@@ -223,7 +222,7 @@ class Grammar:
 @cache
 def _schema() -> dict:
     text = resources.files("grammarbench.grammars").joinpath("grammar.schema.yaml").read_text()
-    return yaml.load(text, Loader=getattr(yaml, "CSafeLoader", yaml.SafeLoader))  # libyaml: 10x faster
+    return parse_yaml(text, "grammar.schema.yaml")
 
 
 def read_grammar_definition(path: str | Path) -> dict:
