@@ -413,12 +413,52 @@ def _start_and_interrupt(work: Path, cmd: list[str], sig: int, name: str) -> str
     return (work / f"{name}.stderr.txt").read_text()
 
 
+def _job_pids(jobid: str) -> set[int]:
+    listed = subprocess.run(
+        ["scontrol", "listpids", jobid], capture_output=True, text=True, timeout=30
+    ).stdout.split("\n")[1:]
+    return {int(line.split()[0]) for line in listed if line.split()}
+
+
+def _signal(pids, sig: int) -> None:
+    for pid in pids:
+        try:
+            os.kill(pid, sig)
+        except ProcessLookupError:
+            pass
+
+
+def _kill_all_at_once(jobid: str) -> None:
+    """Kill every process of a SLURM job so that none sees another die (a node failure).
+
+    Killing them one by one from a listing lets a survivor react: the job's Snakemake saw its
+    shell die and cleaned up (output un-marked) on a loaded machine. So freeze them first,
+    listing again until no new process appears (a frozen process cannot start one), then kill."""
+    frozen: set[int] = set()
+    while new := _job_pids(jobid) - frozen:
+        _signal(new, signal.SIGSTOP)
+        frozen |= new
+    assert frozen, f"SLURM job {jobid} has no processes"
+    _signal(frozen, signal.SIGKILL)
+
+
 def _wait_for_end(cluster: Cluster, jobid: str, timeout: float = 60) -> str:
+    """The job's final state, once SLURM has logged it and none of its processes is left.
+
+    SLURM logs a cancelled job's state when it signals it; the job's own Snakemake still runs
+    its clean-up (deleting the output, un-marking it incomplete) while the job is COMPLETING.
+    Starting the next run before that ends lets the old clean-up undo the new run's markers."""
     deadline = time.time() + timeout
-    while cluster.final_states().get(jobid) is None:
+    while cluster.final_states().get(jobid) is None or _still_completing(jobid):
         assert time.time() < deadline, f"SLURM job {jobid} did not end"
         time.sleep(0.5)
     return cluster.final_states()[jobid]
+
+
+def _still_completing(jobid: str) -> bool:
+    listed = subprocess.run(["squeue", "-h", "-j", jobid, "-o", "%T"],
+                            capture_output=True, text=True, timeout=30).stdout.split()
+    return bool({"RUNNING", "COMPLETING"} & set(listed))
 
 
 @pytest.mark.slow
@@ -438,16 +478,7 @@ def test_interrupted_controller_cancels_and_a_rerun_recovers(slurm_cluster, tmp_
     # that is merely cancelled cleans up after itself, and one that finishes is complete.)
     log = _start_and_interrupt(work, cmd, signal.SIGKILL, "killed")
     (killed,) = [s["slurm"] for s in submissions(log)]
-    listed = subprocess.run(
-        ["scontrol", "listpids", killed], capture_output=True, text=True, timeout=30
-    ).stdout.split("\n")[1:]
-    pids = [int(line.split()[0]) for line in listed if line.split()]
-    assert pids, f"SLURM job {killed} has no processes"
-    for pid in pids:
-        try:
-            os.kill(pid, signal.SIGKILL)
-        except ProcessLookupError:
-            pass
+    _kill_all_at_once(killed)
     _wait_for_end(slurm_cluster, killed)
     assert (work / "slow.txt").read_text().split() == ["started"]
 
