@@ -38,7 +38,7 @@ from grammarbench.errors import InputError
 from grammarbench.io import atomic_directory, atomic_path
 from grammarbench.simulation.realistic.filter import filter_motifs, require_kept
 from grammarbench.simulation.realistic.grammar import CLASSES, SPLITS, RealisticGrammar
-from grammarbench.simulation.realistic.implant import paired_controls, shuffle_and_implant
+from grammarbench.simulation.realistic.implant import hit_mask, paired_controls, shuffle_and_implant
 from grammarbench.simulation.realistic.scan import MotifScanner
 from grammarbench.simulation.realistic.tsv import Fixed, Scientific, write_tsv
 from grammarbench.simulation.realistic.windows import Windows
@@ -425,17 +425,13 @@ def _instances(rescan: pd.DataFrame, implanted: pd.DataFrame, labels: np.ndarray
 
 
 def _mask(instances: pd.DataFrame, shape: tuple[int, int]) -> np.ndarray:
-    from grammarbench.simulation.realistic.implant import hit_letters_index
-
-    mask = np.zeros(shape, dtype=np.uint8)
-    rows, cols = hit_letters_index(instances["example"], instances["start"], instances["end"], shape[1])
-    mask[rows, cols] = 1
-    return mask
+    return hit_mask(instances["example"].to_numpy(), instances["start"].to_numpy(),
+                    instances["end"].to_numpy(), shape)
 
 
 def _write_split(out_dir, grammar: RealisticGrammar, split: str, seed: int, sequences, labels,
                  instances, summary, window_names, shuffled_from, controls=None) -> dict:
-    from grammarbench.simulation.dataset import software_versions
+    from grammarbench.simulation.dataset import software_versions, write_positional
 
     n, width = sequences.shape
     # the folder appears complete or not at all
@@ -457,13 +453,8 @@ def _write_split(out_dir, grammar: RealisticGrammar, split: str, seed: int, sequ
                                         "class": pd.Categorical.from_codes(labels, categories=CLASSES),
                                         "window": window_names, "shuffled_from": shuffled_from})
         members = labels[:, None] == np.arange(len(CLASSES))[None, :]
-        counts = members.sum(0)
         positional = np.stack([mask[members[:, c]].sum(0) for c in range(len(CLASSES))])
-        frame = pd.DataFrame(positional / np.maximum(counts, 1)[:, None],
-                             index=pd.Index(CLASSES, name="class"))
-        frame.columns.name = "position"
-        frame.insert(0, "examples", counts)
-        frame.to_csv(tmp / "positional.tsv", sep="\t", float_format="%.5g")
+        write_positional(tmp / "positional.tsv", CLASSES, members.sum(0), positional)
         origins = instances["origin"].value_counts().to_dict()
         origins = {k: v for k, v in origins.items() if v}
         manifest = {
