@@ -126,6 +126,16 @@ def test_filter_keeps_exactly_the_planted_motifs(tables):
     assert set(hits["set"]) == {"positive", "background"}
 
 
+def test_implant_columns_read_from_the_arrays_equal_the_hit_table(tables):
+    from grammarbench.simulation.realistic.simulate import IMPLANT_COLUMNS
+
+    fast = read_motif_tables(tables, IMPLANT_COLUMNS).hits
+    full = read_motif_tables(tables).hits
+    assert list(fast.columns) == list(IMPLANT_COLUMNS) and len(fast) == len(full) > 0
+    for column in IMPLANT_COLUMNS:
+        assert (fast[column].astype(str).to_numpy() == full[column].astype(str).to_numpy()).all(), column
+
+
 def test_windows_match_the_genome(grammar, genome):
     import pyfaidx
 

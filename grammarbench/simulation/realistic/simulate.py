@@ -144,13 +144,37 @@ def scan_and_filter(grammar: RealisticGrammar, threads: int | None = None) -> Mo
     return MotifTables(positives, background, hits, table, summary)
 
 
+#: The hit table's columns a split is made from (:func:`read_motif_tables`' ``columns``),
+#: kept also as arrays in windows.npz: a split reads them there, not by parsing the TSV.
+IMPLANT_COLUMNS = ("set", "window", "motif", "start", "end", "strand")
+HIT_SETS = ["positive", "background"]
+STRANDS = ["+", "-"]
+
+
 def _save_windows(path, tables: MotifTables) -> None:
     arrays = {}
     for label, windows in (("positive", tables.positives), ("background", tables.background)):
         arrays.update({f"{label}_codes": windows.codes, f"{label}_starts": windows.starts,
                        f"{label}_names": windows.names.astype(str), f"{label}_chroms": windows.chroms.astype(str)})
+    hits = tables.hits
+    motif = pd.Categorical(hits["motif"].astype(str))
+    arrays.update({"hit_set": pd.Categorical(hits["set"], categories=HIT_SETS).codes,
+                   "hit_window": hits["window"].to_numpy(np.int32), "hit_motif": motif.codes,
+                   "hit_motif_names": np.asarray(motif.categories, dtype=str),
+                   "hit_start": hits["start"].to_numpy(np.int32), "hit_end": hits["end"].to_numpy(np.int32),
+                   "hit_strand": pd.Categorical(hits["strand"], categories=STRANDS).codes})
     with open(path, "wb") as handle:
         np.savez(handle, **arrays)
+
+
+def _implant_hits(arrays) -> pd.DataFrame:
+    """The hit table's IMPLANT_COLUMNS from windows.npz's arrays (what _save_windows wrote)."""
+    return pd.DataFrame({
+        "set": pd.Categorical.from_codes(arrays["hit_set"], categories=HIT_SETS),
+        "window": arrays["hit_window"].astype(np.int64),
+        "motif": pd.Categorical.from_codes(arrays["hit_motif"], categories=arrays["hit_motif_names"]),
+        "start": arrays["hit_start"].astype(np.int64), "end": arrays["hit_end"].astype(np.int64),
+        "strand": pd.Categorical.from_codes(arrays["hit_strand"], categories=STRANDS)})
 
 
 def write_motif_tables(folder, tables: MotifTables) -> None:
@@ -167,16 +191,12 @@ def write_motif_tables(folder, tables: MotifTables) -> None:
             write(partial)
 
 
-#: The hit table's columns a split is made from (:func:`read_motif_tables`' ``columns``).
-IMPLANT_COLUMNS = ("set", "window", "motif", "start", "end", "strand")
-
-
 def read_motif_tables(folder, columns=None) -> MotifTables:
     """What :func:`write_motif_tables` wrote; ``columns``: only these of the hit table
-    (default all). Window names come back as numpy strings."""
+    (default all; some of IMPLANT_COLUMNS: read from windows.npz, text as categoricals).
+    Window names come back as numpy strings."""
     folder = Path(folder)
-    hits = pd.read_csv(folder / HIT_TABLE, sep="\t", dtype={"motif": str, "window_name": str},
-                       usecols=list(columns) if columns is not None else None)
+    hits = None
     table = pd.read_csv(folder / FILTER_TABLE, sep="\t", dtype={"motif": str},
                         keep_default_na=False)
     table["kept"] = table["kept"].astype(str) == "True"
@@ -186,6 +206,11 @@ def read_motif_tables(folder, columns=None) -> MotifTables:
                         arrays[f"{label}_chroms"].astype(object), arrays[f"{label}_starts"],
                         str(folder / WINDOWS), summary["dropped"][key])
                 for label, key in (("positive", "positives"), ("background", "background"))]
+        if columns is not None and set(columns) <= set(IMPLANT_COLUMNS) and "hit_window" in arrays:
+            hits = _implant_hits(arrays)[list(columns)]
+    if hits is None:  # all columns, or tables written before the hits were kept as arrays too
+        hits = pd.read_csv(folder / HIT_TABLE, sep="\t", dtype={"motif": str, "window_name": str},
+                           usecols=list(columns) if columns is not None else None)
     return MotifTables(*sets, hits, table, summary)
 
 
