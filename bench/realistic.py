@@ -200,6 +200,9 @@ def simulate_worker(engine: str, args) -> dict:
 
     import yaml
 
+    from grammarbench.runtime import wait_passively
+
+    wait_passively()  # as the simulate job does, before numba starts its threads
     numba.set_num_threads(args.threads)
     folder = Path(tempfile.mkdtemp(prefix="gb-realistic-bench-"))
     try:

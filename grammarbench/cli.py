@@ -14,7 +14,7 @@ import sys
 import time
 
 from grammarbench.errors import InputError
-from grammarbench.runtime import configure_logging
+from grammarbench.runtime import configure_logging, wait_passively
 
 log = logging.getLogger("grammarbench")
 
@@ -42,6 +42,7 @@ def _simulate(args) -> None:
             check_split_fits(n, grammar.max_length, "command line", option)
     check_disk(dataset_bytes(sum(n for n in sizes.values() if n), grammar.max_length, exports), args.out,
                "command line", "--n-train")
+    wait_passively()
     start = time.perf_counter()
     if getattr(grammar, "kind", "") == "realistic":
         from grammarbench.simulation.realistic.simulate import simulate_realistic_dataset

@@ -4,6 +4,9 @@ planted sites (made here), and on janggu's real Oct4 / Mafk ChIP-seq windows."""
 from __future__ import annotations
 
 import json
+import os
+import subprocess
+import sys
 from pathlib import Path
 
 import numpy as np
@@ -313,9 +316,6 @@ def test_bad_input_one_line(genome, tmp_path):
 
 
 def test_command_line_simulates_a_realistic_dataset(genome, tmp_path):
-    import subprocess
-    import sys
-
     grammar = tmp_path / "planted.yaml"
     grammar.write_text(yaml.safe_dump(grammar_dict(genome)))
     cli = Path(sys.executable).with_name("grammarbench")
@@ -404,3 +404,16 @@ def check_either_ground_truth(folder, tmp_path):
     assert settings.metrics == {"truth": "implanted"}
     with pytest.raises(InputError, match="attribution.metrics.truth: must be one of rescan, implanted"):
         validate_attribution_config({"methods": {"saliency": {}}, "metrics": {"truth": "both"}}, "config.yaml")
+
+
+@pytest.mark.parametrize("given, expected", [(None, "PASSIVE"), ("ACTIVE", "ACTIVE")])
+def test_simulate_jobs_let_idle_openmp_threads_sleep_unless_told_otherwise(given, expected):
+    # in a fresh process: OpenMP reads the policy once, when numba first starts its threads
+    env = {k: v for k, v in os.environ.items() if k != "OMP_WAIT_POLICY"}
+    if given:
+        env["OMP_WAIT_POLICY"] = given
+    code = ("import os, numba; from grammarbench.runtime import wait_passively; wait_passively(); "
+            "numba.set_num_threads(1); print(os.environ['OMP_WAIT_POLICY'])")
+    done = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert done.stdout.split() == [expected]

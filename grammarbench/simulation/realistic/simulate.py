@@ -334,9 +334,11 @@ def simulate_realistic_split(grammar: RealisticGrammar, split: str, n: int, seed
     window = np.empty(n, dtype=np.int64)
     window[is_positive] = positive_pool[rank[is_positive]]
     window[~is_positive] = negative_pool[rank[~is_positive]]
+    # integer rows, not boolean masks: numpy copies whole rows by them several times faster
+    positive_rows, negative_rows = np.flatnonzero(is_positive), np.flatnonzero(~is_positive)
     implant_from = np.empty((n, grammar.width), dtype=np.uint8)
-    implant_from[is_positive] = positives.codes[window[is_positive]]
-    implant_from[~is_positive] = background.codes[window[~is_positive]]
+    implant_from[positive_rows] = positives.codes[window[positive_rows]]
+    implant_from[negative_rows] = background.codes[window[negative_rows]]
     window_names = np.where(is_positive, positives.names[np.where(is_positive, window, 0)],
                             background.names[np.where(is_positive, 0, window)])
     shuffle_from, donor_rows = implant_from, np.full(n, -1)
@@ -345,8 +347,9 @@ def simulate_realistic_split(grammar: RealisticGrammar, split: str, n: int, seed
         donor_seeds = shuffle_seeds(np.random.SeedSequence([seed, _DONOR, SPLIT_KEYS[split]]),
                                     n, 1, index=np.arange(n))[:, 0]
         donor_rows = np.where(is_positive, -1, positive_any[_donor_rows(donor_seeds, len(positive_any))])
-        shuffle_from = implant_from.copy()
-        shuffle_from[~is_positive] = positives.codes[donor_rows[~is_positive]]
+        shuffle_from = np.empty_like(implant_from)
+        shuffle_from[positive_rows] = implant_from[positive_rows]
+        shuffle_from[negative_rows] = positives.codes[donor_rows[negative_rows]]
 
     # the hits to implant: each example's source window's retained hits
     implanted = _example_hits(by_set, window, is_positive)
@@ -357,7 +360,8 @@ def simulate_realistic_split(grammar: RealisticGrammar, split: str, n: int, seed
         sequences = shuffle_and_implant(shuffle_from, implant_from, implanted["example"],
                                         implanted["start"], implanted["end"], seeds,
                                         k=grammar.shuffle_k)
-        sequences[real] = implant_from[real]
+        if real.any():
+            sequences[real] = implant_from[real]
         kept_motifs = {name: ppm for name, ppm in grammar.motifs().items() if name in kept}
         rescan = scanner_for(grammar, kept_motifs).scan(sequences)
     instances = _instances(rescan, implanted, labels, real)
@@ -391,7 +395,8 @@ def simulate_realistic_dataset(grammar: RealisticGrammar, out_dir, seed: int, n_
 
 
 def _example_hits(by_set: dict, window: np.ndarray, is_positive: np.ndarray) -> pd.DataFrame:
-    """The retained hits of every example's source window, with the example's index."""
+    """The retained hits of every example's source window, with the example's index,
+    sorted by example and start (stable)."""
     parts = []
     for label, flag in (("positive", True), ("background", False)):
         examples = np.flatnonzero(is_positive == flag)
@@ -400,12 +405,33 @@ def _example_hits(by_set: dict, window: np.ndarray, is_positive: np.ndarray) -> 
             continue
         # windows may serve several examples only across splits; within a split each
         # window is used once, so a lookup window -> example suffices
-        lookup = pd.Series(examples, index=window[examples])
-        mine = frame[frame["window"].isin(lookup.index)]
-        parts.append(mine.assign(example=lookup.loc[mine["window"].to_numpy()].to_numpy()))
+        example_of = np.full(int(max(window[examples].max(), frame["window"].max())) + 1, -1, dtype=np.int64)
+        example_of[window[examples]] = examples
+        example = example_of[frame["window"].to_numpy()]
+        mine = example >= 0
+        parts.append(frame[mine].assign(example=example[mine]))
     if not parts:
         return pd.DataFrame({c: np.zeros(0, np.int64) for c in ("example", "motif", "start", "end", "strand")})
-    return pd.concat(parts, ignore_index=True).sort_values(["example", "start"], kind="stable")
+    hits = pd.concat(parts, ignore_index=True)
+    return hits.iloc[np.lexsort((hits["start"].to_numpy(), hits["example"].to_numpy()))]
+
+
+@numba.njit(cache=True, nogil=True)
+def _overlaps_and_copies(examples, starts, ends, order, overlaps, copies):
+    """overlaps: an earlier instance of the example (in ``order``: by example, then start)
+    reaches past this one's start; copies: how many instances of the example come before
+    this one in the table."""
+    previous, reach = -1, -1
+    for k in range(len(order)):
+        i = order[k]
+        if examples[i] != previous:
+            previous, reach = examples[i], -1
+        overlaps[i] = reach > starts[i]
+        reach = max(reach, ends[i])
+    seen = np.zeros(examples.max() + 1 if len(examples) else 0, dtype=np.int64)
+    for i in range(len(examples)):
+        copies[i] = seen[examples[i]]
+        seen[examples[i]] += 1
 
 
 ORIGINS = ["implanted", "chance", "real"]
@@ -429,22 +455,22 @@ def _instances(rescan: pd.DataFrame, implanted: pd.DataFrame, labels: np.ndarray
     known = motif_index >= 0
     marks = keys(implanted["example"].to_numpy()[known], motif_index[known],
                  implanted["start"].to_numpy()[known], (implanted["strand"] == "-").to_numpy()[known])
-    found = np.isin(keys(examples, rescan["motif"].cat.codes.to_numpy(), starts, minus), marks)
+    # membership by binary search in the sorted marks (np.isin sorts both sides, slower)
+    marks = np.sort(marks)
+    wanted = keys(examples, rescan["motif"].cat.codes.to_numpy(), starts, minus)
+    at = np.minimum(np.searchsorted(marks, wanted), max(len(marks) - 1, 0))
+    found = marks[at] == wanted if len(marks) else np.zeros(len(wanted), dtype=bool)
     origin = np.where(real[examples], 2, np.where(found, 0, 1))
-    # an instance overlaps another when an earlier one in its example reaches past its start
-    order = np.lexsort((starts, examples))
-    reach = pd.Series(ends[order]).groupby(examples[order]).cummax().shift(1)
-    same = np.r_[False, examples[order][1:] == examples[order][:-1]]
     overlaps = np.zeros(len(rescan), dtype=bool)
-    overlaps[order] = same & (reach.fillna(-1).to_numpy() > starts[order])
-    copy = pd.Series(np.ones(len(rescan), dtype=np.int64)).groupby(examples).cumsum().to_numpy() - 1
+    copy = np.zeros(len(rescan), dtype=np.int64)
+    _overlaps_and_copies(examples, starts, ends, np.lexsort((starts, examples)), overlaps, copy)
     return pd.DataFrame({
         "example": examples, "element": rescan["motif"].array, "start": starts, "end": ends,
         "strand": rescan["strand"].array,
-        "class": pd.Categorical.from_codes(labels[examples], categories=CLASSES),
+        "class": pd.Categorical.from_codes(labels[examples], categories=CLASSES, validate=False),
         "rule": np.zeros(len(rescan), dtype=np.int16), "copy": copy.astype(np.int16),
         "attempts": np.ones(len(rescan), dtype=np.int16), "overlaps": overlaps,
-        "origin": pd.Categorical.from_codes(origin, categories=ORIGINS),
+        "origin": pd.Categorical.from_codes(origin, categories=ORIGINS, validate=False),
         "score": rescan["score"].to_numpy(), "p_value": rescan["p_value"].to_numpy(),
     })
 
@@ -475,7 +501,7 @@ def _write_split(out_dir, grammar: RealisticGrammar, split: str, seed: int, sequ
         columns["p_value"] = Scientific(instances["p_value"].to_numpy())
         write_tsv(tmp / "instances.tsv", columns)
         write_tsv(tmp / "windows.tsv", {"example": np.arange(n),
-                                        "class": pd.Categorical.from_codes(labels, categories=CLASSES),
+                                        "class": pd.Categorical.from_codes(labels, categories=CLASSES, validate=False),
                                         "window": window_names, "shuffled_from": shuffled_from})
         members = labels[:, None] == np.arange(len(CLASSES))[None, :]
         positional = np.stack([mask[members[:, c]].sum(0) for c in range(len(CLASSES))])
