@@ -191,7 +191,8 @@ def _discover(args) -> None:
     from grammarbench.discovery.stage import discover_run
 
     paths = discover_run(args.maps, args.test, args.grammar, args.decoys, args.out,
-                         n_examples=args.n_examples, alpha=args.alpha, threads=args.threads)
+                         n_examples=args.n_examples, alpha=args.alpha, threads=args.threads,
+                         motif_summary=args.motifs)
     log.info("wrote %s", ", ".join(str(p) for p in paths.values()))
 
 
@@ -362,6 +363,9 @@ def build_parser() -> argparse.ArgumentParser:
     discover.add_argument("maps", help="one run's <run>.npz (written by `grammarbench attribute`)")
     discover.add_argument("--test", required=True, help="the split the maps explain")
     discover.add_argument("--grammar", required=True, help="the grammar that generated it")
+    discover.add_argument("--motifs", default=None,
+                          help="a realistic grammar's motifs.json (written by `grammarbench simulate` "
+                               "under OUT/motifs): its elements are the motifs the filter kept")
     discover.add_argument("--decoys", default=None,
                           help="MEME file of decoy motifs (default: JASPAR CORE, every taxon)")
     discover.add_argument("--n-examples", type=_positive, default=None,

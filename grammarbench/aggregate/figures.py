@@ -1068,7 +1068,8 @@ def _discovery_table(inputs, **options):
 def _discovery_logos(inputs, **options):
     from grammarbench.discovery import figures
 
-    return figures.logos_from_files(inputs["patterns"], inputs["matches"], inputs["grammar"], **options)
+    return figures.logos_from_files(inputs["patterns"], inputs["matches"], inputs["grammar"],
+                                    motif_summary=inputs.get("motifs"), **options)
 
 
 @dataclass(frozen=True)
@@ -1129,7 +1130,8 @@ FIGURES = {
     "discovery": Figure(_discovery_table, ("discovery",), "5. Motif discovery", "figures/discovery.rst",
                         _has_discovery),
     "discovery_logos": Figure(_discovery_logos, ("patterns", "matches", "grammar"), "5. Motif discovery",
-                              "figures/discovery_logos.rst", _has_discovery),
+                              "figures/discovery_logos.rst", _has_discovery,
+                              options=lambda grid: {"downloads": sorted(grid.config.get("downloads") or {})}),
 }
 
 
