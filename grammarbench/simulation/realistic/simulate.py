@@ -368,7 +368,7 @@ def simulate_realistic_split(grammar: RealisticGrammar, split: str, n: int, seed
     shuffled_from = np.where(donor_rows >= 0, positives.names[np.maximum(donor_rows, 0)], window_names)
     controls = None
     if grammar.controls:
-        implanted_letters = _mask(instances[instances["origin"] == "implanted"], sequences.shape)
+        implanted_letters = _mask(instances, sequences.shape, "implanted")
         controls = paired_controls(sequences, implanted_letters,
                                    np.random.SeedSequence([seed, _CONTROL, SPLIT_KEYS[split]]))
     return _write_split(out_dir, grammar, split, seed, sequences, labels, instances, summary,
@@ -475,9 +475,24 @@ def _instances(rescan: pd.DataFrame, implanted: pd.DataFrame, labels: np.ndarray
     })
 
 
-def _mask(instances: pd.DataFrame, shape: tuple[int, int]) -> np.ndarray:
-    return hit_mask(instances["example"].to_numpy(), instances["start"].to_numpy(),
-                    instances["end"].to_numpy(), shape)
+def _mask(instances: pd.DataFrame, shape: tuple[int, int], origin: str | None = None) -> np.ndarray:
+    """The letters of the instances (of one ``origin``; None: all) as a 0/1 mask."""
+    rows, starts, ends = (instances[c].to_numpy() for c in ("example", "start", "end"))
+    if origin is not None:
+        mine = (instances["origin"] == origin).to_numpy()
+        rows, starts, ends = rows[mine], starts[mine], ends[mine]
+    return hit_mask(rows, starts, ends, shape)
+
+
+@numba.njit(cache=True, nogil=True)
+def _class_position_counts(mask, labels, n_classes):
+    """Per class and position, how many of the class's examples have a 1 in ``mask`` there."""
+    counts = np.zeros((n_classes, mask.shape[1]), dtype=np.int64)
+    for i in range(mask.shape[0]):
+        row = counts[labels[i]]
+        for j in range(mask.shape[1]):
+            row[j] += mask[i, j]
+    return counts
 
 
 def _write_split(out_dir, grammar: RealisticGrammar, split: str, seed: int, sequences, labels,
@@ -493,7 +508,7 @@ def _write_split(out_dir, grammar: RealisticGrammar, split: str, seed: int, sequ
         np.save(tmp / "entries.npy", (1 - labels).astype(np.int16))  # 0 positive, 1 negative
         mask = _mask(instances, sequences.shape)
         np.save(tmp / "mask.npy", mask)
-        np.save(tmp / "mask_implanted.npy", _mask(instances[instances["origin"] == "implanted"], sequences.shape))
+        np.save(tmp / "mask_implanted.npy", _mask(instances, sequences.shape, "implanted"))
         if controls is not None:
             np.save(tmp / "controls.npy", controls)
         columns = {name: instances[name].array for name in INSTANCE_COLUMNS}
@@ -503,9 +518,8 @@ def _write_split(out_dir, grammar: RealisticGrammar, split: str, seed: int, sequ
         write_tsv(tmp / "windows.tsv", {"example": np.arange(n),
                                         "class": pd.Categorical.from_codes(labels, categories=CLASSES, validate=False),
                                         "window": window_names, "shuffled_from": shuffled_from})
-        members = labels[:, None] == np.arange(len(CLASSES))[None, :]
-        positional = np.stack([mask[members[:, c]].sum(0) for c in range(len(CLASSES))])
-        write_positional(tmp / "positional.tsv", CLASSES, members.sum(0), positional)
+        write_positional(tmp / "positional.tsv", CLASSES, np.bincount(labels, minlength=len(CLASSES)),
+                         _class_position_counts(mask, labels.astype(np.int64), len(CLASSES)))
         origins = instances["origin"].value_counts().to_dict()
         origins = {k: v for k, v in origins.items() if v}
         manifest = {

@@ -89,10 +89,17 @@ def _strings(values) -> tuple[np.ndarray, np.ndarray]:
     """Left-aligned bytes of each value: numpy's fixed-width bytes dtype, zero-padded, seen
     as a byte matrix (a converted copy in C, no Python code per row)."""
     values = np.asarray(values)
+    if values.dtype.kind == "U" and len(values):
+        # numpy holds str as 4-byte code points: ASCII ones are their own bytes, so one
+        # narrowing cast does what astype(bytes) does with a codec call per value
+        points = np.ascontiguousarray(values).view(np.uint32).reshape(len(values), -1)
+        if points.max() < 128:
+            chars = points.astype(np.uint8)
+            return chars, chars != 0
     if values.dtype.kind == "S":
         encoded = values
     elif values.dtype.kind == "U":
-        encoded = values.astype(np.bytes_)  # ASCII, in C
+        encoded = values.astype(np.bytes_)  # raises for a value that is not ASCII
     else:
         encoded = values.astype(str).astype(np.bytes_)
     width = max(encoded.dtype.itemsize, 1)
