@@ -1164,7 +1164,8 @@ def render(name: str, inputs: Mapping, output: str | os.PathLike, **options) -> 
         ``attribution`` (``.npz``, or a folder of runs with ``run=``) and ``split``
         (folder) for ``attribution_tracks``.
         ``discovery`` (the table) for ``discovery``; ``patterns`` (a discover job's ``.json``),
-        ``matches`` (its ``.tsv``) and ``grammar`` for ``discovery_logos``.
+        ``matches`` (its ``.tsv``), ``grammar`` and, for a realistic grammar, ``motifs``
+        (its ``motifs.json``: the kept motifs are its elements) for ``discovery_logos``.
     output: str or path
         ``<stem>.png`` or the stem; ``<stem>.pdf`` is written beside.
     **options:
