@@ -16,7 +16,9 @@ memelite rounds log-odds to 0.1 bits, we to 0.01 bits).
 implant + re-scan + write) against interpret-benchmark's recipe written in plain Python
 (per window: a dinucleotide shuffle by Altschul-Erickson's edge-swapping walk and the
 hits pasted back), timed on a sample of windows. Target: >= 100x the reference's
-~1,800 windows/s.
+~1,800 windows/s. Like the simulate job, the worker lets idle OpenMP threads sleep
+(runtime.wait_passively). Timed after a warm-up call: a job also pays its start-up once
+(imports, numba's on-disk caches: about 1 s of CPU), which this does not count.
 """
 
 from __future__ import annotations
@@ -200,6 +202,9 @@ def simulate_worker(engine: str, args) -> dict:
 
     import yaml
 
+    from grammarbench.runtime import wait_passively
+
+    wait_passively()  # as the simulate job does, before numba starts its threads
     numba.set_num_threads(args.threads)
     folder = Path(tempfile.mkdtemp(prefix="gb-realistic-bench-"))
     try:

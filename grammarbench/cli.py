@@ -14,7 +14,7 @@ import sys
 import time
 
 from grammarbench.errors import InputError
-from grammarbench.runtime import configure_logging
+from grammarbench.runtime import configure_logging, wait_passively
 
 log = logging.getLogger("grammarbench")
 
@@ -42,6 +42,7 @@ def _simulate(args) -> None:
             check_split_fits(n, grammar.max_length, "command line", option)
     check_disk(dataset_bytes(sum(n for n in sizes.values() if n), grammar.max_length, exports), args.out,
                "command line", "--n-train")
+    wait_passively()
     start = time.perf_counter()
     if getattr(grammar, "kind", "") == "realistic":
         from grammarbench.simulation.realistic.simulate import simulate_realistic_dataset
@@ -190,7 +191,8 @@ def _discover(args) -> None:
     from grammarbench.discovery.stage import discover_run
 
     paths = discover_run(args.maps, args.test, args.grammar, args.decoys, args.out,
-                         n_examples=args.n_examples, alpha=args.alpha, threads=args.threads)
+                         n_examples=args.n_examples, alpha=args.alpha, threads=args.threads,
+                         motif_summary=args.motifs)
     log.info("wrote %s", ", ".join(str(p) for p in paths.values()))
 
 
@@ -361,6 +363,9 @@ def build_parser() -> argparse.ArgumentParser:
     discover.add_argument("maps", help="one run's <run>.npz (written by `grammarbench attribute`)")
     discover.add_argument("--test", required=True, help="the split the maps explain")
     discover.add_argument("--grammar", required=True, help="the grammar that generated it")
+    discover.add_argument("--motifs", default=None,
+                          help="a realistic grammar's motifs.json (written by `grammarbench simulate` "
+                               "under OUT/motifs): its elements are the motifs the filter kept")
     discover.add_argument("--decoys", default=None,
                           help="MEME file of decoy motifs (default: JASPAR CORE, every taxon)")
     discover.add_argument("--n-examples", type=_positive, default=None,

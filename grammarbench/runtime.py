@@ -14,7 +14,7 @@ if TYPE_CHECKING:  # torch is imported where a device is resolved: a simulate jo
     import torch
 
 __all__ = ["DEVICE_CHOICES", "resolve_device", "device_description", "use_threads",
-           "configure_logging"]
+           "wait_passively", "configure_logging"]
 
 log = logging.getLogger("grammarbench")
 
@@ -77,6 +77,17 @@ def use_threads(threads: int | None) -> None:
         torch.set_num_threads(int(threads))
         # numba cannot go above the pool it started with (NUMBA_NUM_THREADS).
         numba.set_num_threads(max(1, min(int(threads), numba.config.NUMBA_NUM_THREADS)))
+
+
+def wait_passively() -> None:
+    """Idle OpenMP threads sleep instead of spinning (``OMP_WAIT_POLICY=PASSIVE``, unless
+    the environment sets it), for jobs whose numba loops are a few long parallel regions
+    with serial work between them (simulation). By default a GNU OpenMP thread spins for
+    milliseconds after each region, burning a core that the serial part, or another job,
+    could use: a realistic simulate step spent about a quarter of its CPU time spinning.
+    Only takes effect before the process's first numba parallel loop (or
+    ``numba.set_num_threads``), when OpenMP reads its environment."""
+    os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 
 
 def configure_logging(level=logging.INFO) -> None:

@@ -170,11 +170,16 @@ def realistic_inputs(wildcards):
     return GRID.grammars[wildcards.grammar].input_files()
 
 
-def motif_tables(wildcards):
-    """The scan a realistic grammar's splits are made from; nothing for a rule grammar."""
-    if wildcards.grammar in REALISTIC:
-        return {"motifs": f"{RESULTS}/grammars/{wildcards.grammar}/motifs/motifs.json"}
+def grammar_motif_tables(grammar):
+    """The scan a realistic grammar's splits are made from (its summary names the kept
+    motifs); nothing for a rule grammar."""
+    if grammar in REALISTIC:
+        return {"motifs": f"{RESULTS}/grammars/{grammar}/motifs/motifs.json"}
     return {}
+
+
+def motif_tables(wildcards):
+    return grammar_motif_tables(wildcards.grammar)
 
 
 def heldout_sizes(wildcards):
@@ -362,6 +367,7 @@ def figure_inputs(wildcards):
         paths["patterns"] = f"{stem}.json"
         paths["matches"] = f"{stem}.matches.tsv"
         paths["grammar"] = GRID.grammar_paths[model["grammar"]]
+        paths.update(grammar_motif_tables(model["grammar"]))
     return paths
 
 

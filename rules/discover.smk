@@ -22,6 +22,7 @@ rule discovery_decoys:
 
 rule discover:
     input:
+        unpack(motif_tables),  # a realistic grammar's elements: the motifs its filter kept
         attributions=f"{ATTRIBUTIONS}/{MODEL}",
         test=heldout_split("test"),
         grammar=grammar_path,
@@ -45,5 +46,6 @@ rule discover:
         n_examples=DISCOVERY_CONFIG["n_examples"],
         alpha=DISCOVERY_CONFIG["alpha"],
         modisco=DISCOVERY_CONFIG["modisco"],
+        downloads=list(DOWNLOADS),
     script:
         "../scripts/discover.py"

@@ -15,4 +15,5 @@ discover_run(Path(snakemake.input.attributions) / f"{snakemake.wildcards.run}.np
              snakemake.input.test, snakemake.input.grammar, snakemake.input.decoys,
              snakemake.params.prefix, n_examples=snakemake.params.n_examples,
              alpha=snakemake.params.alpha, modisco=snakemake.params.modisco,
-             threads=snakemake.threads)
+             threads=snakemake.threads, downloads=snakemake.params.downloads,
+             motif_summary=snakemake.input.get("motifs"))

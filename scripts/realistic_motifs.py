@@ -8,11 +8,12 @@ sys.stderr = open(snakemake.log[0], "w", buffering=1)
 sys.path.insert(0, snakemake.scriptdir + "/..")
 
 from grammarbench.grammars.grammar import load_grammar
-from grammarbench.runtime import configure_logging
+from grammarbench.runtime import configure_logging, wait_passively
 from grammarbench.simulation.realistic.elements import write_element_files
 from grammarbench.simulation.realistic.simulate import scan_and_filter, write_motif_tables
 
 configure_logging()
+wait_passively()  # before numba starts its threads
 # a grammar's paths that name downloads are relative to the working directory
 grammar = load_grammar(snakemake.input.grammar, pending=snakemake.params.downloads)
 tables = scan_and_filter(grammar, threads=snakemake.threads)

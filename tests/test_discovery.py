@@ -411,3 +411,62 @@ def test_the_discover_command_writes_the_three_files(three_motif, decoys, tmp_pa
     assert scores[["run", "method"]].drop_duplicates().values.tolist() == [["ism", "ism"]]
     assert (tmp_path / "out" / "ism.json").is_file()
     assert (tmp_path / "out" / "ism.matches.tsv").is_file()
+
+
+def test_discovery_finds_a_realistic_grammars_elements_through_its_downloads(tmp_path, monkeypatch):
+    # A realistic grammar whose genome and peaks are downloads (config downloads:): they
+    # land under the working directory, not beside the grammar, as in a workflow run. The
+    # discover job must load the grammar as the simulate jobs do, and take as elements the
+    # motifs its filter kept (motifs.json), not every motif the grammar names.
+    import pyfaidx
+    import yaml
+
+    from grammarbench.attribution.results import AttributionResult
+    from grammarbench.discovery.stage import discover_run
+    from grammarbench.grammars.grammar import load_grammar
+    from grammarbench.grammars.motifs import write_meme
+    from grammarbench.simulation.realistic.simulate import (
+        scan_and_filter, simulate_realistic_split, write_motif_tables)
+
+    motif = "TGACTCATGCA"
+    rng = np.random.default_rng(4)
+    genome = rng.integers(0, 4, size=40_000)
+    summits = np.arange(500, 39_500, 500)
+    for summit in summits[::2]:
+        genome[summit - 5: summit + 6] = ["ACGT".index(c) for c in motif]
+    monkeypatch.chdir(tmp_path)
+    downloads = ["resources/genome.fa", "resources/positives.bed", "resources/background.bed"]
+    Path("resources").mkdir()
+    text = "".join("ACGT"[c] for c in genome)
+    Path(downloads[0]).write_text(">chrT\n" + "\n".join(text[i: i + 70] for i in range(0, len(text), 70)) + "\n")
+    pyfaidx.Faidx(downloads[0])  # the download rule indexes it
+    for path, sites in zip(downloads[1:], (summits[::2], summits[1::2])):
+        Path(path).write_text("".join(f"chrT\t{s - 60}\t{s + 60}\n" for s in sites))
+    ppm = np.full((len(motif), 4), 0.02)
+    ppm[np.arange(len(motif)), ["ACGT".index(c) for c in motif]] = 0.94
+    Path("grammars").mkdir()
+    write_meme("grammars/motifs.meme", {"planted": ppm, "absent": ppm[::-1].copy()})
+    grammar = {"kind": "realistic", "name": "remote", "width": 100,
+               "positives": {"genome": downloads[0], "peaks": downloads[1]},
+               "background": {"peaks": downloads[2]},
+               "motifs": {"meme": "motifs.meme"}, "filter": {"min_hits": 20, "min_enrichment": 1.25}}
+    Path("grammars/remote.yaml").write_text(yaml.safe_dump(grammar))
+    loaded = load_grammar("grammars/remote.yaml", pending=downloads)
+    write_motif_tables("motifs", scan_and_filter(loaded))
+    simulate_realistic_split(loaded, "train", 20, seed=1, out_dir="split", motif_tables="motifs")
+
+    assert list(disc.load_element_motifs("grammars/remote.yaml", downloads, "motifs/motifs.json")) == ["planted"]
+    # too few maps for TF-MoDISco: the "no patterns" result, matched and scored all the same
+    maps = _one_hot(np.load("split/sequences.npy")) * np.load("split/mask.npy")[:, None, :]
+    AttributionResult(maps=maps, example=np.arange(20),
+                      target=np.load("split/labels.npy"),
+                      correct=np.ones(20, bool), delta=None,
+                      settings={"method": "ism", "reference": None, "hypothetical": False},
+                      info={"run": "ism"}).save(tmp_path / "ism.npz")
+    disc.write_decoys(tmp_path / "decoys.meme")
+    paths = discover_run(tmp_path / "ism.npz", "split", "grammars/remote.yaml", tmp_path / "decoys.meme",
+                         tmp_path / "out" / "ism", downloads=downloads, motif_summary="motifs/motifs.json")
+    assert all(path.is_file() for path in paths.values())
+    # without the downloads the grammar's files are looked for beside it, where they are not
+    with pytest.raises(InputError, match="genome"):
+        disc.load_element_motifs("grammars/remote.yaml", (), "motifs/motifs.json")

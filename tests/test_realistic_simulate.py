@@ -4,6 +4,9 @@ planted sites (made here), and on janggu's real Oct4 / Mafk ChIP-seq windows."""
 from __future__ import annotations
 
 import json
+import os
+import subprocess
+import sys
 from pathlib import Path
 
 import numpy as np
@@ -124,6 +127,16 @@ def test_filter_keeps_exactly_the_planted_motifs(tables):
     sites = sum(len(range(400, n - 400, 400)) // 2 for n in CHROMS.values())
     assert summary["positive_windows"] == sites  # every positive peak: no window is dropped
     assert set(hits["set"]) == {"positive", "background"}
+
+
+def test_implant_columns_read_from_the_arrays_equal_the_hit_table(tables):
+    from grammarbench.simulation.realistic.simulate import IMPLANT_COLUMNS
+
+    fast = read_motif_tables(tables, IMPLANT_COLUMNS).hits
+    full = read_motif_tables(tables).hits
+    assert list(fast.columns) == list(IMPLANT_COLUMNS) and len(fast) == len(full) > 0
+    for column in IMPLANT_COLUMNS:
+        assert (fast[column].astype(str).to_numpy() == full[column].astype(str).to_numpy()).all(), column
 
 
 def test_windows_match_the_genome(grammar, genome):
@@ -303,9 +316,6 @@ def test_bad_input_one_line(genome, tmp_path):
 
 
 def test_command_line_simulates_a_realistic_dataset(genome, tmp_path):
-    import subprocess
-    import sys
-
     grammar = tmp_path / "planted.yaml"
     grammar.write_text(yaml.safe_dump(grammar_dict(genome)))
     cli = Path(sys.executable).with_name("grammarbench")
@@ -332,14 +342,18 @@ def test_tsv_writer_round_trips(tmp_path):
     names = np.array(["MA0139.2_CTCF", "a", "Pou5f1::Sox2"], dtype=object)[rng.integers(0, 3, n)]
     flags = rng.random(n) < 0.5
     write_tsv(tmp_path / "t.tsv", {"i": ints, "f": Fixed(fixed, 2), "p": Scientific(small),
-                                   "s": names, "b": flags})
+                                   "s": names, "b": flags, "u": names.astype(str)})
     back = pd.read_csv(tmp_path / "t.tsv", sep="\t")
     assert (back["i"] == ints).all() and (back["s"] == names).all() and (back["b"] == flags).all()
+    assert (back["u"] == names).all()  # numpy str: its code points narrowed to bytes
+    with pytest.raises(UnicodeEncodeError):
+        write_tsv(tmp_path / "u.tsv", {"u": np.array(["Pou5f1", "Sox2\u00e9"])})
     assert np.allclose(back["f"], fixed, rtol=0, atol=1e-12)
     assert np.allclose(back["p"], small, rtol=5e-3, atol=0)
     assert (tmp_path / "t.tsv").read_text().splitlines()[1:4] == [
-        f"0\t0.00\t0\t{names[0]}\t{flags[0]}",
-        f"-7\t0.05\t1.00e-04\t{names[1]}\t{flags[1]}", f"10\t-0.05\t1.00e-04\t{names[2]}\t{flags[2]}"]
+        f"0\t0.00\t0\t{names[0]}\t{flags[0]}\t{names[0]}",
+        f"-7\t0.05\t1.00e-04\t{names[1]}\t{flags[1]}\t{names[1]}",
+        f"10\t-0.05\t1.00e-04\t{names[2]}\t{flags[2]}\t{names[2]}"]
 
 
 # --------------------------------------------------------------------------- janggu
@@ -394,3 +408,16 @@ def check_either_ground_truth(folder, tmp_path):
     assert settings.metrics == {"truth": "implanted"}
     with pytest.raises(InputError, match="attribution.metrics.truth: must be one of rescan, implanted"):
         validate_attribution_config({"methods": {"saliency": {}}, "metrics": {"truth": "both"}}, "config.yaml")
+
+
+@pytest.mark.parametrize("given, expected", [(None, "PASSIVE"), ("ACTIVE", "ACTIVE")])
+def test_simulate_jobs_let_idle_openmp_threads_sleep_unless_told_otherwise(given, expected):
+    # in a fresh process: OpenMP reads the policy once, when numba first starts its threads
+    env = {k: v for k, v in os.environ.items() if k != "OMP_WAIT_POLICY"}
+    if given:
+        env["OMP_WAIT_POLICY"] = given
+    code = ("import os, numba; from grammarbench.runtime import wait_passively; wait_passively(); "
+            "numba.set_num_threads(1); print(os.environ['OMP_WAIT_POLICY'])")
+    done = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert done.stdout.split() == [expected]

@@ -255,6 +255,35 @@ def test_kshuffle_golden():
 GOLDEN_K2_SEED0 = "AACGTATGCACGTACGAAGGCTTT"
 
 
+def _general_kshuffle(codes, k, seeds, lengths, s):
+    """Every row through the general k-let kernel (what k=2 used before its own kernel)."""
+    out = codes.copy()
+    L = codes.shape[1]
+    room = max(L + 1, s)
+    for i in range(len(codes)):
+        seq._kshuffle_one(codes[i], lengths[i], k, s, seeds[i], out[i],
+                          np.full(s ** (k - 1), -1, np.int32), *(np.empty(L + 1, np.int64) for _ in range(2)),
+                          *(np.empty(room, np.int64) for _ in range(4)), np.empty(room, np.bool_),
+                          np.empty(L + 1, np.uint8), np.empty(L + 1, np.int64), np.empty(4, np.uint64))
+    return out
+
+
+@pytest.mark.parametrize("alphabet_size", [4, 20])
+def test_dinucleotide_kernel_equals_general_kernel(batch, alphabet_size):
+    # the k=2 kernel draws the same numbers in the same order as the general one: same output
+    rng = np.random.default_rng(3)
+    x, lengths = batch
+    if alphabet_size == 20:  # short rows with more symbols than letters per row
+        x = rng.integers(0, 21, size=(40, 6)).astype(np.uint8)
+        lengths = rng.integers(0, 7, size=40)
+    else:
+        x = np.concatenate([x, rng.integers(0, 2, size=(30, 60)).astype(np.uint8)])
+        lengths = np.concatenate([lengths, rng.integers(0, 61, size=30)])
+    seeds = seq.random_seeds(9, len(x))
+    assert_array_equal(seq.kshuffle(x, 2, seeds, lengths=lengths, alphabet_size=alphabet_size),
+                       _general_kshuffle(x, 2, seeds, lengths, alphabet_size + 1))
+
+
 # ---------------------------------------------------------------------------------------
 # kshuffle: determinism
 # ---------------------------------------------------------------------------------------

@@ -1,5 +1,6 @@
 """A realistic grammar (janggu's Oct4 vs Mafk windows) through the whole workflow: the
-motif scan and filter, the splits, training, attribution, scoring and the grid's tables."""
+motif scan and filter, the splits, training, attribution, scoring, motif discovery and the
+grid's tables."""
 
 from __future__ import annotations
 
@@ -50,6 +51,16 @@ def test_filter_and_hit_tables_are_written_and_reported(workflow):
     assert set(hits["set"]) == {"positive", "background"} and (hits["p_value"] < 1e-4).all()
     elements = pd.read_csv(workflow / "results/grammars" / GRAMMAR / "elements.tsv", sep="\t")
     assert set(elements["element"]) == kept
+
+
+@pytest.mark.slow
+def test_discovery_matches_against_the_kept_motifs(workflow):
+    # a realistic grammar's elements are the motifs its filter kept (motifs.json)
+    kept = json.loads((workflow / "results/grammars" / GRAMMAR / "motifs/motifs.json").read_text())["kept"]
+    table = pd.read_csv(workflow / "results/tables/discovery.tsv", sep="\t", keep_default_na=False)
+    assert set(table["run"]) == {"ism"}
+    assert set(table["element"]) - {"all"} == set(kept)
+    assert (workflow / "results/figures/discovery_logos.png").stat().st_size > 0
 
 
 @pytest.mark.slow

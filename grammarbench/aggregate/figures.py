@@ -1068,7 +1068,8 @@ def _discovery_table(inputs, **options):
 def _discovery_logos(inputs, **options):
     from grammarbench.discovery import figures
 
-    return figures.logos_from_files(inputs["patterns"], inputs["matches"], inputs["grammar"], **options)
+    return figures.logos_from_files(inputs["patterns"], inputs["matches"], inputs["grammar"],
+                                    motif_summary=inputs.get("motifs"), **options)
 
 
 @dataclass(frozen=True)
@@ -1129,7 +1130,8 @@ FIGURES = {
     "discovery": Figure(_discovery_table, ("discovery",), "5. Motif discovery", "figures/discovery.rst",
                         _has_discovery),
     "discovery_logos": Figure(_discovery_logos, ("patterns", "matches", "grammar"), "5. Motif discovery",
-                              "figures/discovery_logos.rst", _has_discovery),
+                              "figures/discovery_logos.rst", _has_discovery,
+                              options=lambda grid: {"downloads": sorted(grid.config.get("downloads") or {})}),
 }
 
 
@@ -1162,7 +1164,8 @@ def render(name: str, inputs: Mapping, output: str | os.PathLike, **options) -> 
         ``attribution`` (``.npz``, or a folder of runs with ``run=``) and ``split``
         (folder) for ``attribution_tracks``.
         ``discovery`` (the table) for ``discovery``; ``patterns`` (a discover job's ``.json``),
-        ``matches`` (its ``.tsv``) and ``grammar`` for ``discovery_logos``.
+        ``matches`` (its ``.tsv``), ``grammar`` and, for a realistic grammar, ``motifs``
+        (its ``motifs.json``: the kept motifs are its elements) for ``discovery_logos``.
     output: str or path
         ``<stem>.png`` or the stem; ``<stem>.pdf`` is written beside.
     **options:

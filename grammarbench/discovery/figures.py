@@ -109,17 +109,18 @@ def logo_figure(discovery, matches: pd.DataFrame, elements: dict, *, alpha: floa
 
 
 def logos_from_files(discovery: str | os.PathLike, matches: str | os.PathLike,
-                     grammar: str | os.PathLike, **options) -> plt.Figure:
+                     grammar: str | os.PathLike, downloads=(), motif_summary=None,
+                     **options) -> plt.Figure:
     """:func:`logo_figure` of a stored discovery (``.json``), its matches (``.tsv``) and
-    the grammar file."""
-    from ..grammars.grammar import load_grammar
-    from .matching import element_motifs
+    the grammar file (with the config's downloads and, for a realistic grammar, its
+    ``motifs.json``: :func:`~grammarbench.discovery.matching.load_element_motifs`)."""
+    from .matching import load_element_motifs
     from .modisco import Discovery
 
     found = Discovery.load(discovery)
     table = pd.read_csv(matches, sep="\t", keep_default_na=False, na_values=["nan", "NaN"])
     options.setdefault("title", f"{found.info.get('run', '')}: {len(found)} pattern(s)")
-    return logo_figure(found, table, element_motifs(load_grammar(grammar)), **options)
+    return logo_figure(found, table, load_element_motifs(grammar, downloads, motif_summary), **options)
 
 
 def discovery_figure(table: pd.DataFrame, metrics=("motif_recall", "motif_precision"),

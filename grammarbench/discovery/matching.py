@@ -36,7 +36,7 @@ import pandas as pd
 
 from ..errors import InputError
 
-__all__ = ["element_motifs", "decoy_motifs", "write_decoys", "read_decoys",
+__all__ = ["element_motifs", "load_element_motifs", "decoy_motifs", "write_decoys", "read_decoys",
            "benjamini_hochberg", "match_patterns", "MATCH_COLUMNS", "TRIM_THRESHOLD"]
 
 TRIM_THRESHOLD = 0.3
@@ -44,22 +44,50 @@ MATCH_COLUMNS = ("pattern", "target", "element", "p_value", "q_value", "offset",
                  "overlap", "strand")
 
 
-def element_motifs(grammar) -> dict[str, np.ndarray]:
+def element_motifs(grammar, kept=None) -> dict[str, np.ndarray]:
     """The grammar's elements as PPMs: element name -> float64, shape=(W, 4).
 
     A k-mer set becomes the weighted letter frequencies of its left-aligned k-mers
-    (:meth:`grammarbench.grammar.Element.probability_matrix`).
+    (:meth:`grammarbench.grammar.Element.probability_matrix`). A realistic grammar's
+    elements are the motifs its filter kept: ``kept``, their names (its motif tables'
+    ``motifs.json``); they depend on the scan, not on the grammar file alone.
 
     Raises
     ------
     grammarbench.errors.InputError
-        The grammar is not DNA.
+        The grammar is not DNA; a realistic grammar without ``kept``.
     """
     if "".join(grammar.alphabet.letters) != "ACGT":
         raise InputError(grammar.source, "alphabet", "motif discovery matches DNA motifs; "
                          f"this grammar's alphabet is {''.join(grammar.alphabet.letters)}")
+    if getattr(grammar, "kind", "") == "realistic":
+        if kept is None:
+            raise InputError(grammar.source, "motifs", "a realistic grammar's elements are the motifs "
+                             "its filter kept: give its motif tables' motifs.json")
+        return {name: np.asarray(ppm, float) for name, ppm in grammar.motifs().items() if name in set(kept)}
     return {name: np.asarray(element.probability_matrix(4), float)
             for name, element in grammar.elements.items()}
+
+
+def load_element_motifs(grammar: str | os.PathLike, downloads=(), motif_summary=None) -> dict[str, np.ndarray]:
+    """:func:`element_motifs` of a grammar file, loaded as the simulate jobs load it.
+
+    Parameters
+    ----------
+    grammar: str or Path
+        The grammar file.
+    downloads: iterable of str
+        The config's ``downloads:`` paths: a grammar path naming one is taken from the
+        working directory, where the download lands (not from the grammar's folder).
+    motif_summary: str, Path or None
+        A realistic grammar's ``motifs.json`` (rule realistic_motifs): its kept motifs.
+    """
+    import json
+
+    from ..grammars.grammar import load_grammar
+
+    kept = json.loads(Path(motif_summary).read_text())["kept"] if motif_summary else None
+    return element_motifs(load_grammar(grammar, pending=downloads), kept)
 
 
 @functools.lru_cache(maxsize=4)

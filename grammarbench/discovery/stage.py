@@ -26,7 +26,7 @@ from pathlib import Path
 import pandas as pd
 
 from ..io import write_tsv
-from .matching import decoy_motifs, element_motifs, match_patterns, read_decoys
+from .matching import decoy_motifs, load_element_motifs, match_patterns, read_decoys
 from .modisco import discover_from_maps
 from .scores import ALPHA, score_discovery
 
@@ -39,7 +39,8 @@ N_DECOY_MATCHES = 5
 def discover_run(maps: str | os.PathLike, split: str | os.PathLike, grammar: str | os.PathLike,
                  decoys: str | os.PathLike | None, out_prefix: str | os.PathLike, *,
                  n_examples: int | None = None, alpha: float = ALPHA,
-                 modisco: dict | None = None, threads: int = 1) -> dict[str, Path]:
+                 modisco: dict | None = None, threads: int = 1, downloads=(),
+                 motif_summary: str | os.PathLike | None = None) -> dict[str, Path]:
     """Discover, match and score one attribution run of one model.
 
     Parameters
@@ -64,18 +65,20 @@ def discover_run(maps: str | os.PathLike, split: str | os.PathLike, grammar: str
         modisco-lite settings (:func:`grammarbench.discovery.modisco_settings`).
     threads: int
         Numba threads for TF-MoDISco and Tomtom. Default is 1.
+    downloads, motif_summary:
+        How the grammar's elements are found (:func:`~grammarbench.discovery.matching.load_element_motifs`):
+        the config's downloads (paths the grammar names there are read from the working
+        directory), and a realistic grammar's ``motifs.json`` (its kept motifs).
 
     Returns
     -------
     paths: dict
         ``discovery``, ``matches`` and ``scores`` -> path.
     """
-    from ..grammars.grammar import load_grammar
-
     out_prefix = Path(out_prefix)
+    elements = load_element_motifs(grammar, downloads, motif_summary)  # before the slow step
     found = discover_from_maps(maps, split, n_examples=n_examples, n_threads=threads,
                                **(modisco or {}))
-    elements = element_motifs(load_grammar(grammar))
     matches = match_patterns(found.patterns, elements,
                              read_decoys(decoys) if decoys else decoy_motifs(),
                              n_threads=threads)

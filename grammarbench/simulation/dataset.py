@@ -155,6 +155,15 @@ def check_split(path: str | Path) -> dict:
     return manifest
 
 
+def write_positional(path: str | Path, class_names, class_counts, positional) -> None:
+    """positional.tsv: per class, its number of examples and the fraction of them with a
+    grammar position at each position (``positional``: those counts, shape=(classes, L))."""
+    fractions = positional / np.maximum(class_counts, 1)[:, None]
+    write_columns(path, ["class", "examples", *map(str, range(fractions.shape[1]))],
+                  [np.array(class_names, dtype=object), class_counts,
+                   *(fractions[:, j] for j in range(fractions.shape[1]))], float_format="%.5g")
+
+
 def read_instances(path: str | Path) -> pd.DataFrame:
     import pandas as pd
 
@@ -193,10 +202,7 @@ def write_split(folder: Path, *, grammar: Grammar, split: str, seed: int, chunk_
         "overlaps": instances["overlaps"].astype(bool),
     }
     write_columns(folder / "instances.tsv", list(columns), [values[order] for values in columns.values()])
-    fractions = positional / np.maximum(class_counts, 1)[:, None]
-    write_columns(folder / "positional.tsv", ["class", "examples", *map(str, range(fractions.shape[1]))],
-                [np.array(grammar.class_names, dtype=object), class_counts,
-                 *(fractions[:, j] for j in range(fractions.shape[1]))], float_format="%.5g")
+    write_positional(folder / "positional.tsv", grammar.class_names, class_counts, positional)
     manifest = {
         "grammar": {"name": grammar.name, "source": str(grammar.source), "sha256": grammar.digest},
         "split": split,

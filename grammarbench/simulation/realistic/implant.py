@@ -14,24 +14,35 @@ one seed per example, numba-parallel over examples.
 from __future__ import annotations
 
 import numpy as np
+from numba import njit
 
-__all__ = ["shuffle_and_implant", "hit_letters_index", "paired_controls"]
+__all__ = ["shuffle_and_implant", "hit_mask", "paired_controls"]
 
 
-def hit_letters_index(rows, starts, ends, width: int) -> tuple[np.ndarray, np.ndarray]:
-    """Row and column of every letter of every hit, flattened: shape=(total letters,).
+@njit(cache=True, nogil=True)
+def _copy_hits(source, target, rows, starts, ends):
+    for h in range(len(rows)):
+        for column in range(max(starts[h], 0), min(ends[h], target.shape[1])):
+            target[rows[h], column] = source[rows[h], column]
 
-    Built with one broadcast over the longest hit, so no Python code runs per hit.
-    """
-    rows = np.asarray(rows, dtype=np.int64)
-    starts = np.asarray(starts, dtype=np.int64)
-    lengths = np.asarray(ends, dtype=np.int64) - starts
-    if not len(rows):
-        return np.zeros(0, np.int64), np.zeros(0, np.int64)
-    offsets = np.arange(int(lengths.max()))
-    inside = offsets[None, :] < lengths[:, None]                     # (hits, longest)
-    columns = np.minimum(starts[:, None] + offsets[None, :], width - 1)
-    return np.broadcast_to(rows[:, None], inside.shape)[inside], columns[inside]
+
+@njit(cache=True, nogil=True)
+def _paint_hits(target, rows, starts, ends):
+    for h in range(len(rows)):
+        for column in range(max(starts[h], 0), min(ends[h], target.shape[1])):
+            target[rows[h], column] = 1
+
+
+def _hit_arrays(rows, starts, ends):
+    return tuple(np.ascontiguousarray(a, dtype=np.int64) for a in (rows, starts, ends))
+
+
+def hit_mask(rows, starts, ends, shape: tuple[int, int]) -> np.ndarray:
+    """1 at every letter of every hit (row, start, end half-open; clipped to the row),
+    shape=``shape`` uint8."""
+    mask = np.zeros(shape, dtype=np.uint8)
+    _paint_hits(mask, *_hit_arrays(rows, starts, ends))
+    return mask
 
 
 def shuffle_and_implant(shuffle_from: np.ndarray, implant_from: np.ndarray, hit_rows,
@@ -68,8 +79,7 @@ def shuffle_and_implant(shuffle_from: np.ndarray, implant_from: np.ndarray, hit_
         raise ValueError(f"shuffle_from {shuffle_from.shape} and implant_from "
                          f"{implant_from.shape} must have the same shape")
     out = kshuffle(shuffle_from, k, seeds) if shuffle else shuffle_from.copy()
-    rows, columns = hit_letters_index(hit_rows, hit_starts, hit_ends, out.shape[1])
-    out[rows, columns] = implant_from[rows, columns]
+    _copy_hits(implant_from, out, *_hit_arrays(hit_rows, hit_starts, hit_ends))
     return out
 
 

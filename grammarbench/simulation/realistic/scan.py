@@ -284,10 +284,10 @@ class MotifScanner:
         p_value = self._survival[self._survival_offsets[strand_index] + score - lowest]
         return pd.DataFrame({
             "window": window,
-            "motif": pd.Categorical.from_codes(motif, categories=self.names),
+            "motif": pd.Categorical.from_codes(motif, categories=self.names, validate=False),
             "start": start,
             "end": start + self.widths[motif],
-            "strand": pd.Categorical.from_codes((sign < 0).astype(np.int8), categories=["+", "-"]),
+            "strand": pd.Categorical.from_codes((sign < 0).astype(np.int8), categories=["+", "-"], validate=False),
             "score": score / self.resolution,
             "p_value": p_value,
         })

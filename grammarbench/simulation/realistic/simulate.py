@@ -38,7 +38,7 @@ from grammarbench.errors import InputError
 from grammarbench.io import atomic_directory, atomic_path
 from grammarbench.simulation.realistic.filter import filter_motifs, require_kept
 from grammarbench.simulation.realistic.grammar import CLASSES, SPLITS, RealisticGrammar
-from grammarbench.simulation.realistic.implant import paired_controls, shuffle_and_implant
+from grammarbench.simulation.realistic.implant import hit_mask, paired_controls, shuffle_and_implant
 from grammarbench.simulation.realistic.scan import MotifScanner
 from grammarbench.simulation.realistic.tsv import Fixed, Scientific, write_tsv
 from grammarbench.simulation.realistic.windows import Windows
@@ -144,13 +144,37 @@ def scan_and_filter(grammar: RealisticGrammar, threads: int | None = None) -> Mo
     return MotifTables(positives, background, hits, table, summary)
 
 
+#: The hit table's columns a split is made from (:func:`read_motif_tables`' ``columns``),
+#: kept also as arrays in windows.npz: a split reads them there, not by parsing the TSV.
+IMPLANT_COLUMNS = ("set", "window", "motif", "start", "end", "strand")
+HIT_SETS = ["positive", "background"]
+STRANDS = ["+", "-"]
+
+
 def _save_windows(path, tables: MotifTables) -> None:
     arrays = {}
     for label, windows in (("positive", tables.positives), ("background", tables.background)):
         arrays.update({f"{label}_codes": windows.codes, f"{label}_starts": windows.starts,
                        f"{label}_names": windows.names.astype(str), f"{label}_chroms": windows.chroms.astype(str)})
+    hits = tables.hits
+    motif = pd.Categorical(hits["motif"].astype(str))
+    arrays.update({"hit_set": pd.Categorical(hits["set"], categories=HIT_SETS).codes,
+                   "hit_window": hits["window"].to_numpy(np.int32), "hit_motif": motif.codes,
+                   "hit_motif_names": np.asarray(motif.categories, dtype=str),
+                   "hit_start": hits["start"].to_numpy(np.int32), "hit_end": hits["end"].to_numpy(np.int32),
+                   "hit_strand": pd.Categorical(hits["strand"], categories=STRANDS).codes})
     with open(path, "wb") as handle:
         np.savez(handle, **arrays)
+
+
+def _implant_hits(arrays) -> pd.DataFrame:
+    """The hit table's IMPLANT_COLUMNS from windows.npz's arrays (what _save_windows wrote)."""
+    return pd.DataFrame({
+        "set": pd.Categorical.from_codes(arrays["hit_set"], categories=HIT_SETS),
+        "window": arrays["hit_window"].astype(np.int64),
+        "motif": pd.Categorical.from_codes(arrays["hit_motif"], categories=arrays["hit_motif_names"]),
+        "start": arrays["hit_start"].astype(np.int64), "end": arrays["hit_end"].astype(np.int64),
+        "strand": pd.Categorical.from_codes(arrays["hit_strand"], categories=STRANDS)})
 
 
 def write_motif_tables(folder, tables: MotifTables) -> None:
@@ -167,16 +191,12 @@ def write_motif_tables(folder, tables: MotifTables) -> None:
             write(partial)
 
 
-#: The hit table's columns a split is made from (:func:`read_motif_tables`' ``columns``).
-IMPLANT_COLUMNS = ("set", "window", "motif", "start", "end", "strand")
-
-
 def read_motif_tables(folder, columns=None) -> MotifTables:
     """What :func:`write_motif_tables` wrote; ``columns``: only these of the hit table
-    (default all). Window names come back as numpy strings."""
+    (default all; some of IMPLANT_COLUMNS: read from windows.npz, text as categoricals).
+    Window names come back as numpy strings."""
     folder = Path(folder)
-    hits = pd.read_csv(folder / HIT_TABLE, sep="\t", dtype={"motif": str, "window_name": str},
-                       usecols=list(columns) if columns is not None else None)
+    hits = None
     table = pd.read_csv(folder / FILTER_TABLE, sep="\t", dtype={"motif": str},
                         keep_default_na=False)
     table["kept"] = table["kept"].astype(str) == "True"
@@ -186,6 +206,11 @@ def read_motif_tables(folder, columns=None) -> MotifTables:
                         arrays[f"{label}_chroms"].astype(object), arrays[f"{label}_starts"],
                         str(folder / WINDOWS), summary["dropped"][key])
                 for label, key in (("positive", "positives"), ("background", "background"))]
+        if columns is not None and set(columns) <= set(IMPLANT_COLUMNS) and "hit_window" in arrays:
+            hits = _implant_hits(arrays)[list(columns)]
+    if hits is None:  # all columns, or tables written before the hits were kept as arrays too
+        hits = pd.read_csv(folder / HIT_TABLE, sep="\t", dtype={"motif": str, "window_name": str},
+                           usecols=list(columns) if columns is not None else None)
     return MotifTables(*sets, hits, table, summary)
 
 
@@ -309,9 +334,11 @@ def simulate_realistic_split(grammar: RealisticGrammar, split: str, n: int, seed
     window = np.empty(n, dtype=np.int64)
     window[is_positive] = positive_pool[rank[is_positive]]
     window[~is_positive] = negative_pool[rank[~is_positive]]
+    # integer rows, not boolean masks: numpy copies whole rows by them several times faster
+    positive_rows, negative_rows = np.flatnonzero(is_positive), np.flatnonzero(~is_positive)
     implant_from = np.empty((n, grammar.width), dtype=np.uint8)
-    implant_from[is_positive] = positives.codes[window[is_positive]]
-    implant_from[~is_positive] = background.codes[window[~is_positive]]
+    implant_from[positive_rows] = positives.codes[window[positive_rows]]
+    implant_from[negative_rows] = background.codes[window[negative_rows]]
     window_names = np.where(is_positive, positives.names[np.where(is_positive, window, 0)],
                             background.names[np.where(is_positive, 0, window)])
     shuffle_from, donor_rows = implant_from, np.full(n, -1)
@@ -320,8 +347,9 @@ def simulate_realistic_split(grammar: RealisticGrammar, split: str, n: int, seed
         donor_seeds = shuffle_seeds(np.random.SeedSequence([seed, _DONOR, SPLIT_KEYS[split]]),
                                     n, 1, index=np.arange(n))[:, 0]
         donor_rows = np.where(is_positive, -1, positive_any[_donor_rows(donor_seeds, len(positive_any))])
-        shuffle_from = implant_from.copy()
-        shuffle_from[~is_positive] = positives.codes[donor_rows[~is_positive]]
+        shuffle_from = np.empty_like(implant_from)
+        shuffle_from[positive_rows] = implant_from[positive_rows]
+        shuffle_from[negative_rows] = positives.codes[donor_rows[negative_rows]]
 
     # the hits to implant: each example's source window's retained hits
     implanted = _example_hits(by_set, window, is_positive)
@@ -332,14 +360,15 @@ def simulate_realistic_split(grammar: RealisticGrammar, split: str, n: int, seed
         sequences = shuffle_and_implant(shuffle_from, implant_from, implanted["example"],
                                         implanted["start"], implanted["end"], seeds,
                                         k=grammar.shuffle_k)
-        sequences[real] = implant_from[real]
+        if real.any():
+            sequences[real] = implant_from[real]
         kept_motifs = {name: ppm for name, ppm in grammar.motifs().items() if name in kept}
         rescan = scanner_for(grammar, kept_motifs).scan(sequences)
     instances = _instances(rescan, implanted, labels, real)
     shuffled_from = np.where(donor_rows >= 0, positives.names[np.maximum(donor_rows, 0)], window_names)
     controls = None
     if grammar.controls:
-        implanted_letters = _mask(instances[instances["origin"] == "implanted"], sequences.shape)
+        implanted_letters = _mask(instances, sequences.shape, "implanted")
         controls = paired_controls(sequences, implanted_letters,
                                    np.random.SeedSequence([seed, _CONTROL, SPLIT_KEYS[split]]))
     return _write_split(out_dir, grammar, split, seed, sequences, labels, instances, summary,
@@ -366,7 +395,8 @@ def simulate_realistic_dataset(grammar: RealisticGrammar, out_dir, seed: int, n_
 
 
 def _example_hits(by_set: dict, window: np.ndarray, is_positive: np.ndarray) -> pd.DataFrame:
-    """The retained hits of every example's source window, with the example's index."""
+    """The retained hits of every example's source window, with the example's index,
+    sorted by example and start (stable)."""
     parts = []
     for label, flag in (("positive", True), ("background", False)):
         examples = np.flatnonzero(is_positive == flag)
@@ -375,12 +405,33 @@ def _example_hits(by_set: dict, window: np.ndarray, is_positive: np.ndarray) -> 
             continue
         # windows may serve several examples only across splits; within a split each
         # window is used once, so a lookup window -> example suffices
-        lookup = pd.Series(examples, index=window[examples])
-        mine = frame[frame["window"].isin(lookup.index)]
-        parts.append(mine.assign(example=lookup.loc[mine["window"].to_numpy()].to_numpy()))
+        example_of = np.full(int(max(window[examples].max(), frame["window"].max())) + 1, -1, dtype=np.int64)
+        example_of[window[examples]] = examples
+        example = example_of[frame["window"].to_numpy()]
+        mine = example >= 0
+        parts.append(frame[mine].assign(example=example[mine]))
     if not parts:
         return pd.DataFrame({c: np.zeros(0, np.int64) for c in ("example", "motif", "start", "end", "strand")})
-    return pd.concat(parts, ignore_index=True).sort_values(["example", "start"], kind="stable")
+    hits = pd.concat(parts, ignore_index=True)
+    return hits.iloc[np.lexsort((hits["start"].to_numpy(), hits["example"].to_numpy()))]
+
+
+@numba.njit(cache=True, nogil=True)
+def _overlaps_and_copies(examples, starts, ends, order, overlaps, copies):
+    """overlaps: an earlier instance of the example (in ``order``: by example, then start)
+    reaches past this one's start; copies: how many instances of the example come before
+    this one in the table."""
+    previous, reach = -1, -1
+    for k in range(len(order)):
+        i = order[k]
+        if examples[i] != previous:
+            previous, reach = examples[i], -1
+        overlaps[i] = reach > starts[i]
+        reach = max(reach, ends[i])
+    seen = np.zeros(examples.max() + 1 if len(examples) else 0, dtype=np.int64)
+    for i in range(len(examples)):
+        copies[i] = seen[examples[i]]
+        seen[examples[i]] += 1
 
 
 ORIGINS = ["implanted", "chance", "real"]
@@ -404,38 +455,49 @@ def _instances(rescan: pd.DataFrame, implanted: pd.DataFrame, labels: np.ndarray
     known = motif_index >= 0
     marks = keys(implanted["example"].to_numpy()[known], motif_index[known],
                  implanted["start"].to_numpy()[known], (implanted["strand"] == "-").to_numpy()[known])
-    found = np.isin(keys(examples, rescan["motif"].cat.codes.to_numpy(), starts, minus), marks)
+    # membership by binary search in the sorted marks (np.isin sorts both sides, slower)
+    marks = np.sort(marks)
+    wanted = keys(examples, rescan["motif"].cat.codes.to_numpy(), starts, minus)
+    at = np.minimum(np.searchsorted(marks, wanted), max(len(marks) - 1, 0))
+    found = marks[at] == wanted if len(marks) else np.zeros(len(wanted), dtype=bool)
     origin = np.where(real[examples], 2, np.where(found, 0, 1))
-    # an instance overlaps another when an earlier one in its example reaches past its start
-    order = np.lexsort((starts, examples))
-    reach = pd.Series(ends[order]).groupby(examples[order]).cummax().shift(1)
-    same = np.r_[False, examples[order][1:] == examples[order][:-1]]
     overlaps = np.zeros(len(rescan), dtype=bool)
-    overlaps[order] = same & (reach.fillna(-1).to_numpy() > starts[order])
-    copy = pd.Series(np.ones(len(rescan), dtype=np.int64)).groupby(examples).cumsum().to_numpy() - 1
+    copy = np.zeros(len(rescan), dtype=np.int64)
+    _overlaps_and_copies(examples, starts, ends, np.lexsort((starts, examples)), overlaps, copy)
     return pd.DataFrame({
         "example": examples, "element": rescan["motif"].array, "start": starts, "end": ends,
         "strand": rescan["strand"].array,
-        "class": pd.Categorical.from_codes(labels[examples], categories=CLASSES),
+        "class": pd.Categorical.from_codes(labels[examples], categories=CLASSES, validate=False),
         "rule": np.zeros(len(rescan), dtype=np.int16), "copy": copy.astype(np.int16),
         "attempts": np.ones(len(rescan), dtype=np.int16), "overlaps": overlaps,
-        "origin": pd.Categorical.from_codes(origin, categories=ORIGINS),
+        "origin": pd.Categorical.from_codes(origin, categories=ORIGINS, validate=False),
         "score": rescan["score"].to_numpy(), "p_value": rescan["p_value"].to_numpy(),
     })
 
 
-def _mask(instances: pd.DataFrame, shape: tuple[int, int]) -> np.ndarray:
-    from grammarbench.simulation.realistic.implant import hit_letters_index
+def _mask(instances: pd.DataFrame, shape: tuple[int, int], origin: str | None = None) -> np.ndarray:
+    """The letters of the instances (of one ``origin``; None: all) as a 0/1 mask."""
+    rows, starts, ends = (instances[c].to_numpy() for c in ("example", "start", "end"))
+    if origin is not None:
+        mine = (instances["origin"] == origin).to_numpy()
+        rows, starts, ends = rows[mine], starts[mine], ends[mine]
+    return hit_mask(rows, starts, ends, shape)
 
-    mask = np.zeros(shape, dtype=np.uint8)
-    rows, cols = hit_letters_index(instances["example"], instances["start"], instances["end"], shape[1])
-    mask[rows, cols] = 1
-    return mask
+
+@numba.njit(cache=True, nogil=True)
+def _class_position_counts(mask, labels, n_classes):
+    """Per class and position, how many of the class's examples have a 1 in ``mask`` there."""
+    counts = np.zeros((n_classes, mask.shape[1]), dtype=np.int64)
+    for i in range(mask.shape[0]):
+        row = counts[labels[i]]
+        for j in range(mask.shape[1]):
+            row[j] += mask[i, j]
+    return counts
 
 
 def _write_split(out_dir, grammar: RealisticGrammar, split: str, seed: int, sequences, labels,
                  instances, summary, window_names, shuffled_from, controls=None) -> dict:
-    from grammarbench.simulation.dataset import software_versions
+    from grammarbench.simulation.dataset import software_versions, write_positional
 
     n, width = sequences.shape
     # the folder appears complete or not at all
@@ -446,7 +508,7 @@ def _write_split(out_dir, grammar: RealisticGrammar, split: str, seed: int, sequ
         np.save(tmp / "entries.npy", (1 - labels).astype(np.int16))  # 0 positive, 1 negative
         mask = _mask(instances, sequences.shape)
         np.save(tmp / "mask.npy", mask)
-        np.save(tmp / "mask_implanted.npy", _mask(instances[instances["origin"] == "implanted"], sequences.shape))
+        np.save(tmp / "mask_implanted.npy", _mask(instances, sequences.shape, "implanted"))
         if controls is not None:
             np.save(tmp / "controls.npy", controls)
         columns = {name: instances[name].array for name in INSTANCE_COLUMNS}
@@ -454,16 +516,10 @@ def _write_split(out_dir, grammar: RealisticGrammar, split: str, seed: int, sequ
         columns["p_value"] = Scientific(instances["p_value"].to_numpy())
         write_tsv(tmp / "instances.tsv", columns)
         write_tsv(tmp / "windows.tsv", {"example": np.arange(n),
-                                        "class": pd.Categorical.from_codes(labels, categories=CLASSES),
+                                        "class": pd.Categorical.from_codes(labels, categories=CLASSES, validate=False),
                                         "window": window_names, "shuffled_from": shuffled_from})
-        members = labels[:, None] == np.arange(len(CLASSES))[None, :]
-        counts = members.sum(0)
-        positional = np.stack([mask[members[:, c]].sum(0) for c in range(len(CLASSES))])
-        frame = pd.DataFrame(positional / np.maximum(counts, 1)[:, None],
-                             index=pd.Index(CLASSES, name="class"))
-        frame.columns.name = "position"
-        frame.insert(0, "examples", counts)
-        frame.to_csv(tmp / "positional.tsv", sep="\t", float_format="%.5g")
+        write_positional(tmp / "positional.tsv", CLASSES, np.bincount(labels, minlength=len(CLASSES)),
+                         _class_position_counts(mask, labels.astype(np.int64), len(CLASSES)))
         origins = instances["origin"].value_counts().to_dict()
         origins = {k: v for k, v in origins.items() if v}
         manifest = {

@@ -6,8 +6,9 @@
 pandas' ``to_csv`` formats every cell in Python (about 3 µs a row for an instance table),
 which was the largest single cost of simulating a realistic split. Here each column
 becomes a matrix of ASCII bytes, one row per table row, right-aligned numbers or
-left-aligned strings, with a mask of the bytes that belong to the cell; the columns are
-laid side by side with tabs between them, and the masked bytes are the file. Integers,
+left-aligned strings, with a mask of the bytes that belong to the cell (numbers are
+formatted by a numba loop); a numba loop then joins each row's masked bytes with tabs
+between the columns, and that is the file. Integers,
 booleans, strings (ASCII, through numpy's bytes dtype) and floats (fixed decimals, or three
 significant digits in scientific notation) are supported: what the instance and window
 tables hold; a pandas Categorical is written through its categories.
@@ -19,6 +20,7 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
+from numba import njit
 
 from grammarbench.io import atomic_path
 
@@ -41,29 +43,63 @@ class Scientific:
         self.values = np.asarray(values, dtype=np.float64)
 
 
-def _integers(values: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Right-aligned decimal digits, shape=(n, width) uint8, and the mask of used bytes."""
-    values = np.asarray(values, dtype=np.int64)
-    negative = values < 0
-    magnitude = np.abs(values)
-    width = max(1, len(str(int(magnitude.max())))) if len(values) else 1
-    powers = 10 ** np.arange(width - 1, -1, -1, dtype=np.int64)
-    digits = _DIGITS[(magnitude[:, None] // powers[None, :]) % 10]
-    # a digit is shown from the first non-zero one on; the last digit always
-    used = np.maximum.accumulate(digits != ord("0"), axis=1)
-    used[:, -1] = True
-    sign = np.where(negative, ord("-"), ord(" ")).astype(np.uint8)[:, None]
-    return np.hstack([sign, digits]), np.hstack([negative[:, None], used])
+@njit(cache=True, nogil=True)
+def _decimal_kernel(values, decimals, chars, used):
+    """Each integer right-aligned in its row, its last ``decimals`` digits after a point
+    and at least one digit before it; a minus sign in column 0."""
+    width = chars.shape[1]
+    for r in range(len(values)):
+        v = values[r]
+        m = -v if v < 0 else v
+        j = width - 1
+        for _ in range(decimals):
+            chars[r, j] = 48 + m % 10
+            used[r, j] = True
+            m //= 10
+            j -= 1
+        if decimals:
+            chars[r, j] = 46  # "."
+            used[r, j] = True
+            j -= 1
+        while True:
+            chars[r, j] = 48 + m % 10
+            used[r, j] = True
+            m //= 10
+            j -= 1
+            if m == 0:
+                break
+        if v < 0:
+            chars[r, 0] = 45  # "-"
+            used[r, 0] = True
+
+
+def _decimal(values, decimals: int = 0) -> tuple[np.ndarray, np.ndarray]:
+    """Integers as decimal text (``decimals`` > 0: the integers are hundredths, etc.), shape=(n,
+    width) uint8, and the mask of used bytes."""
+    values = np.ascontiguousarray(values, dtype=np.int64)
+    largest = int(np.abs(values).max()) if len(values) else 0
+    digits = max(len(str(largest)), decimals + 1)
+    chars = np.zeros((len(values), 1 + digits + (decimals > 0)), dtype=np.uint8)
+    used = np.zeros(chars.shape, dtype=bool)
+    _decimal_kernel(values, int(decimals), chars, used)
+    return chars, used
 
 
 def _strings(values) -> tuple[np.ndarray, np.ndarray]:
     """Left-aligned bytes of each value: numpy's fixed-width bytes dtype, zero-padded, seen
     as a byte matrix (a converted copy in C, no Python code per row)."""
     values = np.asarray(values)
+    if values.dtype.kind == "U" and len(values):
+        # numpy holds str as 4-byte code points: ASCII ones are their own bytes, so one
+        # narrowing cast does what astype(bytes) does with a codec call per value
+        points = np.ascontiguousarray(values).view(np.uint32).reshape(len(values), -1)
+        if points.max() < 128:
+            chars = points.astype(np.uint8)
+            return chars, chars != 0
     if values.dtype.kind == "S":
         encoded = values
     elif values.dtype.kind == "U":
-        encoded = values.astype(np.bytes_)  # ASCII, in C
+        encoded = values.astype(np.bytes_)  # raises for a value that is not ASCII
     else:
         encoded = values.astype(str).astype(np.bytes_)
     width = max(encoded.dtype.itemsize, 1)
@@ -73,19 +109,7 @@ def _strings(values) -> tuple[np.ndarray, np.ndarray]:
 
 
 def _fixed(column: Fixed) -> tuple[np.ndarray, np.ndarray]:
-    scaled = np.round(column.values * 10 ** column.decimals).astype(np.int64)
-    chars, used = _integers(scaled)
-    if column.decimals == 0:
-        return chars, used
-    # make room for at least one digit before the point, then insert it
-    pad = max(0, column.decimals + 1 - (chars.shape[1] - 1))
-    chars = np.hstack([chars[:, :1], np.full((len(chars), pad), ord("0"), np.uint8), chars[:, 1:]])
-    used = np.hstack([used[:, :1], np.zeros((len(used), pad), bool), used[:, 1:]])
-    split = chars.shape[1] - column.decimals
-    used[:, split - 1:] = True  # every decimal, and the units digit (0.05, not .05)
-    point = np.full((len(chars), 1), ord("."), np.uint8)
-    return (np.hstack([chars[:, :split], point, chars[:, split:]]),
-            np.hstack([used[:, :split], np.ones((len(used), 1), bool), used[:, split:]]))
+    return _decimal(np.round(column.values * 10 ** column.decimals).astype(np.int64), column.decimals)
 
 
 def _scientific(column: Scientific) -> tuple[np.ndarray, np.ndarray]:
@@ -116,19 +140,44 @@ def _scientific(column: Scientific) -> tuple[np.ndarray, np.ndarray]:
     return chars, used
 
 
+def _gather(categories, codes) -> tuple[np.ndarray, np.ndarray]:
+    """The few distinct values once, then a gather by code."""
+    chars, used = _strings(np.asarray(categories, dtype=object))
+    return chars[codes], used[codes]
+
+
 def _column(values) -> tuple[np.ndarray, np.ndarray]:
     if isinstance(values, pd.Categorical):
-        # the few distinct values once, then a gather by code
-        chars, used = _strings(np.asarray(values.categories, dtype=object))
-        return chars[values.codes], used[values.codes]
+        return _gather(values.categories, values.codes)
     if isinstance(values, Fixed):
         return _fixed(values)
     if isinstance(values, Scientific):
         return _scientific(values)
     array = np.asarray(values)
     if array.dtype.kind in "iu":
-        return _integers(array)
-    return _strings(np.where(array, "True", "False") if array.dtype == bool else array)
+        return _decimal(array)
+    if array.dtype == bool:
+        return _gather(["False", "True"], array.view(np.uint8))
+    return _strings(array)
+
+
+@njit(cache=True, nogil=True)
+def _join_rows(chars, used, out):
+    """Row by row, each column's used bytes then a tab (a newline after the last column),
+    into ``out``; returns the bytes written."""
+    k = 0
+    last = len(chars) - 1
+    for r in range(chars[0].shape[0]):
+        for c in range(len(chars)):
+            row_chars = chars[c][r]
+            row_used = used[c][r]
+            for j in range(len(row_chars)):
+                if row_used[j]:
+                    out[k] = row_chars[j]
+                    k += 1
+            out[k] = 10 if c == last else 9
+            k += 1
+    return k
 
 
 def write_tsv(path, columns: dict) -> None:
@@ -136,16 +185,17 @@ def write_tsv(path, columns: dict) -> None:
     with a header, atomically (a temporary file renamed into place)."""
     path = Path(path)
     header = ("\t".join(columns) + "\n").encode()
-    parts, masks = [], []
-    n = None
-    for i, values in enumerate(columns.values()):
-        chars, used = _column(values)
-        n = len(chars) if n is None else n
-        if len(chars) != n:
-            raise ValueError(f"column {list(columns)[i]!r} has {len(chars)} rows, not {n}")
-        end = ord("\n") if i == len(columns) - 1 else ord("\t")
-        parts += [chars, np.full((n, 1), end, np.uint8)]
-        masks += [used, np.ones((n, 1), bool)]
-    body = np.hstack(parts)[np.hstack(masks)].tobytes() if n else b""
+    chars, used = [], []
+    for name, values in columns.items():
+        c, u = _column(values)
+        if chars and len(c) != len(chars[0]):
+            raise ValueError(f"column {name!r} has {len(c)} rows, not {len(chars[0])}")
+        chars.append(np.ascontiguousarray(c, dtype=np.uint8))
+        used.append(np.ascontiguousarray(u, dtype=bool))
+    n = len(chars[0]) if chars else 0
+    body = b""
+    if n:
+        out = np.empty(sum(int(np.count_nonzero(u)) for u in used) + n * len(chars), dtype=np.uint8)
+        body = out[:_join_rows(tuple(chars), tuple(used), out)].tobytes()
     with atomic_path(path) as partial:
         partial.write_bytes(header + body)
