@@ -27,16 +27,29 @@ TINY = REPO / "tests/configs/tiny/config.yaml"
 SLURM_PROFILE = REPO / "profiles/slurm/config.yaml"
 
 
-# Tests that use these session fixtures run on one pytest-xdist worker, so that the tiny grid
-# runs once and one process starts, uses and stops the test SLURM cluster.
-SHARED_WORKER_FIXTURES = {"tiny_grid", "slurm_cluster"}
+# pytest-xdist worker groups. Every test of the SLURM cluster runs on one worker, so that one
+# process starts, uses and stops the test cluster (when the session has to start it); the tests
+# of the tiny grid on another, which runs it (tiny_grid) while the SLURM tests run theirs.
+WORKER_GROUPS = {"slurm_cluster": "slurm", "tiny_grid": "tiny-grid"}
 
 
 @pytest.hookimpl(tryfirst=True)  # before pytest-xdist reads the groups
 def pytest_collection_modifyitems(config, items):
     for item in items:
-        if SHARED_WORKER_FIXTURES & set(getattr(item, "fixturenames", ())):
-            item.add_marker(pytest.mark.xdist_group("tiny-grid-and-slurm"))
+        used = set(getattr(item, "fixturenames", ()))
+        group = next((group for fixture, group in WORKER_GROUPS.items() if fixture in used), None)
+        if group:
+            item.add_marker(pytest.mark.xdist_group(group))
+        elif _uses_a_module_fixture(item):
+            # A module-scoped fixture (a workflow run, a trained model) runs once per worker
+            # that gets one of its tests: keep the module's tests together so it runs once.
+            item.add_marker(pytest.mark.xdist_group(f"module:{item.module.__name__}"))
+
+
+def _uses_a_module_fixture(item) -> bool:
+    definitions = getattr(getattr(item, "_fixtureinfo", None), "name2fixturedefs", {})
+    return any(defs and defs[-1].scope in ("module", "package", "class")
+               for defs in definitions.values())
 
 
 def clean_env() -> dict[str, str]:
@@ -70,19 +83,34 @@ def tiny_grid(tmp_path_factory) -> TinyGrid:
     It runs as the SLURM comparison's local run needs: with the SLURM profile's threads per
     rule (capped by Snakemake at this machine's cores), so that a result that depends on
     the thread count is computed as inside the SLURM jobs.
+
+    Once per test session, not per pytest-xdist worker: the first worker to ask runs it in
+    the session's shared temporary folder under a file lock; another worker waits for it and
+    reads the same run (the SLURM tests compare with it from a worker of their own).
     """
-    workdir = tmp_path_factory.mktemp("tiny-grid")
+    from filelock import FileLock
+
+    shared = tmp_path_factory.getbasetemp()
+    if os.environ.get("PYTEST_XDIST_WORKER"):
+        shared = shared.parent  # the session's folder above every worker's own
+    workdir = shared / "tiny-grid"
     threads = profile_threads()
     command = [sys.executable, "-m", "snakemake", "--snakefile", str(REPO / "Snakefile"),
                "--directory", str(workdir), "--cores", str(os.cpu_count()),
                *(["--set-threads", *threads] if threads else []), "--configfile", str(TINY)]
-    run = subprocess.run(command, cwd=workdir, env=clean_env(), capture_output=True, text=True, timeout=1500)
-    assert run.returncode == 0, run.stderr[-4000:]
     report = workdir / "report.html"
-    made = subprocess.run(command + ["--report", str(report)], cwd=workdir, env=clean_env(),
-                          capture_output=True, text=True, timeout=600)
-    assert made.returncode == 0, made.stderr[-3000:]
-    return TinyGrid(workdir, command, run.stderr, report)
+    finished = shared / "tiny-grid.log"  # written last: the run and its report are complete
+    with FileLock(str(shared / "tiny-grid.lock")):
+        if not finished.exists():
+            workdir.mkdir(exist_ok=True)
+            run = subprocess.run(command, cwd=workdir, env=clean_env(), capture_output=True,
+                                 text=True, timeout=1500)
+            assert run.returncode == 0, run.stderr[-4000:]
+            made = subprocess.run(command + ["--report", str(report)], cwd=workdir, env=clean_env(),
+                                  capture_output=True, text=True, timeout=600)
+            assert made.returncode == 0, made.stderr[-3000:]
+            finished.write_text(run.stderr)
+    return TinyGrid(workdir, command, finished.read_text(), report)
 
 
 # seqgra's conv-gmp-fc family, a little faster to train (learning rate 0.005)

@@ -197,9 +197,10 @@ def test_snakemake_finds_the_slurm_profile_by_name(tmp_path):
 
 
 @pytest.fixture(scope="module")
-def packed_tiny(slurm_cluster, tiny_grid, tmp_path_factory):  # noqa: F811
+def packed_tiny(slurm_cluster, request, tmp_path_factory):  # noqa: F811
     """The tiny grid once packed through profiles/slurm; the local run to compare with is the
-    session's (tests/conftest.py: with the profile's threads per rule)."""
+    session's (tests/conftest.py: with the profile's threads per rule), asked for only after
+    this run, since another worker runs it meanwhile."""
     base_dir = tmp_path_factory.mktemp("packed")
     on_slurm = base_dir / "slurm"
     on_slurm.mkdir()
@@ -210,7 +211,7 @@ def packed_tiny(slurm_cluster, tiny_grid, tmp_path_factory):  # noqa: F811
         cwd=on_slurm, timeout=2400,
     )
     assert proc.returncode == 0, base.explain(proc)
-    return {"slurm": on_slurm, "local": tiny_grid.workdir, "log": proc.stderr}
+    return {"slurm": on_slurm, "local": request.getfixturevalue("tiny_grid").workdir, "log": proc.stderr}
 
 
 @pytest.mark.slow
