@@ -470,3 +470,15 @@ def test_discovery_finds_a_realistic_grammars_elements_through_its_downloads(tmp
     # without the downloads the grammar's files are looked for beside it, where they are not
     with pytest.raises(InputError, match="genome"):
         disc.load_element_motifs("grammars/remote.yaml", (), "motifs/motifs.json")
+
+
+def test_modisco_kernels_are_kept_in_numbas_disk_cache(ground_truth_discovery):
+    """A discover job is a fresh process: modisco-lite's kernels must come from numba's cache,
+    not be compiled again (about 14 s a job), even where modisco-lite does not fork."""
+    from numba.core.caching import NullCache
+
+    from modiscolite import affinitymat, util
+
+    kernels = [util._transpose, util._perplexity_betas, affinitymat._sparse_mm_dot_rows]
+    assert all(not isinstance(kernel._cache, NullCache) for kernel in kernels)
+    assert all(kernel._cache.cache_path for kernel in kernels)

@@ -61,6 +61,7 @@ Edge cases that modisco-lite does not handle itself
 from __future__ import annotations
 
 import contextlib
+import functools
 import inspect
 import json
 import os
@@ -96,7 +97,34 @@ SEQLET_COLUMNS = ("pattern", "map", "example", "start", "end", "strand")
 
 def _tfmodisco():
     from modiscolite.tfmodisco import TFMoDISco
+
+    _cache_modisco_kernels()
     return TFMoDISco
+
+
+_MODISCO_KERNEL_MODULES = ("affinitymat", "aggregator", "gapped_kmer", "util")
+
+
+@functools.lru_cache(maxsize=1)
+def _cache_modisco_kernels() -> None:
+    """Keep modisco-lite's compiled numba kernels in numba's on-disk cache.
+
+    modisco-lite turns caching on only where it can compile them in forked children, which it
+    refuses in a process with other threads or numba's OpenMP layer (a Snakemake job, a test
+    worker), so each discover job compiled them again: about 14 s of its first run. A kernel
+    whose cache cannot be written (read-only install) simply compiles as before."""
+    import importlib
+
+    from numba.core.dispatcher import Dispatcher
+
+    for name in _MODISCO_KERNEL_MODULES:
+        module = importlib.import_module(f"modiscolite.{name}")
+        for kernel in vars(module).values():
+            if isinstance(kernel, Dispatcher) and kernel.__module__ == module.__name__:
+                try:
+                    kernel.enable_caching()
+                except RuntimeError:  # numba found no writable cache location
+                    return
 
 
 def check_modisco_keys(settings: dict, source: str, key: str) -> None:
