@@ -262,8 +262,9 @@ def test_auto_tier_and_multilabel():
 #:   esttrunc l=10 k=6 d=3 (the default): 0.9628 (0.9680); d=4 0.9631 (0.9679). C=3..100
 #:     0.9620 (the same model), C=0.3 0.9613, C<=0.1 0.9541; validation picks C=1.
 #:   LS-GKM's defaults l=11 k=7 d=3: esttrunc (-t 2) 0.9665 (0.9689), d=4 0.9667 (0.9694);
-#:     wgkm (-t 4, centre-weighted) 0.9490 (0.9439), at l=10 k=6 0.9423: the motif sits
-#:     anywhere in the 200 letters, so weighting central windows up mostly weights motifs down.
+#:     wgkm (-t 4, centre-weighted, gkmtrain's default) 0.9490 (0.9439), as LS-GKM's own
+#:     run gives; at l=10 k=6 0.9423: the motif sits anywhere in the 200 letters, so
+#:     weighting central windows up mostly weights motifs down.
 #:   RBF with LS-GKM's advice (-c 10 -g 2): gkmrbf l=10 0.9640 (0.9691), l=11 k=7 0.9669
 #:     (0.9705), l=12 k=7 0.9705 (0.9725); wgkmrbf l=11 k=7 0.9523; gkm-rbf l=10 k=6 d=4
 #:     0.9625. Earlier, gamma 1, 2, 5, 10, 20 (l=10): 0.9641, 0.9640, 0.9566, 0.9532, 0.9520.
