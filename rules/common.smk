@@ -359,6 +359,17 @@ TABLE_JOBS = {
     "discovery": DISCOVERY_JOBS,
     "runtime": RUNTIME_JOBS,
 }
+# Table name -> the declared outputs that hold its per-job files: a model's evaluation
+# tables and training history lie in the folders its evaluate and train jobs write (a file
+# inside a directory() output cannot itself be an input); the oracle's, recovery and
+# discovery tables are outputs of their own.
+TABLE_INPUTS = {
+    "predictive": [f"{EVALUATION}/{MODEL.format(**point)}" for point in MODEL_POINTS]
+    + [path for keys, path in PREDICTIVE_JOBS if keys["architecture"] == "oracle"],
+    "training": [f"{MODELS}/{MODEL.format(**point)}" for point in MODEL_POINTS],
+    "recovery": [path for _, path in RECOVERY_JOBS],
+    "discovery": [path for _, path in DISCOVERY_JOBS],
+}
 
 
 # Per-model report items (e.g. each model's ROC/PR curves) only while the grid is small
@@ -379,7 +390,7 @@ def table_inputs(wildcards):
     aggregate)."""
     if wildcards.table == "runtime":
         return [f"{TABLES}/{name}.tsv" for name in STAGE_TABLES]
-    return sorted({path for _, path in TABLE_JOBS[wildcards.table]})
+    return sorted(set(TABLE_INPUTS[wildcards.table]))
 
 
 def _caption(path, **context):
