@@ -1,4 +1,5 @@
 # Python glue: validate the config, expand the grid, constrain wildcards, list targets.
+import gc
 import re
 import sys
 from pathlib import Path
@@ -157,16 +158,16 @@ _describe_jobs_only_where_shown()
 def _collect_garbage_less_often():
     """Planning a paper-scale grid allocates millions of objects that live until the end
     (jobs, their files and wildcards); Python's cycle collector, run every 700 allocations,
-    walks them again and again: a sixth of the planning time. Everything loaded so far
-    (Snakemake, the package, the grid) is moved out of the collector's sight, and it runs
-    every 50,000 allocations instead: the same collections, a few megabytes later. Jobs run
-    their scripts in processes of their own, which this does not touch.
+    walks them again and again: a sixth of the planning time. From here on (the grid, its
+    checks and the DAG) it runs every 50,000 allocations instead: the same collections, a
+    few megabytes later; and what parsing loaded is frozen out of its sight at the end of
+    this file. Jobs run their scripts in processes of their own, which this does not touch.
     """
-    import gc
-
-    gc.freeze()
     threshold0, threshold1, threshold2 = gc.get_threshold()
     gc.set_threshold(max(threshold0, 50_000), threshold1, threshold2)
+
+
+_collect_garbage_less_often()
 
 
 CONFIG_SCHEMA = Path(workflow.basedir) / "schemas" / "config.schema.yaml"
@@ -516,5 +517,6 @@ def get_final_output():
     return targets + figure_targets()
 
 
-# Last: everything above (the grid, its tables) lives as long as the run.
-_collect_garbage_less_often()
+# Last: everything loaded so far (Snakemake, the package, the grid, its tables) lives as long
+# as the run; frozen, the cycle collector no longer walks it (_collect_garbage_less_often).
+gc.freeze()
