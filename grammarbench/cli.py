@@ -114,6 +114,8 @@ def _split_outputs(data: list[str], out: str) -> tuple[dict, dict]:
     """Split name (from each folder's manifest) → folder, and → its three output tables."""
     from pathlib import Path
 
+    from grammarbench.models.evaluate import split_outputs
+
     _output_folder(out)
     splits = {}
     for folder in data:
@@ -121,8 +123,7 @@ def _split_outputs(data: list[str], out: str) -> tuple[dict, dict]:
         if name in splits:
             raise InputError(folder, "", f"a second {name} split (the first: {splits[name]})")
         splits[name] = folder
-    outputs = {name: {kind: Path(out) / f"{name}.{kind}.tsv" for kind in ("metrics", "predictions", "curves")}
-               for name in splits}
+    outputs = split_outputs(out, splits)
     Path(out).mkdir(parents=True, exist_ok=True)
     return splits, outputs
 

@@ -7,8 +7,7 @@
 
 rule attribute:
     input:
-        model=f"{MODELS}/{MODEL}/model.pt",
-        architecture=f"{MODELS}/{MODEL}/architecture.yaml",
+        model=f"{MODELS}/{MODEL}",
         test=heldout_split("test"),
         train=TRAIN_SPLIT,
     output:

@@ -1,4 +1,5 @@
 # Python glue: validate the config, expand the grid, constrain wildcards, list targets.
+import gc
 import re
 import sys
 from pathlib import Path
@@ -50,6 +51,124 @@ def _check_each_script_once():
 
 
 _check_each_script_once()
+
+
+def _read_each_signature_once():
+    """Snakemake (9.x) reads a function's signature (inspect.signature) every time it calls
+    an input function or evaluates a resource, and for a resource it reads it from a new
+    bound method each time: about six signatures per job, a twentieth of planning a
+    paper-scale grid. A function's parameters are fixed when it is defined, so they are read
+    once per function (the same for every instance a method is bound to); the functions are
+    held weakly, so closures made per job are not kept alive by the cache.
+    """
+    try:
+        import snakemake.common as snakemake_common
+        import snakemake.rules as snakemake_rules
+    except ImportError:
+        return
+    read = getattr(snakemake_common, "get_function_params", None)
+    overwrite_attr = getattr(snakemake_common, "FUNC_OVERWRITE_PARAMS_ATTR", None)
+    if read is None or overwrite_attr is None or getattr(read, "cached", False):
+        return
+    if getattr(snakemake_rules, "get_function_params", None) is not read:
+        return  # a Snakemake laid out otherwise: leave it as it is
+    import inspect
+    import weakref
+
+    signatures = weakref.WeakKeyDictionary()  # function -> {bound?: parameters}
+
+    def get_function_params(func):
+        if hasattr(func, overwrite_attr):
+            return getattr(func, overwrite_attr)
+        bound = inspect.ismethod(func)
+        function = func.__func__ if bound else func
+        if not inspect.isfunction(function):  # partials, classes, callables: as before
+            return read(func)
+        per_binding = signatures.setdefault(function, {})
+        if bound not in per_binding:
+            per_binding[bound] = read(func)
+        return per_binding[bound]
+
+    get_function_params.cached = True
+    snakemake_common.get_function_params = get_function_params
+    snakemake_rules.get_function_params = get_function_params
+
+
+_read_each_signature_once()
+
+
+def _describe_jobs_only_where_shown():
+    """A dry run describes every job it plans (Snakemake 9.x: Job.log_info): it evaluates
+    the job's resources and formats each of its files into a log record, which the logger
+    then drops under `--quiet rules` (the README's planning command): 1.3 s of CPU on the
+    seqgra-paper grid. In a dry run, a job is described only when a handler of Snakemake's
+    logger would show the record (asked with a probe record through each handler's level
+    and filters); a real run, and a dry run that lists its jobs, describe them as before.
+    """
+    try:
+        import logging
+
+        from snakemake.jobs import Job
+        from snakemake.logging import logger
+        from snakemake_interface_logger_plugins.common import LogEvent
+    except ImportError:
+        return
+    describe = getattr(Job, "log_info", None)
+    if describe is None or getattr(describe, "only_where_shown", False):
+        return
+
+    def shown():
+        try:
+            if not logger.isEnabledFor(logging.INFO):
+                return False
+            probe = logger.makeRecord(
+                logger.name,
+                logging.INFO,
+                __file__,
+                0,
+                "",
+                None,
+                None,
+                extra={"event": LogEvent.JOB_INFO},
+            )
+            found = False
+            holder = logger
+            while holder is not None:
+                for handler in holder.handlers:
+                    found = True
+                    if probe.levelno >= handler.level and handler.filter(probe):
+                        return True
+                holder = holder.parent if holder.propagate else None
+            return not found  # no handler to ask: describe, as Snakemake would
+        except Exception:
+            return True  # a handler that cannot be asked this way: describe
+
+    def log_info(self, *args, **kwargs):
+        if self.dag.workflow.dryrun and not shown():
+            return
+        return describe(self, *args, **kwargs)
+
+    log_info.only_where_shown = True
+    Job.log_info = log_info
+
+
+_describe_jobs_only_where_shown()
+
+
+def _collect_garbage_less_often():
+    """Planning a paper-scale grid allocates millions of objects that live until the end
+    (jobs, their files and wildcards); Python's cycle collector, run every 700 allocations,
+    walks them again and again: a sixth of the planning time. From here on (the grid, its
+    checks and the DAG) it runs every 50,000 allocations instead: the same collections, a
+    few megabytes later; and what parsing loaded is frozen out of its sight at the end of
+    this file. Jobs run their scripts in processes of their own, which this does not touch.
+    """
+    threshold0, threshold1, threshold2 = gc.get_threshold()
+    gc.set_threshold(max(threshold0, 50_000), threshold1, threshold2)
+
+
+_collect_garbage_less_often()
+
 
 CONFIG_SCHEMA = Path(workflow.basedir) / "schemas" / "config.schema.yaml"
 # The default grid, read only when no --configfile is given: a swapped grid is exactly that
@@ -304,6 +423,17 @@ TABLE_JOBS = {
     "discovery": DISCOVERY_JOBS,
     "runtime": RUNTIME_JOBS,
 }
+# Table name -> the declared outputs that hold its per-job files: a model's evaluation
+# tables and training history lie in the folders its evaluate and train jobs write (a file
+# inside a directory() output cannot itself be an input); the oracle's, recovery and
+# discovery tables are outputs of their own.
+TABLE_INPUTS = {
+    "predictive": [f"{EVALUATION}/{MODEL.format(**point)}" for point in MODEL_POINTS]
+    + [path for keys, path in PREDICTIVE_JOBS if keys["architecture"] == "oracle"],
+    "training": [f"{MODELS}/{MODEL.format(**point)}" for point in MODEL_POINTS],
+    "recovery": [path for _, path in RECOVERY_JOBS],
+    "discovery": [path for _, path in DISCOVERY_JOBS],
+}
 
 
 # Per-model report items (e.g. each model's ROC/PR curves) only while the grid is small
@@ -324,7 +454,7 @@ def table_inputs(wildcards):
     aggregate)."""
     if wildcards.table == "runtime":
         return [f"{TABLES}/{name}.tsv" for name in STAGE_TABLES]
-    return sorted({path for _, path in TABLE_JOBS[wildcards.table]})
+    return sorted(set(TABLE_INPUTS[wildcards.table]))
 
 
 def _caption(path, **context):
@@ -391,3 +521,8 @@ def get_final_output():
         return targets
     targets += [f"{TABLES}/{name}.tsv" for name in STAGE_TABLES + ["runtime"]]
     return targets + figure_targets()
+
+
+# Last: everything loaded so far (Snakemake, the package, the grid, its tables) lives as long
+# as the run; frozen, the cycle collector no longer walks it (_collect_garbage_less_often).
+gc.freeze()

@@ -14,7 +14,7 @@ from grammarbench.runtime import configure_logging
 configure_logging()
 # The GPU only where the job may use one: `--resources gpu=0` caps the rule's gpu at 0.
 settings = AttributionSettings.from_dict(snakemake.params.attribution)
-attribute_model(Path(snakemake.input.model).parent, snakemake.input.test, snakemake.input.train,
+attribute_model(snakemake.input.model, snakemake.input.test, snakemake.input.train,
                 settings, snakemake.output.maps,
                 device=snakemake.params.device, gpu_allowed=snakemake.resources.get("gpu", 0) > 0,
                 threads=snakemake.threads)

@@ -8,12 +8,11 @@ sys.path.insert(0, snakemake.scriptdir + "/..")
 from pathlib import Path
 
 from grammarbench.runtime import configure_logging
-from grammarbench.models.evaluate import evaluate_model
+from grammarbench.models.evaluate import evaluate_model, split_outputs
 
 configure_logging()
 splits = snakemake.params.splits
-evaluate_model(Path(snakemake.input.model).parent, {s: snakemake.input[s] for s in splits},
-               {s: {kind: snakemake.output[kind][i] for kind in ("metrics", "predictions", "curves")}
-                for i, s in enumerate(splits)},
+folder = Path(snakemake.output.evaluation)
+evaluate_model(snakemake.input.model, {s: snakemake.input[s] for s in splits}, split_outputs(folder, splits),
                device=snakemake.params.device, gpu_allowed=snakemake.resources.get("gpu", 0) > 0,
-               threads=snakemake.threads, figure=snakemake.output.figure)
+               threads=snakemake.threads, figure=folder / f"{splits[-1]}.curves.png")

@@ -5,15 +5,13 @@ import sys
 sys.stderr = open(snakemake.log[0], "w", buffering=1)
 sys.path.insert(0, snakemake.scriptdir + "/..")
 
-from pathlib import Path
-
 from grammarbench.runtime import configure_logging
 from grammarbench.models.train import fit
 
 configure_logging()
 # The GPU only where the job may use one: `--resources gpu=0` caps the rule's gpu at 0.
 fit(snakemake.input.architecture, snakemake.input.train, snakemake.input.validation,
-    Path(snakemake.output.model).parent, model_seed=int(snakemake.wildcards.model_seed),
+    snakemake.output.model, model_seed=int(snakemake.wildcards.model_seed),
     device=snakemake.params.device, gpu_allowed=snakemake.resources.get("gpu", 0) > 0,
     overrides=snakemake.params.overrides, mixed_precision=snakemake.params.mixed_precision,
     threads=snakemake.threads)

@@ -63,8 +63,11 @@ def test_every_figure_and_the_report(grid):
     for table in ("predictive", "recovery", "training", "runtime"):
         assert f"{table}.tsv" in filed, table
     assert not (grid / "results/figures/reference_sweep.png").exists()  # no sweep to draw
-    # captions rendered with the run's config and the figure's own options
+    # a small grid's per-model curves (each evaluation folder's test.curves.png), captioned
     html = (grid / "report.html").read_text()
+    assert filed["test.curves.png"] == "2. Predictive performance"
+    assert html.count("ROC and precision-recall curves of conv10w-gmp-fc10") == 4  # 2 grammars x 2 sizes
+    # captions rendered with the run's config and the figure's own options
     assert ("Example attribution tracks: grad_x_input maps of conv10w-gmp-fc10 (grammar one-motif, data "
             "seed 3, 400 training examples, model seed 1)") in html
     assert "from the simulator's diagnostics of the test split of data seed 3" in html

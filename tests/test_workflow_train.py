@@ -60,7 +60,10 @@ def test_run_then_resume_trains_only_new_points(tmp_path):
     planned = job_counts(dry)
     assert planned["train"] == 3 and planned["evaluate"] == 3, planned
     assert "oracle" not in planned and "simulate_heldout" not in planned, planned
-    assert "n200/conv10w-gmp-fc10/mseed1/model.pt" not in dry.stdout
+    # a plain dry run lists each job it plans (with its output), and none for a finished point
+    outputs = {line.strip() for line in dry.stdout.splitlines() if line.strip().startswith("output: ")}
+    assert "output: results/models/one-motif/seed3/n400/conv10w-gmp-fc10/mseed1" in outputs, dry.stdout
+    assert "output: results/models/one-motif/seed3/n200/conv10w-gmp-fc10/mseed1" not in outputs
     assert (model / "model.pt").stat().st_mtime_ns == stamp
 
 

@@ -219,6 +219,13 @@ def summary_line(table: pd.DataFrame) -> str:
 # --------------------------------------------------------------------------- models
 
 
+def split_outputs(folder: str | Path, splits) -> dict[str, dict[str, Path]]:
+    """The tables of an evaluation folder: split name → ``{"metrics": path, "predictions":
+    path, "curves": path}``, named ``<split>.<kind>.tsv`` inside ``folder``."""
+    return {split: {kind: Path(folder) / f"{split}.{kind}.tsv" for kind in ("metrics", "predictions", "curves")}
+            for split in splits}
+
+
 def evaluate_model(folder: str | Path, splits: dict[str, str | Path], outputs: dict[str, dict[str, str | Path]],
                    device=None, gpu_allowed: bool = True, batch_size: int | None = None,
                    threads: int | None = None, figure: str | Path | None = None) -> dict[str, pd.DataFrame]:
