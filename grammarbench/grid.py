@@ -485,13 +485,13 @@ def check_attribution(section: dict, source: str, architectures: dict[str, Archi
     exist, a method asked for a family it cannot explain or applying to no architecture of
     the grid is an :class:`InputError` naming the method's key (and the architecture file).
 
-    Each network is built once, untrained, for the first grammar: its layer names and
-    kinds do not depend on the grammar's length or classes.
+    Each network's layers are those of the network built, untrained, for the first grammar
+    (its layer names and kinds do not depend on the grammar's length or classes), read from a
+    disk cache where it holds them (:func:`grammarbench.models.layer_names.network_layers`).
     """
-    from grammarbench.attribution.registry import model_layers
     from grammarbench.attribution.settings import validate_attribution_config
     from grammarbench.models.architectures import resolve
-    from grammarbench.models.networks import build_model
+    from grammarbench.models.layer_names import network_layers
 
     grammar = next(iter(grammars.values()))
     models = {}
@@ -502,6 +502,6 @@ def check_attribution(section: dict, source: str, architectures: dict[str, Archi
             resolved = resolve(arch, length=grammar.max_length, letters=grammar.alphabet.letters,
                                alphabet=grammar.alphabet.name, classes=grammar.class_names,
                                task=grammar.task)
-            layers = model_layers(build_model(resolved))
+            layers = network_layers(resolved)
         models[arch.source] = layers
     return validate_attribution_config(section, source, models=models)

@@ -301,3 +301,51 @@ def test_predict_on_cuda_matches_cpu(small_model):
     gpu = predict(small_model, codes, device="cuda")
     torch.testing.assert_close(gpu, cpu, rtol=1e-3, atol=1e-3)
     assert next(small_model.parameters()).device.type == "cpu"  # device restored
+
+
+def test_network_layers_come_from_the_disk_cache_without_torch(tmp_path):
+    """Planning checks attribution settings against each network's layers: the cached
+    listing equals the built network's, keys on the architecture, and a warm cache spares the
+    plan torch's import (a fresh process, as a `snakemake` start)."""
+    import os
+    import subprocess
+    import sys
+
+    from grammarbench.attribution.registry import model_layers
+    from grammarbench.models.layer_names import network_layers
+
+    arch = load_architecture(REPO / "config/architectures/basset.yaml")
+    resolved = resolve(arch, length=600, letters="ACGT", alphabet="DNA", classes=["a", "b"],
+                       task="multi-class")
+    env = {**os.environ, "GRAMMARBENCH_CACHE": str(tmp_path)}
+    os.environ["GRAMMARBENCH_CACHE"] = str(tmp_path)
+    try:
+        built = model_layers(build_model(resolved))
+        assert network_layers(resolved) == built  # built, then written
+        assert len(list((tmp_path / "network-layers").glob("*.json"))) == 1
+        assert network_layers(resolved) == built  # read back
+        wider = resolve(arch, length=600, letters="ACGT", alphabet="DNA", classes=["a", "b", "c"],
+                        task="multi-class")
+        network_layers(wider)
+        assert len(list((tmp_path / "network-layers").glob("*.json"))) == 2
+    finally:
+        del os.environ["GRAMMARBENCH_CACHE"]
+    check = subprocess.run([sys.executable, "-c", textwrap.dedent(f"""
+        import sys
+        from grammarbench.models.architectures import load_architecture, resolve
+        from grammarbench.models.layer_names import network_layers
+        arch = load_architecture({str(REPO / "config/architectures/basset.yaml")!r})
+        resolved = resolve(arch, length=600, letters="ACGT", alphabet="DNA", classes=["a", "b"],
+                           task="multi-class")
+        assert network_layers(resolved) == {built!r}
+        assert "torch" not in sys.modules, "a warm cache imported torch"
+        """)], env=env, capture_output=True, text=True)
+    assert check.returncode == 0, check.stderr
+
+
+def test_recurrent_layer_names_match_torchs_classes():
+    """The registry names torch's recurrent and attention layers without importing torch
+    (config checks); the names must stay those of the classes it checks modules against."""
+    from grammarbench.attribution.registry import _RECURRENT_NAMES, _recurrent_types
+
+    assert {c.__name__ for c in _recurrent_types()} | {"LSTM", "GRU", "RNN"} == set(_RECURRENT_NAMES)

@@ -35,12 +35,23 @@ sis                              here: no Captum equivalent
 ================================ =========================================================
 """
 
-from grammarbench.attribution.core import predict_logits, targets_from_labels
-from grammarbench.attribution.api import attribute
+import importlib
+
 from grammarbench.attribution.registry import METHODS, Method, check_applicable, get_method, model_layers
-from grammarbench.attribution.results import AttributionResult, attribute_model, attribute_split, score_runs
 from grammarbench.attribution.settings import (AttributionRun, AttributionSettings, MethodSettings,
                                                validate_attribution_config)
+
+# Names that need torch, imported on first use: checking a config's attribution section (every
+# `snakemake` start, dry runs included) reads only the registry and the settings.
+_NEEDS_TORCH = {"predict_logits": "core", "targets_from_labels": "core", "attribute": "api",
+                "AttributionResult": "results", "attribute_model": "results",
+                "attribute_split": "results", "score_runs": "results"}
+
+
+def __getattr__(name):
+    if name in _NEEDS_TORCH:
+        return getattr(importlib.import_module(f"{__name__}.{_NEEDS_TORCH[name]}"), name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 __all__ = [
     "METHODS",

@@ -9,10 +9,9 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
-import numpy as np
-import torch
+import importlib
 
-from grammarbench.attribution import methods as m
+import numpy as np
 
 __all__ = ["Method", "METHODS", "FAMILIES", "get_method", "check_applicable", "model_layers", "model_family",
            "family_problem", "at_least", "number", "one_of", "boolean", "layer_name"]
@@ -84,8 +83,9 @@ class Method:
     ----------
     name: str
         Config name (the registry key).
-    fn: callable
-        ``fn(run, x, codes, lengths, target, refs, index) -> (maps, delta)``.
+    function: str
+        Name of its function in :mod:`grammarbench.attribution.methods` (imported on first
+        use of :attr:`fn`, so that checking a config does not import torch).
     label: str
         Readable name for tables and figures.
     reference: str or None
@@ -110,7 +110,7 @@ class Method:
     """
 
     name: str
-    fn: Callable
+    function: str
     label: str
     reference: str | None = None
     n_references: int = 1
@@ -122,17 +122,22 @@ class Method:
     uses_captum: str = ""
     families: tuple[str, ...] = ("network",)
 
+    @property
+    def fn(self) -> Callable:
+        """``fn(run, x, codes, lengths, target, refs, index) -> (maps, delta)``."""
+        return getattr(importlib.import_module("grammarbench.attribution.methods"), self.function)
+
 
 #: Families of a method that only calls the model (no gradient, no layer).
 _ANY_MODEL = ("network", "gkmsvm")
 
 METHODS: dict[str, Method] = {
-    "saliency": Method("saliency", m.saliency, "Saliency", hypothetical=True,
+    "saliency": Method("saliency", "saliency", "Saliency", hypothetical=True,
                        correction=True, uses_captum="Saliency"),
-    "grad_x_input": Method("grad_x_input", m.grad_x_input, "Gradient × input",
+    "grad_x_input": Method("grad_x_input", "grad_x_input", "Gradient × input",
                            hypothetical=True, correction=True, uses_captum="Saliency"),
     "integrated_gradients": Method(
-        "integrated_gradients", m.integrated_gradients, "Integrated Gradients",
+        "integrated_gradients", "integrated_gradients", "Integrated Gradients",
         reference="zeros", n_references=10, completeness=True, hypothetical=True,
         correction=True,
         options={"steps": (50, at_least(2)),
@@ -140,34 +145,34 @@ METHODS: dict[str, Method] = {
                                                          "riemann_middle", "riemann_left",
                                                          "riemann_right"))},
         rows=lambda o, n, L: n, uses_captum="IntegratedGradients"),
-    "deeplift": Method("deeplift", m.deeplift, "DeepLIFT", reference="zeros",
+    "deeplift": Method("deeplift", "deeplift", "DeepLIFT", reference="zeros",
                        completeness=True, hypothetical=True, correction=True,
                        options={"eps": (1e-6, number(0.0, open_low=True))},
                        rows=lambda o, n, L: n),
-    "deeplift_shap": Method("deeplift_shap", m.deeplift_shap, "DeepLIFT-SHAP",
+    "deeplift_shap": Method("deeplift_shap", "deeplift_shap", "DeepLIFT-SHAP",
                             reference="shuffle", n_references=20, completeness=True,
                             hypothetical=True, correction=True,
                             options={"eps": (1e-6, number(0.0, open_low=True))},
                             rows=lambda o, n, L: n),
-    "gradcam": Method("gradcam", m.gradcam, "GradCAM", options={"layer": (None, layer_name)},
+    "gradcam": Method("gradcam", "gradcam", "GradCAM", options={"layer": (None, layer_name)},
                       uses_captum="LayerGradCam"),
-    "guided_backprop": Method("guided_backprop", m.guided_backprop, "Guided backprop",
+    "guided_backprop": Method("guided_backprop", "guided_backprop", "Guided backprop",
                               hypothetical=True, correction=True),
-    "deconvolution": Method("deconvolution", m.deconvolution, "Deconvolution",
+    "deconvolution": Method("deconvolution", "deconvolution", "Deconvolution",
                             hypothetical=True, correction=True),
-    "smoothgrad": Method("smoothgrad", m.smoothgrad, "SmoothGrad", hypothetical=True,
+    "smoothgrad": Method("smoothgrad", "smoothgrad", "SmoothGrad", hypothetical=True,
                          correction=True,
                          options={"n_samples": (50, at_least(1)),
                                   "noise": (0.15, number(0.0, open_low=True))},
                          rows=lambda o, n, L: o["n_samples"]),
-    "occlusion": Method("occlusion", m.occlusion, "Occlusion", reference="zeros",
+    "occlusion": Method("occlusion", "occlusion", "Occlusion", reference="zeros",
                         options={"window": (5, at_least(1)), "stride": (1, at_least(1))},
                         rows=lambda o, n, L: n * max(1, L // o["stride"]),
                         uses_captum="Occlusion", families=_ANY_MODEL),
-    "ism": Method("ism", m.ism, "In-silico mutagenesis", hypothetical=True,
+    "ism": Method("ism", "ism", "In-silico mutagenesis", hypothetical=True,
                   options={"fast": (True, boolean)}, rows=lambda o, n, L: 3 * L, families=_ANY_MODEL),
-    "gkmexplain": Method("gkmexplain", m.gkmexplain, "GkmExplain", completeness=True, families=("gkmsvm",)),
-    "sis": Method("sis", m.sis, "Sufficient input subsets", reference="uniform",
+    "gkmexplain": Method("gkmexplain", "gkmexplain", "GkmExplain", completeness=True, families=("gkmsvm",)),
+    "sis": Method("sis", "sis", "Sufficient input subsets", reference="uniform",
                   options={"threshold": (0.9, number(0.0)),
                            "output": ("softmax", one_of("softmax", "sigmoid", "logit")),
                            "max_sis": (5, at_least(1))},
@@ -182,9 +187,25 @@ def get_method(method: str) -> Method:
     return METHODS[method]
 
 
-_RECURRENT = (torch.nn.RNNBase, torch.nn.RNNCellBase, torch.nn.MultiheadAttention,
-              torch.nn.Transformer, torch.nn.TransformerEncoderLayer,
-              torch.nn.TransformerDecoderLayer)
+def _recurrent_types() -> tuple[type, ...]:
+    """torch's recurrent and attention layer classes (for a model given as a module, so
+    torch is already imported)."""
+    import torch
+
+    return (torch.nn.RNNBase, torch.nn.RNNCellBase, torch.nn.MultiheadAttention,
+            torch.nn.Transformer, torch.nn.TransformerEncoderLayer,
+            torch.nn.TransformerDecoderLayer)
+
+
+#: Their names, and those of torch's recurrent layers (for models given by layer kinds).
+_RECURRENT_NAMES = frozenset({"RNNBase", "RNNCellBase", "MultiheadAttention", "Transformer",
+                              "TransformerEncoderLayer", "TransformerDecoderLayer", "LSTM", "GRU",
+                              "RNN"})
+
+
+def _is_module(model) -> bool:
+    """A torch module, told apart without importing torch: a module is what has them."""
+    return hasattr(model, "named_modules")
 
 
 #: Layers whose output has no position axis (GradCAM cannot use them).
@@ -216,7 +237,7 @@ def family_problem(method: str, family: str) -> str | None:
 def model_family(layers: dict[str, str] | list[str] | torch.nn.Module) -> str:
     """The family (:data:`FAMILIES`) of a model given as in :func:`check_applicable`: a gapped
     k-mer SVM reports the layer ``GappedKmerKernel``, anything else is a network."""
-    if isinstance(layers, torch.nn.Module):
+    if _is_module(layers):
         layers = model_layers(layers)
     kinds = layers.values() if isinstance(layers, dict) else ()
     return "gkmsvm" if "GappedKmerKernel" in kinds else "network"
@@ -235,7 +256,7 @@ def check_applicable(method: str, layers: dict[str, str] | list[str] | torch.nn.
     settings: dict or None
         A method's options (:attr:`MethodSettings.options`; GradCAM's ``layer``).
     """
-    if isinstance(layers, torch.nn.Module):
+    if _is_module(layers):
         types = {n: type(mod) for n, mod in layers.named_modules() if n}
         layers = {n: t.__name__ for n, t in types.items()}
     elif isinstance(layers, dict):
@@ -251,7 +272,7 @@ def check_applicable(method: str, layers: dict[str, str] | list[str] | torch.nn.
         problem = family_problem(method, family)
         if problem:
             raise ValueError(problem)
-    recurrent_names = {c.__name__ for c in _RECURRENT} | {"LSTM", "GRU", "RNN"}
+    recurrent_names = _RECURRENT_NAMES
     if method == "gradcam":
         layer = settings.get("layer")
         if layer is not None and layer not in layers:
@@ -267,7 +288,7 @@ def check_applicable(method: str, layers: dict[str, str] | list[str] | torch.nn.
                                  "positions; GradCAM needs a convolutional feature map")
     if method in ("deeplift", "deeplift_shap") and known_types:
         bad = [n for n, t in layers.items()
-               if t in recurrent_names or (types and issubclass(types[n], _RECURRENT))]
+               if t in recurrent_names or (types and issubclass(types[n], _recurrent_types()))]
         if bad:
             raise ValueError(f"method {method!r} cannot apply to this architecture: DeepLIFT "
                              f"has no rule for the recurrent/attention layer {bad[0]!r} "
