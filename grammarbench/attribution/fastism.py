@@ -16,12 +16,17 @@ its nodes are sorted into:
   (``Conv1d``, max/average pooling, batch norm in eval mode, dropout in eval mode,
   element-wise activations, arithmetic with numbers, sums and products of two local
   tensors): only the window an edit reaches is computed, from the parent's window
-  spliced into the parent's cached activations;
-- global: everything else that depends on the input. A global max or mean over the
-  positions of a local tensor (global max pooling, written as ``AdaptiveMaxPool1d(1)``,
-  ``MaxPool1d(L)``, ``amax``/``max``/``mean`` over the last axis) is computed from the
-  cache in O(channels) per edit: the maximum of the cached prefix maximum left of the
-  window, the suffix maximum right of it and the new window (sums for the mean).
+  spliced into the parent's cached activations. A convolution of stride 1 is linear:
+  its window is the cached output plus the convolution of the parent's change (edited
+  minus cached), which is zero outside the parent's (narrower) window;
+- global: everything else that depends on the input. A dense layer of the flattened
+  positions of a local tensor (``Linear(Flatten(h))``, Basset's first dense layer) is
+  the cached output plus the weight columns of the changed window times the change.
+  A global max or mean over the positions of a local tensor (global max pooling,
+  written as ``AdaptiveMaxPool1d(1)``, ``MaxPool1d(L)``, ``amax``/``max``/``mean`` over
+  the last axis) is computed from the cache in O(channels) per edit: the maximum of
+  the cached prefix maximum left of the window, the suffix maximum right of it and
+  the new window (sums for the mean).
   Any other global node gets the full activations (cache with the window written in)
   and runs as usual.
 
