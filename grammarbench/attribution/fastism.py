@@ -389,12 +389,13 @@ class _Edits:
         col[torch.arange(len(e), device=x.device), a, 0] = 1
         self.win[state.plan.input] = (col, p.clone(), 1)
 
-    def gather(self, node, q0, Q, pad):
+    def gather(self, node, q0, Q, pad, spare=False):
         """Activations of ``node`` at positions [q0, q0+Q) per edit, edit applied.
 
         Reads a window view (``unfold``) of the cached activations, padded with ``pad``,
         then writes the node's changed window over it; window positions outside
-        [q0, q0+Q) go to a spare last column that is dropped.
+        [q0, q0+Q) go to a spare last column, dropped unless ``spare`` (then the caller
+        ignores it: slicing it off would make the next operation copy the tensor).
         """
         V, w0, W = self.win[node]
         C = self.s.padded(node, pad, Q + 1)                                 # (b, ch, L+2P)
@@ -403,7 +404,7 @@ class _Edits:
         t = (w0 - q0)[:, None] + torch.arange(W, device=C.device)           # (E, W)
         t = torch.where((t >= 0) & (t < Q), t, Q)
         G.scatter_(2, t[:, None, :].expand(-1, G.shape[1], -1), V.to(G.dtype))
-        return G[:, :, :Q]
+        return G if spare else G[:, :, :Q]
 
     def cached_window(self, node, w0, W):
         """Cached (unedited) activations of ``node`` at positions [w0, w0+W) per edit."""
@@ -506,7 +507,9 @@ class _Edits:
             return
         Q = (W - 1) * s + d * (k - 1) + 1
         pad = float("-inf") if kind == "maxpool" else 0.0
-        G = self.gather(parents[0], w0 * s - left, Q, pad)
+        # the spare column G[:, :, Q] reaches only an output past the window (output W,
+        # when s == 1), sliced off below
+        G = self.gather(parents[0], w0 * s - left, Q, pad, spare=True)
         if kind == "conv":
             V = F.conv1d(G, mod.weight, mod.bias, stride=s, padding=0, dilation=d,
                          groups=mod.groups)
@@ -514,6 +517,7 @@ class _Edits:
             V = F.max_pool1d(G, k, s, 0, d)
         else:
             V = F.avg_pool1d(G, k, s, 0)
+        V = V[:, :, :W]
         if V.shape[2] != W:
             raise _Unsupported(f"window of node {node.name} has the wrong width")
         self.win[node] = (V, w0, W)
