@@ -262,6 +262,59 @@ def test_fast_ism_on_long_sequences_and_global_pooling():
     assert_allclose(fast, slow, atol=1e-5)
 
 
+class BassetLike(nn.Module):
+    """Basset's pattern, small: conv-BN-ReLU-maxpool blocks (an even 'same' kernel, a
+    dilated and a grouped convolution, pooling that drops a remainder), then flatten
+    and dense layers. ``flatten`` picks how the positions are flattened."""
+
+    def __init__(self, length, flatten="module"):
+        super().__init__()
+        self.block1 = nn.Sequential(nn.Conv1d(A, 12, 7, padding="same"), nn.BatchNorm1d(12),
+                                    nn.ReLU(), nn.MaxPool1d(3))
+        self.block2 = nn.Sequential(nn.Conv1d(12, 10, 4, padding="same", groups=2),
+                                    nn.BatchNorm1d(10), nn.ReLU(), nn.MaxPool1d(2))
+        self.block3 = nn.Sequential(nn.Conv1d(10, 8, 3, padding=2, dilation=2), nn.ReLU(),
+                                    nn.MaxPool1d(2))
+        self.flatten, self.flat = flatten, nn.Flatten()
+        self.dense = nn.Sequential(nn.Linear(8 * (length // 3 // 2 // 2), 16), nn.ReLU(),
+                                   nn.Dropout(0.3), nn.Linear(16, 3))
+        with torch.no_grad():
+            for bn in (self.block1[1], self.block2[1]):
+                bn.running_mean.uniform_(-0.3, 0.3)
+                bn.running_var.uniform_(0.5, 1.5)
+
+    def forward(self, x):
+        h = self.block3(self.block2(self.block1(x)))
+        if self.flatten == "module":
+            h = self.flat(h)
+        elif self.flatten == "function":
+            h = torch.flatten(h, 1)
+        else:
+            h = h.flatten(1)
+        return self.dense(h)
+
+
+@pytest.mark.parametrize("flatten,length", [("module", 121), ("function", 61), ("method", 13)])
+def test_fast_ism_of_conv_blocks_and_dense_layers_equals_full_passes(flatten, length):
+    # convolutions from the change of their input, the first dense layer from the change
+    # of the flattened window: edits at both ends (windows clamped), sequences shorter
+    # than a receptive field (length 13), ragged lengths, an unknown letter, batches
+    # that straddle examples
+    from grammarbench.attribution import fastism
+
+    model = BassetLike(length, flatten).eval()
+    codes, lengths = random_codes(3, length=length, seed=5, ragged=True)
+    slow = attribute(model, codes, 2, "ism", hypothetical=True, lengths=lengths, fast=False)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # the fast path must not fall back here
+        fast = attribute(model, codes, 2, "ism", hypothetical=True, lengths=lengths,
+                         fast=True, batch_size=37)
+    assert_allclose(fast, slow, atol=1e-5)
+    assert np.abs(slow).max() > 1e-3
+    rules = [rule[0] for rule in fastism._plan(model).rule.values()]
+    assert rules.count("dense_of_window") == 1 and rules.count("skip") == 1
+
+
 # ---------------------------------------------------------------------------------------
 # DeepLIFT: completeness, agreement with Captum, functional and reused nonlinearities
 # ---------------------------------------------------------------------------------------
