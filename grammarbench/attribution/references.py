@@ -45,8 +45,10 @@ from collections.abc import Callable
 
 import numpy as np
 
-from grammarbench.sequences import kernels as seq
 from grammarbench.sequences import validation
+
+# grammarbench.sequences.kernels (numba) is imported where a reference is made: checking a
+# config's references, at every `snakemake` start, needs only the names below.
 
 __all__ = [
     "REFERENCES",
@@ -71,6 +73,8 @@ def _prepare(codes, lengths, alphabet_size) -> tuple[np.ndarray, np.ndarray, int
 
 def _constant(profile: np.ndarray, arr: np.ndarray, lengths: np.ndarray, n: int) -> np.ndarray:
     """Broadcast a per-letter profile, shape=(A,) or (A, L), to (N, n, A, L); padding zero."""
+    from grammarbench.sequences import kernels as seq
+
     N, L = arr.shape
     A = profile.shape[0]
     inside = seq.inside_mask(lengths, L).astype(np.float32)                    # (N, L)
@@ -177,6 +181,8 @@ def shuffle(codes, n: int = 20, lengths=None, alphabet_size: int = 4, random_sta
     references: np.ndarray, dtype=float32, shape=(N, n, A, L)
         Each reference is one-hot (all-zero where the shuffle put an "N" or padding).
     """
+    from grammarbench.sequences import kernels as seq
+
     arr, lengths, A = _prepare(codes, lengths, alphabet_size)
     shuffled = seq.dinucleotide_shuffle(arr, n, random_state=random_state, lengths=lengths,
                                         alphabet_size=A, index=index)            # (N, n, L)
@@ -252,6 +258,8 @@ def letter_frequencies(codes, lengths=None, alphabet_size: int = 4) -> np.ndarra
     frequencies: np.ndarray, dtype=float64, shape=(A,)
         Sums to 1 (uniform if there is no known letter at all).
     """
+    from grammarbench.sequences import kernels as seq
+
     arr, lengths, A = _prepare(codes, lengths, alphabet_size)
     inside = seq.inside_mask(lengths, arr.shape[1])
     counts = np.bincount(arr[inside & (arr < A)].ravel(), minlength=A)[:A].astype(np.float64)
