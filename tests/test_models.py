@@ -303,11 +303,10 @@ def test_predict_on_cuda_matches_cpu(small_model):
     assert next(small_model.parameters()).device.type == "cpu"  # device restored
 
 
-def test_network_layers_come_from_the_disk_cache_without_torch(tmp_path):
+def test_network_layers_come_from_the_disk_cache_without_torch(tmp_path, monkeypatch):
     """Planning checks attribution settings against each network's layers: the cached
     listing equals the built network's, keys on the architecture, and a warm cache spares the
     plan torch's import (a fresh process, as a `snakemake` start)."""
-    import os
     import subprocess
     import sys
 
@@ -317,19 +316,15 @@ def test_network_layers_come_from_the_disk_cache_without_torch(tmp_path):
     arch = load_architecture(REPO / "config/architectures/basset.yaml")
     resolved = resolve(arch, length=600, letters="ACGT", alphabet="DNA", classes=["a", "b"],
                        task="multi-class")
-    env = {**os.environ, "GRAMMARBENCH_CACHE": str(tmp_path)}
-    os.environ["GRAMMARBENCH_CACHE"] = str(tmp_path)
-    try:
-        built = model_layers(build_model(resolved))
-        assert network_layers(resolved) == built  # built, then written
-        assert len(list((tmp_path / "network-layers").glob("*.json"))) == 1
-        assert network_layers(resolved) == built  # read back
-        wider = resolve(arch, length=600, letters="ACGT", alphabet="DNA", classes=["a", "b", "c"],
-                        task="multi-class")
-        network_layers(wider)
-        assert len(list((tmp_path / "network-layers").glob("*.json"))) == 2
-    finally:
-        del os.environ["GRAMMARBENCH_CACHE"]
+    monkeypatch.setenv("GRAMMARBENCH_CACHE", str(tmp_path))
+    built = model_layers(build_model(resolved))
+    assert network_layers(resolved) == built  # built, then written
+    assert len(list((tmp_path / "network-layers").glob("*.json"))) == 1
+    assert network_layers(resolved) == built  # read back
+    wider = resolve(arch, length=600, letters="ACGT", alphabet="DNA", classes=["a", "b", "c"],
+                    task="multi-class")
+    network_layers(wider)
+    assert len(list((tmp_path / "network-layers").glob("*.json"))) == 2
     check = subprocess.run([sys.executable, "-c", textwrap.dedent(f"""
         import sys
         from grammarbench.models.architectures import load_architecture, resolve
@@ -339,7 +334,7 @@ def test_network_layers_come_from_the_disk_cache_without_torch(tmp_path):
                            task="multi-class")
         assert network_layers(resolved) == {built!r}
         assert "torch" not in sys.modules, "a warm cache imported torch"
-        """)], env=env, capture_output=True, text=True)
+        """)], capture_output=True, text=True)
     assert check.returncode == 0, check.stderr
 
 

@@ -287,8 +287,9 @@ def check_applicable(method: str, layers: dict[str, str] | list[str] | torch.nn.
                 raise ValueError(f"layer: {layer!r} is a {layers[layer]}, which has no "
                                  "positions; GradCAM needs a convolutional feature map")
     if method in ("deeplift", "deeplift_shap") and known_types:
+        recurrent_types = _recurrent_types() if types else ()
         bad = [n for n, t in layers.items()
-               if t in recurrent_names or (types and issubclass(types[n], _recurrent_types()))]
+               if t in recurrent_names or (types and issubclass(types[n], recurrent_types))]
         if bad:
             raise ValueError(f"method {method!r} cannot apply to this architecture: DeepLIFT "
                              f"has no rule for the recurrent/attention layer {bad[0]!r} "

@@ -9,6 +9,7 @@ builds it, so it is kept in a small disk cache keyed by both.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
 import os
@@ -31,12 +32,20 @@ def cache_folder() -> Path:
     return Path(root) / "network-layers"
 
 
-def _key(resolved: dict) -> str:
-    digest = hashlib.sha256(json.dumps(resolved, sort_keys=True, default=str).encode())
+@functools.cache
+def _builders_digest() -> bytes:
+    """The code that builds networks, and torch's version: read once per process."""
+    digest = hashlib.sha256()
     here = Path(__file__).parent
     for name in _BUILDERS:
         digest.update((here / name).read_bytes())
     digest.update(metadata.version("torch").encode())
+    return digest.digest()
+
+
+def _key(resolved: dict) -> str:
+    digest = hashlib.sha256(_builders_digest())
+    digest.update(json.dumps(resolved, sort_keys=True, default=str).encode())
     return digest.hexdigest()
 
 
