@@ -338,6 +338,7 @@ def build_grid(config: dict, source: str | ConfigSources, basedir: str | Path | 
                              f"grammar file not found: {path}")
         paths[grammar_id] = str(found)
         grammars[grammar_id] = load_grammar(found, pending=pending)
+        check_labels_vary(grammars[grammar_id])
     n_train, heldout = {}, {}
     for grammar_id, grammar in grammars.items():
         sizes = config.get("n_train")
@@ -389,6 +390,22 @@ def build_grid(config: dict, source: str | ConfigSources, basedir: str | Path | 
                 architectures=architectures, architecture_paths=architecture_paths,
                 model_seeds=list(config.get("model_seeds", [1])), attribution=attribution,
                 discovery=discovery)
+
+
+def check_labels_vary(grammar) -> None:
+    """A grammar whose training examples all carry the same labels is a valid simulation but
+    no benchmark: every model would learn a constant, and AUROC would be undefined for the
+    whole grid. Stop before any job instead."""
+    if not isinstance(grammar, Grammar):  # realistic grammars always have positives and negatives
+        return
+    labelsets = sorted({entry.labels for entry in grammar.composition["train"]})
+    if len(labelsets) < 2:
+        key = "composition" if "composition" in grammar.definition else "classes"
+        shown = ", ".join("[" + ", ".join(labels) + "]" for labels in labelsets)
+        raise InputError(grammar.source, key,
+                         f"every training example carries the same labels ({shown}), so there is "
+                         "nothing to tell apart; a benchmark needs at least 2 kinds of example "
+                         "(for instance a background_only class as negatives)")
 
 
 # Bytes a simulated example takes per letter: sequences.npy and mask.npy (one byte each);

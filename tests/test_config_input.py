@@ -168,6 +168,11 @@ BAD = {
     "copies that cannot fit": (CONFIG, {}, GRAMMAR.replace("elements: [M]}", "elements: [M], copies: 101}"),
                                ["g.yaml", "classes.a.rules[0].copies", "cannot fit without overlap",
                                 "202 letters", "only 200"]),
+    "a grammar with one class": (CONFIG, {}, GRAMMAR.replace("  b: {background_only: true}\n", ""),
+                                 ["g.yaml", "classes", "every training example carries the same labels ([a])"]),
+    "a multi-label grammar whose examples all carry the same labels": (
+        CONFIG, {}, "task: multi-label\n" + GRAMMAR + "composition: [{labels: [a, b]}]\n",
+        ["g.yaml", "composition", "every training example carries the same labels ([a, b])"]),
     "up to more copies than fit": (CONFIG, {}, GRAMMAR.replace("elements: [M]}", "elements: [M], copies: [1, 150]}"),
                                    ["g.yaml", "classes.a.rules[0].copies", "150 copies", "300 letters"]),
 }

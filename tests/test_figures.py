@@ -59,6 +59,13 @@ def test_predictive_figure(tables, tmp_path):
     labels = [t.get_text() for t in fig.legends[0].get_texts()]
     assert labels == ["conv10-gmp-fc10", "fc10", "oracle (Bayes-optimal)"]
     check_saved(fig, tmp_path / "predictive")
+    # one training size: the oracle is still drawn, level across the panel (a line through
+    # one point would not show)
+    one_size = table[table["n_train"] == table["n_train"].max()]
+    ax = fg.predictive_figure(one_size).axes[0]
+    dashed = [line for line in ax.lines if line.get_linestyle() == "--"]
+    assert len(dashed) == 1 and list(dashed[0].get_xdata()) == [0, 1]
+    assert dashed[0].get_ydata()[0] == pytest.approx(oracle.query("n_train == @one_size.n_train.max()")["value"].mean())
 
 
 def test_recovery_heatmap_and_reference_sweep(tables, tmp_path):
@@ -72,9 +79,15 @@ def test_recovery_heatmap_and_reference_sweep(tables, tmp_path):
     titles = [ax.get_title() for ax in fig.axes[:2]]
     base = table.query("metric == 'position_auprc' and statistic == 'mean' and subset == 'all' "
                        "and grammar == 'one-motif' and n_train == 400")["random_ranking"].mean()
-    assert titles[0] == f"one-motif, n_train 400\nrandom ranking: {base:.3g}"
+    assert titles[0] == f"one-motif\nn_train 400\nrandom ranking: {base:.3g}"
     assert len(fig.axes) == 3                                   # two panels, one colour bar
     check_saved(fig, tmp_path / "methods")
+    # one architecture per panel: each panel still makes room for its title
+    fig = fg.method_heatmap(table[table["architecture"] == table["architecture"].iloc[0]])
+    renderer = fig.canvas.get_renderer()
+    fig.draw(renderer)
+    boxes = [ax.title.get_window_extent(renderer) for ax in fig.axes[:2]]
+    assert boxes[0].x1 <= boxes[1].x0
 
     fig = fg.reference_sweep(table)
     ticks = [t.get_text() for t in fig.axes[0].get_xticklabels()]

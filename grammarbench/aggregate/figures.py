@@ -147,6 +147,17 @@ def _style():
         yield
 
 
+def _text_width_inches(text: str, fontsize: str = "medium") -> float:
+    """Width of ``text``'s longest line at ``fontsize`` in the current style, measured by
+    matplotlib's own text layout (so figure sizes can make room for titles)."""
+    from matplotlib.font_manager import FontProperties
+    from matplotlib.textpath import TextPath
+
+    font = FontProperties(size=fontsize)
+    points = max(TextPath((0, 0), line, prop=font).get_extents().width for line in text.splitlines())
+    return points / 72
+
+
 def _figure(nrows: int, ncols: int, panel=(3.6, 2.9), extra_width: float = 2.2, **kw):
     fig, axes = plt.subplots(nrows, ncols, squeeze=False, layout="constrained",
                              figsize=(panel[0] * ncols + extra_width, panel[1] * nrows), **kw)
@@ -216,6 +227,16 @@ def _line(ax, data: pd.DataFrame, x: str, colour, label=None, **kw):
     if (s["count"] > 1).any():
         ax.fill_between(xs, s["mean"] - s["std"], s["mean"] + s["std"], color=colour, alpha=0.2,
                         lw=0)
+
+
+def _reference_line(ax, sizes, values, **style) -> None:
+    """A reference score (oracle, random ranking) across training-set sizes. With one size a
+    line through one point would not show, so it is drawn level across the panel: both are
+    scored on the held-out test set, which every training size shares."""
+    if len(values) == 1:
+        ax.axhline(float(values[0]), **style)
+    else:
+        ax.plot(np.asarray(sizes, dtype=float), values, **style)
 
 
 def _select(table: pd.DataFrame, what: str, **where) -> pd.DataFrame:
@@ -305,7 +326,7 @@ def predictive_figure(predictive: pd.DataFrame, metrics: Sequence[str] = ("auroc
                 oracle = d[d["architecture"] == ORACLE]
                 if len(oracle):
                     s = _spread(oracle, "n_train")
-                    ax.plot(s["n_train"].astype(float), s["mean"], color="black", ls="--", lw=1.5)
+                    _reference_line(ax, s["n_train"], s["mean"].to_numpy(), color="black", ls="--", lw=1.5)
                 _size_axis(ax, d["n_train"] if len(d) else table["n_train"])
                 if metric in ("auroc", "auprc", "accuracy", "subset_accuracy"):
                     ax.set_ylim(top=1.02)
@@ -364,7 +385,7 @@ def recovery_figure(recovery: pd.DataFrame, metric: str = "position_auprc",
                         ax.axhline(0.5, color="grey", ls=":", lw=1.5)
                     elif _baseline_column(d) is not None:
                         base = d.groupby("n_train")[_baseline_column(d)].mean().sort_index()
-                        ax.plot(base.index.astype(float), base.to_numpy(), color="grey", ls=":", lw=1.5)
+                        _reference_line(ax, base.index, base.to_numpy(), color="grey", ls=":", lw=1.5)
                     _size_axis(ax, d["n_train"])
                 _label_panel(ax, i, j, len(runs), grammar, f"{run}\n{METRIC_LABELS.get(metric, metric)}",
                              "training-set size")
@@ -412,11 +433,18 @@ def method_heatmap(recovery: pd.DataFrame, metric: str = "position_auprc", stati
     vmin, vmax = (float(finite.min()), float(finite.max())) if finite.size else (0.0, 1.0)
     if metric.endswith(("auroc", "auprc")) or metric == "attribution_mass":
         vmin, vmax = min(vmin, 0.0 if not metric.endswith("auroc") else 0.5), max(vmax, 1e-9)
+    titles = [f"{grammar}\nn_train {_size_label(size)}"
+              + (f"\nrandom ranking: {base:.3g}" if base is not None else "")
+              for grammar, size, _, base in panels]
     with _style():
-        width = 1.0 + 0.75 * len(architectures)
-        height = 1.6 + 0.45 * len(runs)
+        # a panel is as wide as its columns or its title, whichever is wider: with one
+        # architecture the titles of neighbouring panels would otherwise run into each other
+        width = max(1.0 + 0.75 * len(architectures), max(map(_text_width_inches, titles)) + 0.3)
+        height = 2.0 + 0.45 * len(runs)
+        # the method names, the axis label and the colour bar with its label
+        extra = max(map(_text_width_inches, map(str, runs)), default=0.0) + 2.2
         fig, axes = plt.subplots(1, len(panels), squeeze=False, layout="constrained",
-                                 figsize=(width * len(panels) + 2.6, height))
+                                 figsize=(width * len(panels) + extra, height))
         for j, (grammar, size, grid, base) in enumerate(panels):
             ax = axes[0, j]
             sns.heatmap(grid.astype(float), ax=ax, cmap=HEATMAP_CMAP, vmin=vmin, vmax=vmax,
@@ -424,8 +452,7 @@ def method_heatmap(recovery: pd.DataFrame, metric: str = "position_auprc", stati
                         annot_kws={"fontsize": 8}, linewidths=0.5, linecolor="white",
                         cbar=j == len(panels) - 1,
                         cbar_kws={"label": f"{METRIC_LABELS.get(metric, metric)} ({statistic})"})
-            base_text = f"\nrandom ranking: {base:.3g}" if base is not None else ""
-            ax.set_title(f"{grammar}, n_train {_size_label(size)}{base_text}", fontsize="medium")
+            ax.set_title(titles[j], fontsize="medium")
             ax.set_xlabel("architecture")
             ax.set_ylabel("attribution method" if j == 0 else "")
             ax.tick_params(axis="x", rotation=45)
