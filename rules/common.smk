@@ -155,6 +155,35 @@ def _describe_jobs_only_where_shown():
 _describe_jobs_only_where_shown()
 
 
+def _free_no_resources_in_dry_runs():
+    """A dry run hands every ready job to its executor without selecting jobs by their
+    resources (Snakemake 9.x: JobScheduler.schedule skips the selection when dry), yet as
+    each job finishes the scheduler gives its resources back, which evaluates them (threads,
+    the default tmpdir through eval, each rule's resources): a sixth of planning the
+    seqgra-paper grid, to add to a pool nothing took from. In a dry run nothing is given
+    back; a real run gives back as before. A job that is listed (a plain dry run) still
+    shows its resources, evaluated where it is described (Job.log_info).
+    """
+    try:
+        from snakemake.scheduling.job_scheduler import JobScheduler
+    except ImportError:
+        return
+    give_back = getattr(JobScheduler, "_free_resources", None)
+    if give_back is None or getattr(give_back, "not_in_dry_runs", False):
+        return
+
+    def _free_resources(self, job):
+        if getattr(self, "dryrun", False):
+            return
+        return give_back(self, job)
+
+    _free_resources.not_in_dry_runs = True
+    JobScheduler._free_resources = _free_resources
+
+
+_free_no_resources_in_dry_runs()
+
+
 def _collect_garbage_less_often():
     """Planning a paper-scale grid allocates millions of objects that live until the end
     (jobs, their files and wildcards); Python's cycle collector, run every 700 allocations,
