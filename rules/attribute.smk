@@ -1,16 +1,20 @@
 # Stage 3: attribute every trained model's predictions with the configured attribution runs
 # (method × reference) of its model family, a network on the GPU when the job may use one,
-# and score each map against the simulated ground truth in the same job. One job per model,
-# not per run or per stage: it keeps paper-scale grids to a DAG Snakemake builds in seconds.
-# Scoring takes seconds next to the attribution, so a failed score costs little to redo.
+# and score each map against the simulated ground truth in the same job. The same job first
+# evaluates the model on the validation and test splits (stage 2's evaluation). One job per
+# model, not per run or per stage: it keeps paper-scale grids to a DAG Snakemake builds in
+# seconds. Evaluation and scoring take seconds next to the attribution, so a failed job
+# redoes little that had succeeded; training, the costly step, is a job of its own.
 
 
 rule attribute:
     input:
         model=f"{MODELS}/{MODEL}",
+        validation=heldout_split("validation"),
         test=heldout_split("test"),
         train=TRAIN_SPLIT,
     output:
+        evaluation=evaluation_output(),
         maps=directory(f"{ATTRIBUTIONS}/{MODEL}"),
         recovery=f"{RECOVERY}/{MODEL}.tsv",
     log:
@@ -18,7 +22,7 @@ rule attribute:
     benchmark:
         f"{RUNTIME}/attribute/{MODEL}.tsv"
     wildcard_constraints:
-        architecture=NETWORKS,
+        architecture=ATTRIBUTED_NETWORKS,
     conda:
         "../envs/torch.yaml"
     threads: config["attribution"]["threads"]
@@ -27,6 +31,8 @@ rule attribute:
         mem_mb=4000,
         runtime=120,
     params:
+        splits=EVAL_SPLITS,
+        evaluation_device=config["train"]["device"],
         attribution=attribution_settings("network"),
         device=config["attribution"]["device"],
         metrics=GRID.attribution.metrics if GRID.attribution else {},
@@ -37,11 +43,13 @@ rule attribute:
 # A gapped k-mer SVM: its family's runs (GkmExplain, ISM, ...) on CPUs, asking for no GPU.
 use rule attribute as attribute_gkmsvm with:
     wildcard_constraints:
-        architecture=GKMSVMS,
+        architecture=ATTRIBUTED_GKMSVMS,
     resources:
         mem_mb=4000,
         runtime=120,
     params:
+        splits=EVAL_SPLITS,
+        evaluation_device=config["train"]["device"],
         attribution=attribution_settings("gkmsvm"),
         device="cpu",
         metrics=GRID.attribution.metrics if GRID.attribution else {},

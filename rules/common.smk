@@ -155,6 +155,35 @@ def _describe_jobs_only_where_shown():
 _describe_jobs_only_where_shown()
 
 
+def _free_no_resources_in_dry_runs():
+    """A dry run hands every ready job to its executor without selecting jobs by their
+    resources (Snakemake 9.x: JobScheduler.schedule skips the selection when dry), yet as
+    each job finishes the scheduler gives its resources back, which evaluates them (threads,
+    the default tmpdir through eval, each rule's resources): a sixth of planning the
+    seqgra-paper grid, to add to a pool nothing took from. In a dry run nothing is given
+    back; a real run gives back as before. A job that is listed (a plain dry run) still
+    shows its resources, evaluated where it is described (Job.log_info).
+    """
+    try:
+        from snakemake.scheduling.job_scheduler import JobScheduler
+    except ImportError:
+        return
+    give_back = getattr(JobScheduler, "_free_resources", None)
+    if give_back is None or getattr(give_back, "not_in_dry_runs", False):
+        return
+
+    def _free_resources(self, job):
+        if getattr(self, "dryrun", False):
+            return
+        return give_back(self, job)
+
+    _free_resources.not_in_dry_runs = True
+    JobScheduler._free_resources = _free_resources
+
+
+_free_no_resources_in_dry_runs()
+
+
 def _collect_garbage_less_often():
     """Planning a paper-scale grid allocates millions of objects that live until the end
     (jobs, their files and wildcards); Python's cycle collector, run every 700 allocations,
@@ -384,6 +413,22 @@ TRAINING_JOBS = [
 ]
 # The runs that explain each architecture (those of its model family), by name.
 RUNS = {arch: [run.name for run in GRID.runs(arch)] for arch in GRID.architectures}
+# A model that attribution runs explain is evaluated in its attribute job, before the maps
+# (seconds beside them: a failed job redoes little; training stays a job of its own), so
+# Snakemake plans one job per model fewer; a model that no run explains has an evaluate job.
+ATTRIBUTED_NETWORKS = (
+    _alternatives(a for a in GRID.architectures_of("network") if RUNS[a]) or "(?!)"
+)
+ATTRIBUTED_GKMSVMS = (
+    _alternatives(a for a in GRID.architectures_of("gkmsvm") if RUNS[a]) or "(?!)"
+)
+EVALUATED_ALONE = _alternatives(a for a in GRID.architectures if not RUNS[a]) or "(?!)"
+# The job that evaluates a model (its benchmark file's rule)
+EVALUATING_RULE = {
+    arch: "attribute" if RUNS[arch] else "evaluate" for arch in GRID.architectures
+}
+
+
 RECOVERY_JOBS = [
     ({**point, "run": run}, f"{RECOVERY}/{MODEL.format(**point)}.tsv")
     for point in MODEL_POINTS
@@ -404,8 +449,7 @@ STAGE_TABLES = (
 RUNTIME_JOBS = [
     ({"rule": rule, **point}, f"{RUNTIME}/{rule}/{MODEL.format(**point)}.tsv")
     for point in MODEL_POINTS
-    for rule in ["train", "evaluate"]
-    + (["attribute"] if RUNS[point["architecture"]] else [])
+    for rule in ["train", EVALUATING_RULE[point["architecture"]]]
 ] + [
     (
         {"rule": "discover", **point, "run": run},
@@ -424,9 +468,9 @@ TABLE_JOBS = {
     "runtime": RUNTIME_JOBS,
 }
 # Table name -> the declared outputs that hold its per-job files: a model's evaluation
-# tables and training history lie in the folders its evaluate and train jobs write (a file
-# inside a directory() output cannot itself be an input); the oracle's, recovery and
-# discovery tables are outputs of their own.
+# tables and training history lie in the folders its evaluate (or attribute) and train jobs
+# write (a file inside a directory() output cannot itself be an input); the oracle's,
+# recovery and discovery tables are outputs of their own.
 TABLE_INPUTS = {
     "predictive": [f"{EVALUATION}/{MODEL.format(**point)}" for point in MODEL_POINTS]
     + [path for keys, path in PREDICTIVE_JOBS if keys["architecture"] == "oracle"],
@@ -447,6 +491,24 @@ def report_if_browsable(path, **report_options):
     if len(MODEL_POINTS) <= MAX_MODELS_IN_REPORT:
         return report(path, **report_options)
     return path
+
+
+def evaluation_output():
+    """A model's evaluation folder: <split>.metrics.tsv, <split>.predictions.tsv and
+    <split>.curves.tsv per split and test.curves.png (one declared output instead of seven,
+    as for train), the output of rule evaluate or of rule attribute."""
+    return report_if_browsable(
+        directory(f"{EVALUATION}/{MODEL}"),
+        patterns=["{split}.curves.png"],
+        caption="../report/model_curves.rst",
+        category="2. Predictive performance",
+        labels={
+            "grammar": "{grammar}",
+            "n_train": "{n_train}",
+            "architecture": "{architecture}",
+            "model seed": "{model_seed}",
+        },
+    )
 
 
 def table_inputs(wildcards):

@@ -1,7 +1,7 @@
 # Stage 2: train every architecture at every grid point (a network on the GPU when the job
-# may use one, a gapped k-mer SVM on CPUs), evaluate it on the validation and test splits,
-# and score the grammar's own classifier (the oracle) on the same splits: the ceiling beside
-# every model.
+# may use one, a gapped k-mer SVM on CPUs), evaluate it on the validation and test splits
+# (here, or in its attribute job when attribution runs explain it), and score the grammar's
+# own classifier (the oracle) on the same splits: the ceiling beside every model.
 
 
 rule train:
@@ -48,30 +48,21 @@ use rule train as train_gkmsvm with:
         mixed_precision=False,
 
 
+# A model that no attribution run explains (the others are evaluated by their attribute
+# job, rules/attribute.smk).
 rule evaluate:
     input:
         model=f"{MODELS}/{MODEL}",
         validation=heldout_split("validation"),
         test=heldout_split("test"),
     output:
-        # one folder: <split>.metrics.tsv, <split>.predictions.tsv, <split>.curves.tsv per
-        # split and test.curves.png (one declared output instead of seven, as for train)
-        evaluation=report_if_browsable(
-            directory(f"{EVALUATION}/{MODEL}"),
-            patterns=["{split}.curves.png"],
-            caption="../report/model_curves.rst",
-            category="2. Predictive performance",
-            labels={
-                "grammar": "{grammar}",
-                "n_train": "{n_train}",
-                "architecture": "{architecture}",
-                "model seed": "{model_seed}",
-            },
-        ),
+        evaluation=evaluation_output(),
     log:
         f"logs/evaluate/{MODEL}.log",
     benchmark:
         f"{RUNTIME}/evaluate/{MODEL}.tsv"
+    wildcard_constraints:
+        architecture=EVALUATED_ALONE,
     conda:
         "../envs/torch.yaml"
     threads: config["train"]["threads"]

@@ -47,7 +47,7 @@ def test_tables_cover_every_grid_point(grid):
     training = pd.read_csv(tables / "training.tsv", sep="\t")
     assert list(training.columns) == list(TRAINING_COLUMNS)
     runtime = pd.read_csv(tables / "runtime.tsv", sep="\t")
-    assert set(runtime["rule"]) == {"train", "evaluate", "attribute"}
+    assert set(runtime["rule"]) == {"train", "attribute"}  # attribute jobs also evaluate
     assert (runtime[runtime.metric == "s"].value > 0).all()
 
 

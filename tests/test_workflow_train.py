@@ -1,6 +1,7 @@
 """The train/evaluate/oracle stage through Snakemake: a run, then a resumed run that does
-nothing for finished points and trains only what a larger grid adds; a bad architecture
-stops the run before any job starts."""
+nothing for finished points and trains only what a larger grid adds (each new model
+evaluated by its attribute job, or by an evaluate job where no attribution run explains it);
+a bad architecture stops the run before any job starts."""
 
 from __future__ import annotations
 
@@ -58,7 +59,8 @@ def test_run_then_resume_trains_only_new_points(tmp_path):
     dry = snakemake(tmp_path, bigger, "-n")
     assert dry.returncode == 0, dry.stderr[-3000:]
     planned = job_counts(dry)
-    assert planned["train"] == 3 and planned["evaluate"] == 3, planned
+    # each new model evaluated, attributed and scored by one job
+    assert planned["train"] == 3 and planned["attribute"] == 3 and "evaluate" not in planned, planned
     assert "oracle" not in planned and "simulate_heldout" not in planned, planned
     # a plain dry run lists each job it plans (with its output), and none for a finished point
     outputs = {line.strip() for line in dry.stdout.splitlines() if line.strip().startswith("output: ")}

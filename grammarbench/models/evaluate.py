@@ -287,6 +287,17 @@ def evaluate_model(folder: str | Path, splits: dict[str, str | Path], outputs: d
     return results
 
 
+def evaluate_into_folder(model: str | Path, splits: dict[str, str | Path], folder: str | Path,
+                         **options) -> dict[str, pd.DataFrame]:
+    """Evaluate a trained model into one evaluation folder, as the workflow lays it out: the
+    tables of :func:`split_outputs` per split and the ROC and PR curves of the last split as
+    ``<split>.curves.png``. ``options``: those of :func:`evaluate_model` (device, gpu_allowed,
+    batch_size, threads)."""
+    folder = Path(folder)
+    return evaluate_model(model, splits, split_outputs(folder, splits),
+                          figure=folder / f"{list(splits)[-1]}.curves.png", **options)
+
+
 def check_compatible(resolved: dict, manifest: dict, path) -> None:
     """A model and a dataset must share classes, letters and length."""
     problems = []
