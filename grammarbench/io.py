@@ -28,7 +28,7 @@ if TYPE_CHECKING:
     import pandas as pd  # imported where a table is read (a simulate job never does)
 
 __all__ = ["atomic_path", "atomic_directory", "write_text", "write_tsv", "read_tsv",
-           "read_yaml_mapping", "write_columns", "plain_data", "file_mode", "directory_mode", "file_record",
+           "read_yaml_mapping", "write_columns", "read_npz", "plain_data", "file_mode", "directory_mode", "file_record",
            "file_problem", "npy_shape", "HASH_LIMIT"]
 
 
@@ -291,6 +291,55 @@ def npy_shape(path: str | os.PathLike) -> tuple[tuple[int, ...], "np.dtype"]:
         raise ValueError(f"{size} bytes where its header ({dtype} array of shape {shape}) "
                          f"needs {expected} ({'truncated' if size < expected else 'too long'})")
     return tuple(shape), dtype
+
+
+def read_npz(path: str | os.PathLike) -> dict[str, np.ndarray]:
+    """The arrays of an ``.npz`` file (as ``np.savez`` writes it), memory-mapped read-only
+    where they are stored uncompressed, so that a reader pays only for the rows it
+    touches (a realistic split gathers a few thousand of the scanned windows' rows).
+
+    Compressed, Fortran-ordered or object members are read by ``np.load``. What this
+    skips is zipfile's CRC check of every byte read: a truncated file still fails
+    (its members' data would run past its end)."""
+    import mmap
+    import struct
+    import zipfile
+
+    path = Path(path)
+    arrays = {}
+    with open(path, "rb") as handle, zipfile.ZipFile(handle) as archive:
+        mapped = mmap.mmap(handle.fileno(), 0, access=mmap.ACCESS_READ) if path.stat().st_size else None
+        for info in archive.infolist():
+            name = info.filename[:-4] if info.filename.endswith(".npy") else info.filename
+            if info.compress_type == zipfile.ZIP_STORED and mapped is not None:
+                # the local header: 30 bytes, then the name and an extra field of given lengths
+                name_length, extra_length = struct.unpack("<HH", mapped[info.header_offset + 26:
+                                                                        info.header_offset + 30])
+                start = info.header_offset + 30 + name_length + extra_length
+                member = _mapped_npy(mapped, start, info.file_size)
+                if member is not None:
+                    arrays[name] = member
+                    continue
+            with archive.open(info) as stream:
+                arrays[name] = np.lib.format.read_array(stream, allow_pickle=False)
+    return arrays
+
+
+def _mapped_npy(mapped, start: int, size: int) -> np.ndarray | None:
+    """The array of the ``.npy`` bytes at ``mapped[start:start + size]`` as a read-only
+    view of the map; None where it cannot be a plain view (Fortran order, objects)."""
+    import io as _io
+
+    head = _io.BytesIO(mapped[start: start + min(size, 65536)])
+    version = np.lib.format.read_magic(head)
+    shape, fortran, dtype = (np.lib.format.read_array_header_1_0(head) if version == (1, 0)
+                             else np.lib.format.read_array_header_2_0(head))
+    if fortran or dtype.hasobject:
+        return None
+    count = math.prod(shape)
+    if head.tell() + count * dtype.itemsize > size:
+        raise ValueError(f"an array of {shape} {dtype} needs more bytes than its member holds")
+    return np.frombuffer(mapped, dtype=dtype, count=count, offset=start + head.tell()).reshape(shape)
 
 
 def plain_data(value):

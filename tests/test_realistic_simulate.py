@@ -197,16 +197,38 @@ def test_shuffle_preserves_dinucleotide_counts_exactly():
     rng = np.random.default_rng(2)
     codes = rng.integers(0, 4, size=(300, 400)).astype(np.uint8)
     seeds = random_seeds(5, 300)
-    shuffled = shuffle_and_implant(codes, codes, [], [], [], seeds, k=2)
+    rows = np.arange(300)
+    shuffled = shuffle_and_implant([codes], rows, rows, [], [], [], seeds, k=2)
     assert (dinucleotide_counts(shuffled) == dinucleotide_counts(codes)).all()
     assert (shuffled != codes).any(1).mean() > 0.99
     assert (shuffled == kshuffle(codes, 2, seeds)).all()
+    assert (shuffle_and_implant([codes], rows, rows, [], [], [], seeds, k=3) == kshuffle(codes, 3, seeds)).all()
     # implanting copies the hit's letters at its place and nothing else
-    implanted = shuffle_and_implant(codes, codes, [3, 3, 10], [5, 50, 0], [15, 60, 7], seeds)
+    implanted = shuffle_and_implant([codes], rows, rows, [3, 3, 10], [5, 50, 0], [15, 60, 7], seeds)
     assert (implanted[3, 5:15] == codes[3, 5:15]).all() and (implanted[10, :7] == codes[10, :7]).all()
     changed = implanted != shuffled
     changed[3, 5:15] = changed[3, 50:60] = changed[10, :7] = False
     assert not changed.any()
+
+
+def test_shuffle_and_implant_reads_rows_of_two_sources():
+    """Rows numbered through both sources: a shuffle of one window with the hits of
+    another put back, and unshuffled rows copied as they are."""
+    rng = np.random.default_rng(3)
+    first = rng.integers(0, 4, size=(5, 60)).astype(np.uint8)
+    second = rng.integers(0, 4, size=(4, 60)).astype(np.uint8)
+    both = np.concatenate([first, second])
+    shuffle_from, implant_from = np.array([7, 0, 2, 8]), np.array([1, 6, 2, 8])
+    seeds = random_seeds(1, 4)
+    out = shuffle_and_implant([first, second], shuffle_from, implant_from, [0, 1, 3], [10, 0, 5],
+                              [20, 12, 9], seeds, shuffled=np.array([True, True, True, False]))
+    expected = kshuffle(both[shuffle_from], 2, seeds)
+    expected[0, 10:20] = both[1, 10:20]
+    expected[1, 0:12] = both[6, 0:12]
+    expected[3] = both[8]
+    assert (out == expected).all()
+    with pytest.raises(ValueError, match="shuffle_from must hold 4 rows in 0..8"):
+        shuffle_and_implant([first, second], shuffle_from + 2, implant_from, [], [], [], seeds)
 
 
 @pytest.fixture(scope="module")
@@ -421,3 +443,22 @@ def test_simulate_jobs_let_idle_openmp_threads_sleep_unless_told_otherwise(given
     done = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True)
     assert done.returncode == 0, done.stderr[-2000:]
     assert done.stdout.split() == [expected]
+
+
+def test_read_npz_maps_stored_arrays_and_reads_the_rest(tmp_path):
+    """grammarbench.io.read_npz (how a split reads the scanned windows) gives what np.load
+    gives: stored members as read-only maps, compressed and Fortran-ordered ones read."""
+    from grammarbench.io import read_npz
+
+    rng = np.random.default_rng(0)
+    arrays = {"codes": rng.integers(0, 4, (50, 40)).astype(np.uint8), "names": np.array(["a", "bcd"]),
+              "fortran": np.asfortranarray(rng.random((3, 4))), "empty": np.zeros((0, 7), np.int32),
+              "scalar": np.array(3.5)}
+    np.savez(tmp_path / "stored.npz", **arrays)
+    np.savez_compressed(tmp_path / "compressed.npz", **arrays)
+    for name in ("stored.npz", "compressed.npz"):
+        read = read_npz(tmp_path / name)
+        assert sorted(read) == sorted(arrays)
+        for key, value in arrays.items():
+            assert read[key].dtype == value.dtype and np.array_equal(read[key], value), (name, key)
+    assert not read_npz(tmp_path / "stored.npz")["codes"].flags.writeable

@@ -417,36 +417,44 @@ def _dishuffle_one(src, n, seed, out, slots, deg, off, cur, nxt, order, intree, 
         out[t] = u
 
 
+@njit(cache=True)
+def shuffle_scratch(L, s, n_vertices):
+    """Scratch memory for :func:`shuffle_one` on sequences of up to L letters (one set
+    per thread: every sequence uses its own seed, so results do not depend on which
+    thread or chunk shuffles it)."""
+    # one entry per vertex: at most L + 1 of them, and for k=2 indexed by letter
+    room = max(L + 1, s)
+    return (np.full(n_vertices, -1, dtype=np.int32), np.empty(L + 1, dtype=np.int64),
+            np.empty(L + 1, dtype=np.int64), np.empty(room, dtype=np.int64),
+            np.empty(room, dtype=np.int64), np.empty(room, dtype=np.int64),
+            np.empty(room, dtype=np.int64), np.empty(room, dtype=np.bool_),
+            np.empty(L + 1, dtype=np.uint8), np.empty(L + 1, dtype=np.int64),
+            np.empty(4, dtype=np.uint64), np.empty(s, dtype=np.int64))
+
+
+@njit(cache=True)
+def shuffle_one(src, n, k, s, seed, out, scratch):
+    """Shuffle ``src[:n]`` into ``out`` (holding a copy of ``src``) keeping its k-let
+    counts, with the scratch memory of :func:`shuffle_scratch`: the body of
+    :func:`kshuffle` for one sequence, for kernels that shuffle as one of their steps."""
+    vmap, cv, vlist, deg, off, cur, nxt, intree, slot_lab, slot_tgt, state, order = scratch
+    if k == 2:
+        _dishuffle_one(src, n, seed, out, slot_lab, deg, off, cur, nxt, order, intree, state)
+    else:
+        _kshuffle_one(src, n, k, s, seed, out, vmap, cv, vlist, deg, off, cur, nxt, intree,
+                      slot_lab, slot_tgt, state)
+
+
 @njit(cache=True, parallel=True)
 def _kshuffle_kernel(codes, lengths, seeds, k, s, n_vertices, n_chunks, out):
     """Shuffle every row of ``codes`` (shape=(N, L)) into ``out`` (a copy of ``codes``)."""
     N, L = codes.shape
-    # Chunks only share scratch memory; every sequence uses its own seed, so the result
-    # does not depend on how sequences fall into chunks.
     for c in prange(n_chunks):
         lo = c * N // n_chunks
         hi = (c + 1) * N // n_chunks
-        vmap = np.full(n_vertices, -1, dtype=np.int32)
-        cv = np.empty(L + 1, dtype=np.int64)
-        vlist = np.empty(L + 1, dtype=np.int64)
-        # one entry per vertex: at most L + 1 of them, and for k=2 indexed by letter
-        room = max(L + 1, s)
-        deg = np.empty(room, dtype=np.int64)
-        off = np.empty(room, dtype=np.int64)
-        cur = np.empty(room, dtype=np.int64)
-        nxt = np.empty(room, dtype=np.int64)
-        intree = np.empty(room, dtype=np.bool_)
-        slot_lab = np.empty(L + 1, dtype=np.uint8)
-        slot_tgt = np.empty(L + 1, dtype=np.int64)
-        state = np.empty(4, dtype=np.uint64)
-        order = np.empty(s, dtype=np.int64)
+        scratch = shuffle_scratch(L, s, n_vertices)
         for i in range(lo, hi):
-            if k == 2:
-                _dishuffle_one(codes[i], lengths[i], seeds[i], out[i], slot_lab, deg, off, cur,
-                               nxt, order, intree, state)
-            else:
-                _kshuffle_one(codes[i], lengths[i], k, s, seeds[i], out[i], vmap, cv, vlist, deg,
-                              off, cur, nxt, intree, slot_lab, slot_tgt, state)
+            shuffle_one(codes[i], lengths[i], k, s, seeds[i], out[i], scratch)
 
 
 def kshuffle(codes, k: int, seeds, lengths=None, alphabet_size: int = 4) -> np.ndarray:

@@ -35,7 +35,7 @@ import numpy as np
 import pandas as pd
 
 from grammarbench.errors import InputError
-from grammarbench.io import atomic_directory, atomic_path
+from grammarbench.io import atomic_directory, atomic_path, read_npz
 from grammarbench.simulation.realistic.filter import filter_motifs, require_kept
 from grammarbench.simulation.realistic.grammar import CLASSES, SPLITS, RealisticGrammar
 from grammarbench.simulation.realistic.implant import hit_mask, paired_controls, shuffle_and_implant
@@ -201,13 +201,14 @@ def read_motif_tables(folder, columns=None) -> MotifTables:
                         keep_default_na=False)
     table["kept"] = table["kept"].astype(str) == "True"
     summary = json.loads((folder / SUMMARY).read_text())
-    with np.load(folder / WINDOWS) as arrays:
-        sets = [Windows(arrays[f"{label}_codes"], arrays[f"{label}_names"],
-                        arrays[f"{label}_chroms"].astype(object), arrays[f"{label}_starts"],
-                        str(folder / WINDOWS), summary["dropped"][key])
-                for label, key in (("positive", "positives"), ("background", "background"))]
-        if columns is not None and set(columns) <= set(IMPLANT_COLUMNS) and "hit_window" in arrays:
-            hits = _implant_hits(arrays)[list(columns)]
+    # memory-mapped: a split reads only the rows of the windows it uses
+    arrays = read_npz(folder / WINDOWS)
+    sets = [Windows(arrays[f"{label}_codes"], arrays[f"{label}_names"],
+                    arrays[f"{label}_chroms"].astype(object), arrays[f"{label}_starts"],
+                    str(folder / WINDOWS), summary["dropped"][key])
+            for label, key in (("positive", "positives"), ("background", "background"))]
+    if columns is not None and set(columns) <= set(IMPLANT_COLUMNS) and "hit_window" in arrays:
+        hits = _implant_hits(arrays)[list(columns)]
     if hits is None:  # all columns, or tables written before the hits were kept as arrays too
         hits = pd.read_csv(folder / HIT_TABLE, sep="\t", dtype={"motif": str, "window_name": str},
                            usecols=list(columns) if columns is not None else None)
@@ -334,22 +335,17 @@ def simulate_realistic_split(grammar: RealisticGrammar, split: str, n: int, seed
     window = np.empty(n, dtype=np.int64)
     window[is_positive] = positive_pool[rank[is_positive]]
     window[~is_positive] = negative_pool[rank[~is_positive]]
-    # integer rows, not boolean masks: numpy copies whole rows by them several times faster
-    positive_rows, negative_rows = np.flatnonzero(is_positive), np.flatnonzero(~is_positive)
-    implant_from = np.empty((n, grammar.width), dtype=np.uint8)
-    implant_from[positive_rows] = positives.codes[window[positive_rows]]
-    implant_from[negative_rows] = background.codes[window[negative_rows]]
     window_names = np.where(is_positive, positives.names[np.where(is_positive, window, 0)],
                             background.names[np.where(is_positive, 0, window)])
+    # rows numbered through positives, then background: the kernel reads them in place
+    implant_from = np.where(is_positive, window, len(positives) + window)
     shuffle_from, donor_rows = implant_from, np.full(n, -1)
     if grammar.negatives == "paper" and need_negative:
         # a negative is a shuffle of a random positive of its split (any, with hits or not)
         donor_seeds = shuffle_seeds(np.random.SeedSequence([seed, _DONOR, SPLIT_KEYS[split]]),
                                     n, 1, index=np.arange(n))[:, 0]
         donor_rows = np.where(is_positive, -1, positive_any[_donor_rows(donor_seeds, len(positive_any))])
-        shuffle_from = np.empty_like(implant_from)
-        shuffle_from[positive_rows] = implant_from[positive_rows]
-        shuffle_from[negative_rows] = positives.codes[donor_rows[negative_rows]]
+        shuffle_from = np.where(is_positive, implant_from, donor_rows)
 
     # the hits to implant: each example's source window's retained hits
     implanted = _example_hits(by_set, window, is_positive)
@@ -357,11 +353,9 @@ def simulate_realistic_split(grammar: RealisticGrammar, split: str, n: int, seed
                           index=np.arange(n))[:, 0]
     real = (~is_positive) & (grammar.negatives == "real")
     with _Threads(threads):
-        sequences = shuffle_and_implant(shuffle_from, implant_from, implanted["example"],
-                                        implanted["start"], implanted["end"], seeds,
-                                        k=grammar.shuffle_k)
-        if real.any():
-            sequences[real] = implant_from[real]
+        sequences = shuffle_and_implant((positives.codes, background.codes), shuffle_from, implant_from,
+                                        implanted["example"], implanted["start"], implanted["end"],
+                                        seeds, k=grammar.shuffle_k, shuffled=~real)
         kept_motifs = {name: ppm for name, ppm in grammar.motifs().items() if name in kept}
         rescan = scanner_for(grammar, kept_motifs).scan(sequences)
     instances = _instances(rescan, implanted, labels, real)
