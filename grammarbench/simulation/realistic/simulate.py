@@ -35,12 +35,11 @@ import numpy as np
 import pandas as pd
 
 from grammarbench.errors import InputError
-from grammarbench.io import atomic_directory, atomic_path, read_npz
+from grammarbench.io import Fixed, Scientific, atomic_directory, atomic_path, read_npz, write_columns
 from grammarbench.simulation.realistic.filter import filter_motifs, require_kept
 from grammarbench.simulation.realistic.grammar import CLASSES, SPLITS, RealisticGrammar
 from grammarbench.simulation.realistic.implant import hit_mask, paired_controls, shuffle_and_implant
 from grammarbench.simulation.realistic.scan import MotifScanner
-from grammarbench.simulation.realistic.tsv import Fixed, Scientific, write_tsv
 from grammarbench.simulation.realistic.windows import Windows
 
 __all__ = ["MotifTables", "scan_and_filter", "write_motif_tables", "read_motif_tables", "assign_splits",
@@ -508,10 +507,10 @@ def _write_split(out_dir, grammar: RealisticGrammar, split: str, seed: int, sequ
         columns = {name: instances[name].array for name in INSTANCE_COLUMNS}
         columns["score"] = Fixed(instances["score"].to_numpy(), 2)  # hundredths of a bit: exact
         columns["p_value"] = Scientific(instances["p_value"].to_numpy())
-        write_tsv(tmp / "instances.tsv", columns)
-        write_tsv(tmp / "windows.tsv", {"example": np.arange(n),
-                                        "class": pd.Categorical.from_codes(labels, categories=CLASSES, validate=False),
-                                        "window": window_names, "shuffled_from": shuffled_from})
+        write_columns(tmp / "instances.tsv", list(columns), list(columns.values()))
+        write_columns(tmp / "windows.tsv", ["example", "class", "window", "shuffled_from"],
+                      [np.arange(n), pd.Categorical.from_codes(labels, categories=CLASSES, validate=False),
+                       window_names, shuffled_from])
         write_positional(tmp / "positional.tsv", CLASSES, np.bincount(labels, minlength=len(CLASSES)),
                          _class_position_counts(mask, labels.astype(np.int64), len(CLASSES)))
         origins = instances["origin"].value_counts().to_dict()
