@@ -16,7 +16,7 @@ from __future__ import annotations
 import numpy as np
 from numba import njit, prange
 
-from grammarbench.sequences.kernels import shuffle_scratch, shuffle_one
+from grammarbench.sequences.kernels import shuffle_rows, shuffle_scratch
 
 __all__ = ["shuffle_and_implant", "hit_mask", "paired_controls"]
 
@@ -46,19 +46,24 @@ def _shuffle_implant_kernel(first, second, n_first, shuffle_from, implant_from, 
     """Row i of ``out``: the source row ``shuffle_from[i]`` (a row of ``first``, or of
     ``second`` past its ``n_first`` rows), k-let shuffled where ``shuffled[i]``, with the
     letters of hits hit_offsets[i]..hit_offsets[i+1]-1 copied from row ``implant_from[i]``.
-    The windows are read where they lie: no gathered copies of them."""
+    The windows are read where they lie: no gathered copies of them. A chunk's rows are
+    copied, then shuffled in place (four at a time), then given their hits."""
     M, L = out.shape
     for c in prange(n_chunks):
         lo = c * M // n_chunks
         hi = (c + 1) * M // n_chunks
         scratch = shuffle_scratch(L, s, n_vertices)
+        to_shuffle = np.empty(hi - lo, dtype=np.int64)
+        n_shuffle = 0
         for i in range(lo, hi):
             r = shuffle_from[i]
-            src = first[r] if r < n_first else second[r - n_first]
-            row = out[i]
-            row[:] = src
+            out[i] = first[r] if r < n_first else second[r - n_first]
             if shuffled[i]:
-                shuffle_one(src, L, k, s, seeds[i], row, scratch)
+                to_shuffle[n_shuffle] = i
+                n_shuffle += 1
+        shuffle_rows(out, to_shuffle[:n_shuffle], L, k, s, seeds, scratch)
+        for i in range(lo, hi):
+            row = out[i]
             r = implant_from[i]
             src = first[r] if r < n_first else second[r - n_first]
             for h in range(hit_offsets[i], hit_offsets[i + 1]):
