@@ -466,3 +466,25 @@ def test_read_npz_maps_stored_arrays_and_reads_the_rest(tmp_path):
         for key, value in arrays.items():
             assert read[key].dtype == value.dtype and np.array_equal(read[key], value), (name, key)
     assert not read_npz(tmp_path / "stored.npz")["codes"].flags.writeable
+
+
+def test_instance_masks_paint_every_instance_and_count_per_class():
+    from grammarbench.simulation.realistic.implant import instance_masks
+
+    rng = np.random.default_rng(5)
+    M, L, H = 37, 50, 120
+    rows = np.sort(rng.integers(0, M, H))
+    starts = rng.integers(-3, L, H)
+    ends = starts + rng.integers(1, 12, H)  # some run past the end: clipped
+    implanted = rng.random(H) < 0.5
+    labels = rng.integers(0, 2, M)
+    mask, mask_implanted, counts = instance_masks(rows, starts, ends, implanted, labels, (M, L), 2)
+    expected, expected_implanted = np.zeros((M, L), np.uint8), np.zeros((M, L), np.uint8)
+    for r, a, b, chosen in zip(rows, starts, ends, implanted):
+        expected[r, max(a, 0):max(b, 0)] = 1
+        if chosen:
+            expected_implanted[r, max(a, 0):max(b, 0)] = 1
+    assert (mask == expected).all() and (mask_implanted == expected_implanted).all()
+    assert (counts == np.stack([expected[labels == c].sum(0) for c in (0, 1)])).all()
+    with pytest.raises(ValueError, match="sorted"):
+        instance_masks(rows[::-1], starts, ends, implanted, labels, (M, L), 2)

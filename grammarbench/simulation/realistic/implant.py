@@ -18,26 +18,71 @@ from numba import njit, prange
 
 from grammarbench.sequences.kernels import shuffle_rows, shuffle_scratch
 
-__all__ = ["shuffle_and_implant", "hit_mask", "paired_controls"]
-
-
-@njit(cache=True, nogil=True)
-def _paint_hits(target, rows, starts, ends):
-    for h in range(len(rows)):
-        for column in range(max(starts[h], 0), min(ends[h], target.shape[1])):
-            target[rows[h], column] = 1
+__all__ = ["shuffle_and_implant", "instance_masks", "paired_controls"]
 
 
 def _hit_arrays(rows, starts, ends):
     return tuple(np.ascontiguousarray(a, dtype=np.int64) for a in (rows, starts, ends))
 
 
-def hit_mask(rows, starts, ends, shape: tuple[int, int]) -> np.ndarray:
-    """1 at every letter of every hit (row, start, end half-open; clipped to the row),
-    shape=``shape`` uint8."""
+@njit(cache=True, parallel=True, nogil=True)
+def _instance_masks_kernel(offsets, starts, ends, implanted, labels, n_chunks, mask, mask_implanted,
+                           counts):
+    """Paint the letters of example i's instances offsets[i]..offsets[i+1]-1 into ``mask``
+    (and of the implanted ones into ``mask_implanted``), then add the example's mask to
+    its class's row of its chunk's ``counts``."""
+    M, L = mask.shape
+    for c in prange(n_chunks):
+        lo = c * M // n_chunks
+        hi = (c + 1) * M // n_chunks
+        for i in range(lo, hi):
+            row = mask[i]
+            for h in range(offsets[i], offsets[i + 1]):
+                for column in range(max(starts[h], 0), min(ends[h], L)):
+                    row[column] = 1
+                if implanted[h]:
+                    for column in range(max(starts[h], 0), min(ends[h], L)):
+                        mask_implanted[i, column] = 1
+            total = counts[c, labels[i]]
+            for column in range(L):
+                total[column] += row[column]
+
+
+def instance_masks(rows, starts, ends, implanted, labels, shape: tuple[int, int], n_classes: int):
+    """The letters of every instance and of the implanted ones as 0/1 masks, and per class
+    and position how many of the class's examples have a 1 in the first, in one parallel
+    pass over the examples.
+
+    Parameters
+    ----------
+    rows, starts, ends: np.ndarray, shape=(H,)
+        Example (sorted), start and end (half-open; clipped to the row) of each instance.
+    implanted: np.ndarray, dtype=bool, shape=(H,)
+        Which instances were implanted.
+    labels: np.ndarray, shape=(M,)
+        Class of each example, 0..n_classes-1.
+    shape: (M, L)
+    n_classes: int
+
+    Returns
+    -------
+    mask, mask_implanted: np.ndarray, dtype=uint8, shape=(M, L)
+    counts: np.ndarray, dtype=int64, shape=(n_classes, L)
+    """
+    from grammarbench.sequences.kernels import _n_chunks
+
+    rows, starts, ends = _hit_arrays(rows, starts, ends)
+    M, L = shape
+    if len(rows) and (np.any(np.diff(rows) < 0) or rows[0] < 0 or rows[-1] >= M):
+        raise ValueError(f"rows must be sorted rows in 0..{M - 1}")
     mask = np.zeros(shape, dtype=np.uint8)
-    _paint_hits(mask, *_hit_arrays(rows, starts, ends))
-    return mask
+    mask_implanted = np.zeros(shape, dtype=np.uint8)
+    n_chunks = _n_chunks(M) if M else 1
+    counts = np.zeros((n_chunks, n_classes, L), dtype=np.int64)
+    _instance_masks_kernel(np.searchsorted(rows, np.arange(M + 1)), starts, ends,
+                           np.ascontiguousarray(implanted, dtype=np.bool_),
+                           np.ascontiguousarray(labels, dtype=np.int64), n_chunks, mask, mask_implanted, counts)
+    return mask, mask_implanted, counts.sum(0)
 
 
 @njit(cache=True, parallel=True)

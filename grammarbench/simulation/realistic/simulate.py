@@ -38,7 +38,7 @@ from grammarbench.errors import InputError
 from grammarbench.io import Fixed, Scientific, atomic_directory, atomic_path, read_npz, write_columns
 from grammarbench.simulation.realistic.filter import filter_motifs, require_kept
 from grammarbench.simulation.realistic.grammar import CLASSES, SPLITS, RealisticGrammar
-from grammarbench.simulation.realistic.implant import hit_mask, paired_controls, shuffle_and_implant
+from grammarbench.simulation.realistic.implant import instance_masks, paired_controls, shuffle_and_implant
 from grammarbench.simulation.realistic.scan import MotifScanner
 from grammarbench.simulation.realistic.windows import Windows
 
@@ -357,14 +357,17 @@ def simulate_realistic_split(grammar: RealisticGrammar, split: str, n: int, seed
                                         seeds, k=grammar.shuffle_k, shuffled=~real)
         kept_motifs = {name: ppm for name, ppm in grammar.motifs().items() if name in kept}
         rescan = scanner_for(grammar, kept_motifs).scan(sequences)
-    instances = _instances(rescan, implanted, labels, real)
+        instances = _instances(rescan, implanted, labels, real)
+        # the ground truth (all instances) and the implanted letters, with the positional counts
+        masks = instance_masks(instances["example"].to_numpy(), instances["start"].to_numpy(),
+                               instances["end"].to_numpy(), (instances["origin"].cat.codes == 0).to_numpy(),
+                               labels, sequences.shape, len(CLASSES))
     shuffled_from = np.where(donor_rows >= 0, positives.names[np.maximum(donor_rows, 0)], window_names)
     controls = None
     if grammar.controls:
-        implanted_letters = _mask(instances, sequences.shape, "implanted")
-        controls = paired_controls(sequences, implanted_letters,
+        controls = paired_controls(sequences, masks[1],
                                    np.random.SeedSequence([seed, _CONTROL, SPLIT_KEYS[split]]))
-    return _write_split(out_dir, grammar, split, seed, sequences, labels, instances, summary,
+    return _write_split(out_dir, grammar, split, seed, sequences, labels, instances, masks, summary,
                         window_names, shuffled_from, controls)
 
 
@@ -468,42 +471,24 @@ def _instances(rescan: pd.DataFrame, implanted: pd.DataFrame, labels: np.ndarray
     })
 
 
-def _mask(instances: pd.DataFrame, shape: tuple[int, int], origin: str | None = None) -> np.ndarray:
-    """The letters of the instances (of one ``origin``; None: all) as a 0/1 mask."""
-    rows, starts, ends = (instances[c].to_numpy() for c in ("example", "start", "end"))
-    if origin is not None:
-        mine = (instances["origin"] == origin).to_numpy()
-        rows, starts, ends = rows[mine], starts[mine], ends[mine]
-    return hit_mask(rows, starts, ends, shape)
-
-
-@numba.njit(cache=True, nogil=True)
-def _class_position_counts(mask, labels, n_classes):
-    """Per class and position, how many of the class's examples have a 1 in ``mask`` there."""
-    counts = np.zeros((n_classes, mask.shape[1]), dtype=np.int64)
-    for i in range(mask.shape[0]):
-        row = counts[labels[i]]
-        for j in range(mask.shape[1]):
-            row[j] += mask[i, j]
-    return counts
-
-
 def _write_split(out_dir, grammar: RealisticGrammar, split: str, seed: int, sequences, labels,
-                 instances, summary, window_names, shuffled_from, controls=None) -> dict:
+                 instances, masks, summary, window_names, shuffled_from, controls=None) -> dict:
+    from concurrent.futures import ThreadPoolExecutor
+
     from grammarbench.simulation.dataset import software_versions, write_positional
 
     n, width = sequences.shape
-    # the folder appears complete or not at all
-    with atomic_directory(out_dir) as tmp:
-        np.save(tmp / "sequences.npy", sequences)
-        np.save(tmp / "lengths.npy", np.full(n, width, dtype=np.int32))
-        np.save(tmp / "labels.npy", labels.astype(np.int16))
-        np.save(tmp / "entries.npy", (1 - labels).astype(np.int16))  # 0 positive, 1 negative
-        mask = _mask(instances, sequences.shape)
-        np.save(tmp / "mask.npy", mask)
-        np.save(tmp / "mask_implanted.npy", _mask(instances, sequences.shape, "implanted"))
-        if controls is not None:
-            np.save(tmp / "controls.npy", controls)
+    mask, mask_implanted, positional = masks
+    arrays = {"sequences": sequences, "lengths": np.full(n, width, dtype=np.int32),
+              "labels": labels.astype(np.int16),
+              "entries": (1 - labels).astype(np.int16),  # 0 positive, 1 negative
+              "mask": mask, "mask_implanted": mask_implanted}
+    if controls is not None:
+        arrays["controls"] = controls
+    # the folder appears complete or not at all; the arrays are written by a second thread
+    # (numpy writes without the GIL) while this one formats the tables
+    with atomic_directory(out_dir) as tmp, ThreadPoolExecutor(1) as saver:
+        saved = [saver.submit(np.save, tmp / f"{name}.npy", array) for name, array in arrays.items()]
         columns = {name: instances[name].array for name in INSTANCE_COLUMNS}
         columns["score"] = Fixed(instances["score"].to_numpy(), 2)  # hundredths of a bit: exact
         columns["p_value"] = Scientific(instances["p_value"].to_numpy())
@@ -512,7 +497,7 @@ def _write_split(out_dir, grammar: RealisticGrammar, split: str, seed: int, sequ
                       [np.arange(n), pd.Categorical.from_codes(labels, categories=CLASSES, validate=False),
                        window_names, shuffled_from])
         write_positional(tmp / "positional.tsv", CLASSES, np.bincount(labels, minlength=len(CLASSES)),
-                         _class_position_counts(mask, labels.astype(np.int64), len(CLASSES)))
+                         positional)
         origins = instances["origin"].value_counts().to_dict()
         origins = {k: v for k, v in origins.items() if v}
         manifest = {
@@ -537,4 +522,6 @@ def _write_split(out_dir, grammar: RealisticGrammar, split: str, seed: int, sequ
             "versions": software_versions(),
         }
         (tmp / "manifest.json").write_text(json.dumps(manifest, indent=2) + "\n")
+        for done in saved:
+            done.result()  # an error writing an array fails the split
     return manifest
