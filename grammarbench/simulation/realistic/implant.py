@@ -85,7 +85,7 @@ def instance_masks(rows, starts, ends, implanted, labels, shape: tuple[int, int]
     return mask, mask_implanted, counts.sum(0)
 
 
-@njit(cache=True, parallel=True)
+@njit(cache=True, parallel=True, nogil=True)
 def _shuffle_implant_kernel(first, second, n_first, shuffle_from, implant_from, shuffled, seeds,
                             k, s, n_vertices, hit_offsets, hit_starts, hit_ends, n_chunks, out):
     """Row i of ``out``: the source row ``shuffle_from[i]`` (a row of ``first``, or of

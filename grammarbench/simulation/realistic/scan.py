@@ -575,7 +575,7 @@ def _confirm(word, reach, f, w, s, b0, b1, block_column, block_rest, tables, thr
     return found + 1
 
 
-@njit(cache=True, parallel=True)
+@njit(cache=True, parallel=True, nogil=True)
 def _scan_kernel(codes, lengths, chunk_lo, chunk_hi, offsets, q, widths, thresholds,
                  block_lo, block_hi, block_column, block_rest, tables, wide_column,
                  group_tables, group_strands, narrow, lowest_bit, out):

@@ -27,6 +27,7 @@ output does not depend on the number of threads.
 from __future__ import annotations
 
 import json
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -351,24 +352,41 @@ def simulate_realistic_split(grammar: RealisticGrammar, split: str, n: int, seed
     seeds = shuffle_seeds(np.random.SeedSequence([seed, _SHUFFLE, SPLIT_KEYS[split]]), n, 1,
                           index=np.arange(n))[:, 0]
     real = (~is_positive) & (grammar.negatives == "real")
-    with _Threads(threads):
-        sequences = shuffle_and_implant((positives.codes, background.codes), shuffle_from, implant_from,
-                                        implanted["example"], implanted["start"], implanted["end"],
-                                        seeds, k=grammar.shuffle_k, shuffled=~real)
-        kept_motifs = {name: ppm for name, ppm in grammar.motifs().items() if name in kept}
-        rescan = scanner_for(grammar, kept_motifs).scan(sequences)
-        instances = _instances(rescan, implanted, labels, real)
+    shuffled_from = np.where(donor_rows >= 0, positives.names[np.maximum(donor_rows, 0)], window_names)
+    kept_motifs = {name: ppm for name, ppm in grammar.motifs().items() if name in kept}
+    # the folder appears complete or not at all. The kernels run in a helper thread (they
+    # release the GIL) while this one builds the scanner and writes what does not wait for
+    # the re-scan: on two cores, serial work beside a parallel kernel instead of after it
+    with _Threads(threads), atomic_directory(out_dir) as tmp, ThreadPoolExecutor(1) as helper:
+        numba_threads = numba.get_num_threads()
+        shuffling = helper.submit(_with_threads, numba_threads, shuffle_and_implant,
+                                  (positives.codes, background.codes), shuffle_from, implant_from,
+                                  implanted["example"], implanted["start"], implanted["end"], seeds,
+                                  k=grammar.shuffle_k, shuffled=~real)
+        scanner = scanner_for(grammar, kept_motifs)
+        sequences = shuffling.result()
+        scanning = helper.submit(_with_threads, numba_threads, scanner.scan, sequences)
+        saved = _write_examples(tmp, helper, sequences, labels, window_names, shuffled_from)
+        instances = _instances(scanning.result(), implanted, labels, real)
         # the ground truth (all instances) and the implanted letters, with the positional counts
         masks = instance_masks(instances["example"].to_numpy(), instances["start"].to_numpy(),
                                instances["end"].to_numpy(), (instances["origin"].cat.codes == 0).to_numpy(),
                                labels, sequences.shape, len(CLASSES))
-    shuffled_from = np.where(donor_rows >= 0, positives.names[np.maximum(donor_rows, 0)], window_names)
-    controls = None
-    if grammar.controls:
-        controls = paired_controls(sequences, masks[1],
-                                   np.random.SeedSequence([seed, _CONTROL, SPLIT_KEYS[split]]))
-    return _write_split(out_dir, grammar, split, seed, sequences, labels, instances, masks, summary,
-                        window_names, shuffled_from, controls)
+        controls = None
+        if grammar.controls:
+            controls = paired_controls(sequences, masks[1],
+                                       np.random.SeedSequence([seed, _CONTROL, SPLIT_KEYS[split]]))
+        manifest = _write_instances(tmp, helper, grammar, split, seed, sequences.shape, labels, instances,
+                                    masks, summary, controls)
+        for done in saved:
+            done.result()  # an error writing an array fails the split
+    return manifest
+
+
+def _with_threads(threads: int, function, *args, **kwargs):
+    """``function(*args, **kwargs)`` with numba's thread count set (it is per thread)."""
+    numba.set_num_threads(threads)
+    return function(*args, **kwargs)
 
 
 def simulate_realistic_dataset(grammar: RealisticGrammar, out_dir, seed: int, n_train: int | None = None,
@@ -471,57 +489,62 @@ def _instances(rescan: pd.DataFrame, implanted: pd.DataFrame, labels: np.ndarray
     })
 
 
-def _write_split(out_dir, grammar: RealisticGrammar, split: str, seed: int, sequences, labels,
-                 instances, masks, summary, window_names, shuffled_from, controls=None) -> dict:
-    from concurrent.futures import ThreadPoolExecutor
-
-    from grammarbench.simulation.dataset import software_versions, write_positional
-
+def _write_examples(tmp: Path, saver, sequences, labels, window_names, shuffled_from) -> list:
+    """The examples' arrays (written by ``saver``, a thread: numpy writes without the GIL)
+    and windows.tsv; returns the arrays' futures."""
     n, width = sequences.shape
-    mask, mask_implanted, positional = masks
     arrays = {"sequences": sequences, "lengths": np.full(n, width, dtype=np.int32),
               "labels": labels.astype(np.int16),
-              "entries": (1 - labels).astype(np.int16),  # 0 positive, 1 negative
-              "mask": mask, "mask_implanted": mask_implanted}
+              "entries": (1 - labels).astype(np.int16)}  # 0 positive, 1 negative
+    saved = [saver.submit(np.save, tmp / f"{name}.npy", array) for name, array in arrays.items()]
+    write_columns(tmp / "windows.tsv", ["example", "class", "window", "shuffled_from"],
+                  [np.arange(n), pd.Categorical.from_codes(labels, categories=CLASSES, validate=False),
+                   window_names, shuffled_from])
+    return saved
+
+
+def _write_instances(tmp: Path, saver, grammar: RealisticGrammar, split: str, seed: int, shape,
+                     labels, instances, masks, summary, controls=None) -> dict:
+    """The masks, the controls (written by ``saver``), the instance and positional tables
+    and the manifest; returns the manifest."""
+    from grammarbench.simulation.dataset import software_versions, write_positional
+
+    n, width = shape
+    mask, mask_implanted, positional = masks
+    arrays = {"mask": mask, "mask_implanted": mask_implanted}
     if controls is not None:
         arrays["controls"] = controls
-    # the folder appears complete or not at all; the arrays are written by a second thread
-    # (numpy writes without the GIL) while this one formats the tables
-    with atomic_directory(out_dir) as tmp, ThreadPoolExecutor(1) as saver:
-        saved = [saver.submit(np.save, tmp / f"{name}.npy", array) for name, array in arrays.items()]
-        columns = {name: instances[name].array for name in INSTANCE_COLUMNS}
-        columns["score"] = Fixed(instances["score"].to_numpy(), 2)  # hundredths of a bit: exact
-        columns["p_value"] = Scientific(instances["p_value"].to_numpy())
-        write_columns(tmp / "instances.tsv", list(columns), list(columns.values()))
-        write_columns(tmp / "windows.tsv", ["example", "class", "window", "shuffled_from"],
-                      [np.arange(n), pd.Categorical.from_codes(labels, categories=CLASSES, validate=False),
-                       window_names, shuffled_from])
-        write_positional(tmp / "positional.tsv", CLASSES, np.bincount(labels, minlength=len(CLASSES)),
-                         positional)
-        origins = instances["origin"].value_counts().to_dict()
-        origins = {k: v for k, v in origins.items() if v}
-        manifest = {
-            "grammar": {"name": grammar.name, "source": str(grammar.source), "sha256": grammar.digest,
-                        "kind": "realistic"},
-            "split": split, "n": int(n), "seed": int(seed), "chunk_size": LABEL_BLOCK,
-            "task": grammar.task, "alphabet": "DNA", "letters": "ACGT", "length": [width, width],
-            "classes": list(CLASSES),
-            "elements": {name: {"kind": "ppm", "strand": "both", "source": "scan"}
-                         for name in summary["kept"]},
-            "composition": ["positive: shuffled real positive window, retained hits put back",
-                            f"negative: {grammar.negatives}"],
-            "negatives": grammar.negatives, "shuffle_k": grammar.shuffle_k,
-            "controls": controls is not None,
-            "split_mode": grammar.split_mode,
-            "instances": int(len(instances)),
-            "instances_by_origin": {k: int(v) for k, v in origins.items()},
-            "overlapping_instances": int(instances["overlaps"].sum()),
-            "resampled_instances": 0,
-            "windows": {"positive": summary["positive_windows"], "background": summary["background_windows"],
-                        "dropped": summary["dropped"]},
-            "versions": software_versions(),
-        }
-        (tmp / "manifest.json").write_text(json.dumps(manifest, indent=2) + "\n")
-        for done in saved:
-            done.result()  # an error writing an array fails the split
+    saved = [saver.submit(np.save, tmp / f"{name}.npy", array) for name, array in arrays.items()]
+    columns = {name: instances[name].array for name in INSTANCE_COLUMNS}
+    columns["score"] = Fixed(instances["score"].to_numpy(), 2)  # hundredths of a bit: exact
+    columns["p_value"] = Scientific(instances["p_value"].to_numpy())
+    write_columns(tmp / "instances.tsv", list(columns), list(columns.values()))
+    write_positional(tmp / "positional.tsv", CLASSES, np.bincount(labels, minlength=len(CLASSES)),
+                     positional)
+    origins = instances["origin"].value_counts().to_dict()
+    origins = {k: v for k, v in origins.items() if v}
+    manifest = {
+        "grammar": {"name": grammar.name, "source": str(grammar.source), "sha256": grammar.digest,
+                    "kind": "realistic"},
+        "split": split, "n": int(n), "seed": int(seed), "chunk_size": LABEL_BLOCK,
+        "task": grammar.task, "alphabet": "DNA", "letters": "ACGT", "length": [width, width],
+        "classes": list(CLASSES),
+        "elements": {name: {"kind": "ppm", "strand": "both", "source": "scan"}
+                     for name in summary["kept"]},
+        "composition": ["positive: shuffled real positive window, retained hits put back",
+                        f"negative: {grammar.negatives}"],
+        "negatives": grammar.negatives, "shuffle_k": grammar.shuffle_k,
+        "controls": controls is not None,
+        "split_mode": grammar.split_mode,
+        "instances": int(len(instances)),
+        "instances_by_origin": {k: int(v) for k, v in origins.items()},
+        "overlapping_instances": int(instances["overlaps"].sum()),
+        "resampled_instances": 0,
+        "windows": {"positive": summary["positive_windows"], "background": summary["background_windows"],
+                    "dropped": summary["dropped"]},
+        "versions": software_versions(),
+    }
+    (tmp / "manifest.json").write_text(json.dumps(manifest, indent=2) + "\n")
+    for done in saved:
+        done.result()  # an error writing an array fails the split
     return manifest
