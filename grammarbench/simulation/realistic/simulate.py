@@ -230,13 +230,18 @@ def assign_splits(windows, grammar: RealisticGrammar, seed: int, which: str) -> 
     train, so no chromosome is in two splits. Background windows without a locus are
     split at random.
     """
+    return np.array(SPLITS, dtype=object)[_split_codes(windows, grammar, seed, which)]
+
+
+def _split_codes(windows, grammar: RealisticGrammar, seed: int, which: str) -> np.ndarray:
+    """:func:`assign_splits` as indices into SPLITS (what a split compares, cheaply)."""
     n = len(windows)
-    out = np.empty(n, dtype=object)
+    out = np.empty(n, dtype=np.int8)
     located = windows.chroms != ""
     if grammar.split_mode == "chromosomes" and located.any():
-        out[:] = "train"
-        out[np.isin(windows.chroms, grammar.validation_chromosomes)] = "validation"
-        out[np.isin(windows.chroms, grammar.test_chromosomes)] = "test"
+        out[:] = SPLIT_KEYS["train"]
+        out[np.isin(windows.chroms, grammar.validation_chromosomes)] = SPLIT_KEYS["validation"]
+        out[np.isin(windows.chroms, grammar.test_chromosomes)] = SPLIT_KEYS["test"]
         rest = np.flatnonzero(~located)
     else:
         rest = np.arange(n)
@@ -246,7 +251,7 @@ def assign_splits(windows, grammar: RealisticGrammar, seed: int, which: str) -> 
         counts = np.floor(share).astype(int)
         counts[np.argsort(counts - share, kind="stable")[: len(rest) - counts.sum()]] += 1
         order = _stream(seed, _ASSIGN, 0 if which == "positives" else 1).permutation(len(rest))
-        out[rest[order]] = np.repeat(np.array(SPLITS, dtype=object), counts)
+        out[rest[order]] = np.repeat(np.array([SPLIT_KEYS[s] for s in SPLITS], dtype=np.int8), counts)
     return out
 
 
@@ -309,16 +314,23 @@ def simulate_realistic_split(grammar: RealisticGrammar, split: str, n: int, seed
                          f"{grammar.digest[:12]}...)")
     kept, summary = tables.kept, tables.summary
     positives, background, hits = tables.positives, tables.background, tables.hits
-    hits = hits[hits["motif"].isin(kept)]
-    by_set = {label: hits[hits["set"] == label] for label in ("positive", "background")}
+    kept_motifs = {name: ppm for name, ppm in grammar.motifs().items() if name in kept}
+    # the retained hits as arrays; motif: its index in kept_motifs (the re-scan's order)
+    motif = _codes_in(hits["motif"], list(kept_motifs))
+    retained = np.flatnonzero(motif >= 0)
+    hits = {"positive": (hits["set"] == "positive").to_numpy()[retained],
+            "window": hits["window"].to_numpy()[retained], "motif": motif[retained],
+            "start": hits["start"].to_numpy()[retained], "end": hits["end"].to_numpy()[retained],
+            "minus": (hits["strand"] == "-").to_numpy()[retained]}
 
-    pos_split = assign_splits(positives, grammar, seed, "positives")
-    bg_split = assign_splits(background, grammar, seed, "background")
+    split_code = SPLIT_KEYS[split]
+    pos_split = _split_codes(positives, grammar, seed, "positives")
+    bg_split = _split_codes(background, grammar, seed, "background")
     with_hit = np.zeros(len(positives), dtype=bool)
-    with_hit[by_set["positive"]["window"].to_numpy()] = True
-    positive_pool = np.flatnonzero((pos_split == split) & with_hit)
-    positive_any = np.flatnonzero(pos_split == split)
-    negative_pool = np.flatnonzero(bg_split == split)
+    with_hit[hits["window"][hits["positive"]]] = True
+    positive_pool = np.flatnonzero((pos_split == split_code) & with_hit)
+    positive_any = np.flatnonzero(pos_split == split_code)
+    negative_pool = np.flatnonzero(bg_split == split_code)
     positive_pool = positive_pool[_stream(seed, _POSITIVE_ORDER, SPLIT_KEYS[split]).permutation(len(positive_pool))]
     negative_pool = negative_pool[_stream(seed, _NEGATIVE_ORDER, SPLIT_KEYS[split]).permutation(len(negative_pool))]
 
@@ -348,12 +360,11 @@ def simulate_realistic_split(grammar: RealisticGrammar, split: str, n: int, seed
         shuffle_from = np.where(is_positive, implant_from, donor_rows)
 
     # the hits to implant: each example's source window's retained hits
-    implanted = _example_hits(by_set, window, is_positive)
+    implanted = _example_hits(hits, window, is_positive, len(positives), len(background))
     seeds = shuffle_seeds(np.random.SeedSequence([seed, _SHUFFLE, SPLIT_KEYS[split]]), n, 1,
                           index=np.arange(n))[:, 0]
     real = (~is_positive) & (grammar.negatives == "real")
     shuffled_from = np.where(donor_rows >= 0, positives.names[np.maximum(donor_rows, 0)], window_names)
-    kept_motifs = {name: ppm for name, ppm in grammar.motifs().items() if name in kept}
     # the folder appears complete or not at all. The kernels run in a helper thread (they
     # release the GIL) while this one builds the scanner and writes what does not wait for
     # the re-scan: on two cores, serial work beside a parallel kernel instead of after it
@@ -408,26 +419,35 @@ def simulate_realistic_dataset(grammar: RealisticGrammar, out_dir, seed: int, n_
     return manifests
 
 
-def _example_hits(by_set: dict, window: np.ndarray, is_positive: np.ndarray) -> pd.DataFrame:
-    """The retained hits of every example's source window, with the example's index,
-    sorted by example and start (stable)."""
-    parts = []
-    for label, flag in (("positive", True), ("background", False)):
+def _codes_in(values: pd.Series, names: list[str]) -> np.ndarray:
+    """Index of each value in ``names`` (-1: not there); a categorical's through its few
+    categories."""
+    if isinstance(values.dtype, pd.CategoricalDtype):
+        codes = values.cat.codes.to_numpy()
+        lookup = pd.Index(names).get_indexer(values.cat.categories.astype(str))
+        return np.where(codes >= 0, lookup[codes], -1)
+    return pd.Index(names).get_indexer(values.astype(str))
+
+
+def _example_hits(hits: dict, window: np.ndarray, is_positive: np.ndarray, n_positive: int,
+                  n_background: int) -> dict:
+    """The retained hits (arrays, as simulate_realistic_split holds them) of every
+    example's source window, with the example's index, sorted by example and start
+    (stable: ties keep the hit table's order)."""
+    # windows may serve several examples only across splits; within a split each window
+    # is used once, so a lookup window -> example suffices
+    example_of = {}
+    for flag, size in ((True, n_positive), (False, n_background)):
         examples = np.flatnonzero(is_positive == flag)
-        frame = by_set[label]
-        if not len(examples) or not len(frame):
-            continue
-        # windows may serve several examples only across splits; within a split each
-        # window is used once, so a lookup window -> example suffices
-        example_of = np.full(int(max(window[examples].max(), frame["window"].max())) + 1, -1, dtype=np.int64)
-        example_of[window[examples]] = examples
-        example = example_of[frame["window"].to_numpy()]
-        mine = example >= 0
-        parts.append(frame[mine].assign(example=example[mine]))
-    if not parts:
-        return pd.DataFrame({c: np.zeros(0, np.int64) for c in ("example", "motif", "start", "end", "strand")})
-    hits = pd.concat(parts, ignore_index=True)
-    return hits.iloc[np.lexsort((hits["start"].to_numpy(), hits["example"].to_numpy()))]
+        example_of[flag] = np.full(size, -1, dtype=np.int64)
+        example_of[flag][window[examples]] = examples
+    positive, windows = hits["positive"], hits["window"]
+    example = np.where(positive, example_of[True][np.where(positive, windows, 0)],
+                       example_of[False][np.where(positive, 0, windows)])
+    rows = np.flatnonzero(example >= 0)
+    rows = rows[np.lexsort((hits["start"][rows], example[rows]))]
+    return {"example": example[rows], **{name: values[rows] for name, values in hits.items()
+                                         if name not in ("positive", "window")}}
 
 
 @numba.njit(cache=True, nogil=True)
@@ -451,7 +471,7 @@ def _overlaps_and_copies(examples, starts, ends, order, overlaps, copies):
 ORIGINS = ["implanted", "chance", "real"]
 
 
-def _instances(rescan: pd.DataFrame, implanted: pd.DataFrame, labels: np.ndarray,
+def _instances(rescan: pd.DataFrame, implanted: dict, labels: np.ndarray,
                real: np.ndarray) -> pd.DataFrame:
     """The re-scan as the instance table: origin ``implanted`` (an implanted hit found
     again), ``chance`` (made by the shuffle) or ``real`` (a hit in an unshuffled window).
@@ -465,10 +485,8 @@ def _instances(rescan: pd.DataFrame, implanted: pd.DataFrame, labels: np.ndarray
         # one integer per (example, motif, start, strand): a set lookup without a merge
         return ((example * len(motifs) + motif) * (int(ends.max(initial=0)) + 1) + start) * 2 + reverse
 
-    motif_index = pd.Categorical(implanted["motif"].astype(str), categories=motifs).codes
-    known = motif_index >= 0
-    marks = keys(implanted["example"].to_numpy()[known], motif_index[known],
-                 implanted["start"].to_numpy()[known], (implanted["strand"] == "-").to_numpy()[known])
+    # implanted["motif"] indexes the motifs scanned, the re-scan's categories
+    marks = keys(implanted["example"], implanted["motif"], implanted["start"], implanted["minus"])
     # membership by binary search in the sorted marks (np.isin sorts both sides, slower)
     marks = np.sort(marks)
     wanted = keys(examples, rescan["motif"].cat.codes.to_numpy(), starts, minus)
