@@ -102,7 +102,10 @@ def _shuffle_implant_kernel(first, second, n_first, shuffle_from, implant_from, 
         n_shuffle = 0
         for i in range(lo, hi):
             r = shuffle_from[i]
-            out[i] = first[r] if r < n_first else second[r - n_first]
+            src = first[r] if r < n_first else second[r - n_first]
+            row = out[i]
+            for column in range(L):
+                row[column] = src[column]
             if shuffled[i]:
                 to_shuffle[n_shuffle] = i
                 n_shuffle += 1
