@@ -194,7 +194,7 @@ def write_motif_tables(folder, tables: MotifTables) -> None:
 def read_motif_tables(folder, columns=None) -> MotifTables:
     """What :func:`write_motif_tables` wrote; ``columns``: only these of the hit table
     (default all; some of IMPLANT_COLUMNS: read from windows.npz, text as categoricals).
-    Window names come back as numpy strings."""
+    Window names and chromosomes come back as numpy strings."""
     folder = Path(folder)
     hits = None
     table = pd.read_csv(folder / FILTER_TABLE, sep="\t", dtype={"motif": str},
@@ -203,8 +203,8 @@ def read_motif_tables(folder, columns=None) -> MotifTables:
     summary = json.loads((folder / SUMMARY).read_text())
     # memory-mapped: a split reads only the rows of the windows it uses
     arrays = read_npz(folder / WINDOWS)
-    sets = [Windows(arrays[f"{label}_codes"], arrays[f"{label}_names"],
-                    arrays[f"{label}_chroms"].astype(object), arrays[f"{label}_starts"],
+    sets = [Windows(arrays[f"{label}_codes"], arrays[f"{label}_names"], arrays[f"{label}_chroms"],
+                    arrays[f"{label}_starts"],
                     str(folder / WINDOWS), summary["dropped"][key])
             for label, key in (("positive", "positives"), ("background", "background"))]
     if columns is not None and set(columns) <= set(IMPLANT_COLUMNS) and "hit_window" in arrays:
