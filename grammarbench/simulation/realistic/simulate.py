@@ -451,21 +451,18 @@ def _example_hits(hits: dict, window: np.ndarray, is_positive: np.ndarray, n_pos
 
 
 @numba.njit(cache=True, nogil=True)
-def _overlaps_and_copies(examples, starts, ends, order, overlaps, copies):
-    """overlaps: an earlier instance of the example (in ``order``: by example, then start)
-    reaches past this one's start; copies: how many instances of the example come before
-    this one in the table."""
-    previous, reach = -1, -1
-    for k in range(len(order)):
-        i = order[k]
+def _overlaps_and_copies(examples, starts, ends, overlaps, copies):
+    """For instances sorted by example, then start: overlaps: an earlier instance of the
+    example reaches past this one's start; copies: how many instances of the example come
+    before this one."""
+    previous, reach, seen = -1, -1, 0
+    for i in range(len(examples)):
         if examples[i] != previous:
-            previous, reach = examples[i], -1
+            previous, reach, seen = examples[i], -1, 0
         overlaps[i] = reach > starts[i]
         reach = max(reach, ends[i])
-    seen = np.zeros(examples.max() + 1 if len(examples) else 0, dtype=np.int64)
-    for i in range(len(examples)):
-        copies[i] = seen[examples[i]]
-        seen[examples[i]] += 1
+        copies[i] = seen
+        seen += 1
 
 
 ORIGINS = ["implanted", "chance", "real"]
@@ -495,7 +492,7 @@ def _instances(rescan: pd.DataFrame, implanted: dict, labels: np.ndarray,
     origin = np.where(real[examples], 2, np.where(found, 0, 1))
     overlaps = np.zeros(len(rescan), dtype=bool)
     copy = np.zeros(len(rescan), dtype=np.int64)
-    _overlaps_and_copies(examples, starts, ends, np.lexsort((starts, examples)), overlaps, copy)
+    _overlaps_and_copies(examples, starts, ends, overlaps, copy)  # the re-scan's order
     return pd.DataFrame({
         "example": examples, "element": rescan["motif"].array, "start": starts, "end": ends,
         "strand": rescan["strand"].array,
