@@ -344,7 +344,8 @@ class MotifScanner:
             seen = sum(found[i].shape[1] for i in range(len(chunks)))
             rate = max(rate, 1.5 * seen / max(1, letters[chunks[-1] + 1] - letters[chunks[0]]))
         hits = np.concatenate(parts, axis=1) if parts else np.empty((4, 0), np.int64)
-        order = np.lexsort((hits[1], hits[2], hits[0]))
+        # by window, start, strand: one integer key (a third of a three-key lexsort's time)
+        order = np.argsort((hits[0] * (L + 1) + hits[2]) * len(self.strands) + hits[1], kind="stable")
         window, strand_index, start, score = hits[:, order]
         return window, strand_index, start, score
 
