@@ -488,3 +488,11 @@ def test_instance_masks_paint_every_instance_and_count_per_class():
     assert (counts == np.stack([expected[labels == c].sum(0) for c in (0, 1)])).all()
     with pytest.raises(ValueError, match="sorted"):
         instance_masks(rows[::-1], starts, ends, implanted, labels, (M, L), 2)
+
+
+@pytest.mark.parametrize("seed", [0, 7, 2**32 - 1, 2**32, 2**40 + 3])
+def test_streams_draw_what_a_seed_sequence_of_the_list_draws(seed):
+    from grammarbench.simulation.realistic.simulate import _stream
+
+    expected = np.random.default_rng(np.random.SeedSequence([seed, 2, 1, 300])).permutation(64)
+    assert (_stream(seed, 2, 1, 300).permutation(64) == expected).all()
