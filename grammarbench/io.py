@@ -28,7 +28,7 @@ if TYPE_CHECKING:
     import pandas as pd  # imported where a table is read (a simulate job never does)
 
 __all__ = ["atomic_path", "atomic_directory", "write_text", "write_tsv", "read_tsv",
-           "read_yaml_mapping", "write_columns", "plain_data", "file_mode", "directory_mode", "file_record",
+           "read_yaml_mapping", "write_columns", "Fixed", "Scientific", "read_npz", "plain_data", "file_mode", "directory_mode", "file_record",
            "file_problem", "npy_shape", "HASH_LIMIT"]
 
 
@@ -111,38 +111,232 @@ def write_tsv(table: pd.DataFrame, path: str | os.PathLike, float_format: str | 
     return Path(path)
 
 
-def write_columns(path: str | os.PathLike, header: list[str], columns: list[np.ndarray],
-                  float_format: str | None = None) -> None:
-    """A tab-separated table of columns as ``pandas.DataFrame.to_csv(sep="\\t", index=False)`` writes it,
-    byte for byte, for columns of integers, booleans, floats (``float_format``; None: the shortest repr, as pandas) and strings
-    without tabs, quotes or line breaks (other strings go through pandas, for its quoting),
-    built without a Python step per row: each column is turned into strings at once (small
-    integers by lookup), and rows are joined by ``str.join`` over ``zip``."""
-    texts = []
-    for values in columns:
-        values = np.asarray(values)
-        if values.dtype.kind == "f":
-            texts.append([repr(v) if float_format is None else float_format % v for v in values.tolist()])
-        elif values.dtype.kind == "b":
-            texts.append(np.array(["False", "True"], dtype=object)[values.view(np.uint8)].tolist())
-        elif values.dtype.kind in "iu":
-            low, high = (int(values.min()), int(values.max())) if values.size else (0, 0)
-            if 0 <= low and high < 2 * len(values) + 1024:  # small counts: look the strings up
-                texts.append(np.array([str(i) for i in range(high + 1)], dtype=object)[values].tolist())
-            else:
-                texts.append(list(map(str, values.tolist())))
-        else:
-            strings = list(map(str, values.tolist()))
-            if any(c in "".join(set(strings)) for c in '\t\n\r"'):
-                import pandas as pd  # quoting, as pandas does it
+class Fixed:
+    """A float column written with ``decimals`` digits after the point (:func:`write_columns`)."""
 
-                pd.DataFrame(dict(zip(header, columns))).to_csv(path, sep="\t", index=False,
-                                                                 float_format=float_format)
-                return
-            texts.append(strings)
-    body = "\n".join(map("\t".join, zip(*texts)))
-    with open(path, "w") as f:
-        f.write("\t".join(header) + "\n" + (body + "\n" if texts and len(texts[0]) else ""))
+    def __init__(self, values, decimals: int):
+        self.values, self.decimals = np.asarray(values, dtype=np.float64), int(decimals)
+
+
+class Scientific:
+    """A float column written as d.dde-XX, three significant digits, 0 as 0 (:func:`write_columns`)."""
+
+    def __init__(self, values):
+        self.values = np.asarray(values, dtype=np.float64)
+
+
+_DIGITS = np.frombuffer(b"0123456789", dtype=np.uint8)
+#: Bytes that make pandas quote a string cell (tab, line breaks, the quote character).
+_QUOTED = (b"\t", b"\n", b"\r", b'"')
+
+
+def write_columns(path: str | os.PathLike, header: list[str], columns: list,
+                  float_format: str | None = None) -> None:
+    """Write columns as a tab-separated table with a header, as
+    ``pandas.DataFrame.to_csv(sep="\\t", index=False)`` writes them, byte for byte, in
+    place (the dataset writers write into an :func:`atomic_directory`).
+
+    The one TSV writer of the dataset tables (instance, window and positional tables of
+    both kinds of grammar), without pandas and without a Python step per row: each cell
+    is written as ASCII bytes into its column's slot of one byte matrix (a row per table
+    row; 0 bytes pad the slots), and the file is the matrix's non-zero bytes in row
+    order. Integers (and :class:`Fixed` and :class:`Scientific` floats) are written digit
+    by digit over the whole column, straight into their slot; booleans, strings and
+    categoricals (anything with ``categories`` and ``codes``, written through its few
+    categories) are gathered from byte tables; floats through ``float_format`` (None:
+    Python's shortest repr, as pandas), one format call per cell but a run of float
+    columns (a positional table's thousand) formatted at once. A table with a string that
+    pandas would quote (a tab, line break or ``"``) is written by pandas itself.
+
+    Parameters
+    ----------
+    path: str or Path
+    header: list of str
+        Column names.
+    columns: list
+        One array-like per column, each of the same length.
+    float_format: str or None
+        printf-style format of float cells. Default None.
+    """
+    slots = []  # per run of columns: its text, (n, k cells, width) bytes or an _Integers
+    i = 0
+    while i < len(columns):
+        values = columns[i]
+        if _is_float(values):
+            # a run of float columns: one list of cells, formatted at once
+            j = i
+            while j < len(columns) and _is_float(columns[j]):
+                j += 1
+            values = [v for column in columns[i:j] for v in np.asarray(column, dtype=np.float64).tolist()]
+            cells = [repr(v) for v in values] if float_format is None else [float_format % v for v in values]
+            chars = _byte_matrix(np.array(cells, dtype=np.bytes_))
+            # column by column: (k, n, width) seen as (n, k, width)
+            slots.append(chars.reshape(j - i, -1, chars.shape[1]).transpose(1, 0, 2))
+            i = j
+            continue
+        text = _text(values)
+        if text is None:  # a string pandas would quote: its writer, quoting included
+            import pandas as pd
+
+            table = pd.DataFrame({name: _plain(c) for name, c in zip(header, columns)})
+            table.to_csv(path, sep="\t", index=False, float_format=float_format)
+            return
+        slots.append(text if isinstance(text, _Integers) else text[:, None, :])
+        i += 1
+    rows = {len(slot) for slot in slots}
+    if len(rows) > 1:
+        raise ValueError(f"{path}: columns of different lengths {sorted(rows)}")
+    n = rows.pop() if rows else 0
+    # a run of k cells takes k * (width + 1) bytes: each cell, then a tab or (last) newline
+    width = sum(slot.shape[1] * (slot.shape[2] + 1) for slot in slots)
+    table = np.zeros((n, width), dtype=np.uint8)
+    at = 0
+    for slot in slots:
+        k, w = slot.shape[1], slot.shape[2]
+        cells = table[:, at: at + k * (w + 1)].reshape(n, k, w + 1)
+        if isinstance(slot, _Integers):
+            slot.write(cells[:, 0, :w])
+        else:
+            cells[:, :, :w] = slot
+        cells[:, :, w] = ord("\t")
+        at += k * (w + 1)
+    if width:
+        table[:, -1] = ord("\n")
+    with open(path, "wb") as handle:
+        handle.write(("\t".join(header) + "\n").encode())
+        handle.write(table[table != 0].tobytes())  # the cells' bytes, without padding
+
+
+def _is_float(values) -> bool:
+    if isinstance(values, np.ndarray):
+        return values.dtype.kind == "f"
+    return (not isinstance(values, (Fixed, Scientific)) and not hasattr(values, "categories")
+            and np.asarray(values).dtype.kind == "f")
+
+
+def _byte_matrix(encoded: np.ndarray) -> np.ndarray:
+    """A numpy bytes array as a matrix of its bytes, a row per value, zero-padded."""
+    width = max(encoded.dtype.itemsize, 1)
+    if not len(encoded):
+        return np.zeros((0, width), dtype=np.uint8)
+    return np.ascontiguousarray(encoded).view(np.uint8).reshape(len(encoded), width)
+
+
+def _strings(values) -> np.ndarray | None:
+    """Strings as a byte matrix (UTF-8), None if one holds a byte pandas would quote."""
+    values = np.asarray(values)
+    if values.dtype.kind not in "US":
+        values = values.astype(np.str_)  # str() of each value, in C
+    chars = None
+    if values.dtype.kind == "U" and len(values):
+        # numpy holds str as 4-byte code points: ASCII ones are their own bytes, so one
+        # narrowing cast does what encoding does with a codec call per value
+        points = np.ascontiguousarray(values).view(np.uint32).reshape(len(values), -1)
+        if points.max() < 128:
+            chars = points.astype(np.uint8)
+        else:
+            values = np.char.encode(values, "utf-8")
+    if chars is None:
+        chars = _byte_matrix(values.astype(np.bytes_))
+    data = chars.tobytes()
+    if any(byte in data for byte in _QUOTED):
+        return None
+    return chars
+
+
+class _Integers:
+    """A column of integers as right-aligned decimal text, written straight into its
+    slot of the table (:meth:`write`); ``decimals`` > 0: the last that many digits after
+    a point (hundredths as 0.05). Shaped like a text of one cell per row."""
+
+    def __init__(self, values, decimals: int = 0):
+        self.values = np.asarray(values).astype(np.int64)
+        self.decimals = int(decimals)
+        largest = int(np.abs(self.values).max()) if len(self.values) else 0
+        self.digits = max(len(str(largest)), self.decimals + 1)
+        self.signed = bool(len(self.values)) and int(self.values.min()) < 0
+        self.shape = (len(self.values), 1, self.signed + self.digits + (self.decimals > 0))
+
+    def __len__(self) -> int:
+        return len(self.values)
+
+    def write(self, out: np.ndarray) -> None:
+        """Fill ``out`` (shape=(n, width) zeros, a view into the table)."""
+        width = out.shape[1]
+        magnitude = np.abs(self.values)
+        digit = np.empty(len(magnitude), dtype=np.uint8)
+        for place in range(self.digits):
+            quotient = magnitude // 10
+            np.subtract(magnitude, 10 * quotient, out=digit, casting="unsafe")
+            digit += ord("0")
+            if place > self.decimals:  # the digits a number has (and those up to the units)
+                digit *= magnitude > 0
+            out[:, width - 1 - place - (self.decimals > 0 and place >= self.decimals)] = digit
+            magnitude = quotient
+        if self.decimals:
+            out[:, width - 1 - self.decimals] = ord(".")
+        negative = np.flatnonzero(self.values < 0)
+        if len(negative):
+            # the minus sign just before the first digit
+            first = np.argmax(out[negative] != 0, axis=1)
+            out[negative, first - 1] = ord("-")
+
+    def text(self) -> np.ndarray:
+        chars = np.zeros((len(self), self.shape[2]), dtype=np.uint8)
+        self.write(chars)
+        return chars
+
+
+def _scientific(column: Scientific) -> np.ndarray:
+    x = column.values
+    zero = x == 0
+    with np.errstate(divide="ignore", invalid="ignore"):
+        exponent = np.floor(np.log10(np.where(zero, 1.0, np.abs(x)))).astype(np.int64)
+        mantissa = np.round(np.abs(x) / 10.0 ** exponent * 100).astype(np.int64)
+    carry = mantissa >= 1000  # 9.996 rounds to 10.00: 1.00 with the next exponent
+    mantissa = np.where(carry, mantissa // 10, mantissa)
+    exponent = exponent + carry
+    chars = np.empty((len(x), 9), dtype=np.uint8)
+    chars[:, 0] = np.where(x < 0, ord("-"), 0)
+    chars[:, 1] = _DIGITS[mantissa // 100]
+    chars[:, 2] = ord(".")
+    chars[:, 3] = _DIGITS[(mantissa // 10) % 10]
+    chars[:, 4] = _DIGITS[mantissa % 10]
+    chars[:, 5] = ord("e")
+    chars[:, 6] = np.where(exponent < 0, ord("-"), ord("+"))
+    chars[:, 7] = _DIGITS[(np.abs(exponent) // 10) % 10]
+    chars[:, 8] = _DIGITS[np.abs(exponent) % 10]
+    chars[zero] = 0
+    chars[zero, 1] = ord("0")
+    return chars
+
+
+def _text(values) -> np.ndarray | _Integers | None:
+    """A column's cells as a byte matrix (zero-padded) or, for integers, the writer of
+    one; None: pandas would quote one of its strings."""
+    if isinstance(values, Fixed):
+        return _Integers(np.round(values.values * 10 ** values.decimals), values.decimals)
+    if isinstance(values, Scientific):
+        return _scientific(values)
+    if hasattr(values, "categories") and hasattr(values, "codes"):
+        categories = _strings(np.asarray(values.categories, dtype=object))
+        return None if categories is None else categories[np.asarray(values.codes)]
+    array = np.asarray(values)
+    if array.dtype == bool:
+        return _byte_matrix(np.array([b"False", b"True"]))[array.view(np.uint8)]
+    if array.dtype.kind in "iu":
+        return _Integers(array)
+    return _strings(array)
+
+
+def _plain(values):
+    """A column as pandas should write it when it writes the table: Fixed and
+    Scientific ones as the text this writer gives them."""
+    if isinstance(values, (Fixed, Scientific)):
+        text = _text(values)
+        chars = text.text() if isinstance(text, _Integers) else text
+        return np.array([row[row != 0].tobytes().decode() for row in chars], dtype=object)
+    return values
 
 
 def read_tsv(path: str | os.PathLike, **options) -> pd.DataFrame:
@@ -291,6 +485,55 @@ def npy_shape(path: str | os.PathLike) -> tuple[tuple[int, ...], "np.dtype"]:
         raise ValueError(f"{size} bytes where its header ({dtype} array of shape {shape}) "
                          f"needs {expected} ({'truncated' if size < expected else 'too long'})")
     return tuple(shape), dtype
+
+
+def read_npz(path: str | os.PathLike) -> dict[str, np.ndarray]:
+    """The arrays of an ``.npz`` file (as ``np.savez`` writes it), memory-mapped read-only
+    where they are stored uncompressed, so that a reader pays only for the rows it
+    touches (a realistic split gathers a few thousand of the scanned windows' rows).
+
+    Compressed, Fortran-ordered or object members are read by ``np.load``. What this
+    skips is zipfile's CRC check of every byte read: a truncated file still fails
+    (its members' data would run past its end)."""
+    import mmap
+    import struct
+    import zipfile
+
+    path = Path(path)
+    arrays = {}
+    with open(path, "rb") as handle, zipfile.ZipFile(handle) as archive:
+        mapped = mmap.mmap(handle.fileno(), 0, access=mmap.ACCESS_READ) if path.stat().st_size else None
+        for info in archive.infolist():
+            name = info.filename[:-4] if info.filename.endswith(".npy") else info.filename
+            if info.compress_type == zipfile.ZIP_STORED and mapped is not None:
+                # the local header: 30 bytes, then the name and an extra field of given lengths
+                name_length, extra_length = struct.unpack("<HH", mapped[info.header_offset + 26:
+                                                                        info.header_offset + 30])
+                start = info.header_offset + 30 + name_length + extra_length
+                member = _mapped_npy(mapped, start, info.file_size)
+                if member is not None:
+                    arrays[name] = member
+                    continue
+            with archive.open(info) as stream:
+                arrays[name] = np.lib.format.read_array(stream, allow_pickle=False)
+    return arrays
+
+
+def _mapped_npy(mapped, start: int, size: int) -> np.ndarray | None:
+    """The array of the ``.npy`` bytes at ``mapped[start:start + size]`` as a read-only
+    view of the map; None where it cannot be a plain view (Fortran order, objects)."""
+    import io as _io
+
+    head = _io.BytesIO(mapped[start: start + min(size, 65536)])
+    version = np.lib.format.read_magic(head)
+    shape, fortran, dtype = (np.lib.format.read_array_header_1_0(head) if version == (1, 0)
+                             else np.lib.format.read_array_header_2_0(head))
+    if fortran or dtype.hasobject:
+        return None
+    count = math.prod(shape)
+    if head.tell() + count * dtype.itemsize > size:
+        raise ValueError(f"an array of {shape} {dtype} needs more bytes than its member holds")
+    return np.frombuffer(mapped, dtype=dtype, count=count, offset=start + head.tell()).reshape(shape)
 
 
 def plain_data(value):

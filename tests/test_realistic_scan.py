@@ -99,6 +99,27 @@ def test_scan_exact_over_several_groups_of_the_wide_test():
     assert list(zip(window, strand, start, score)) == expected
 
 
+@pytest.mark.parametrize("n_motifs,dtype", [(4, np.uint8), (6, np.uint16), (12, np.uint32), (20, np.uint64)])
+def test_wide_verdicts_in_the_narrowest_words(n_motifs, dtype, monkeypatch):
+    """A group of few strands keeps its wide-test verdicts in narrower words (a smaller
+    table); the hits are the definition's whatever the width."""
+    from grammarbench.simulation.realistic import scan
+
+    monkeypatch.setattr(scan, "WIDE_COST", -1e9)  # every strand takes the wide test
+    rng = np.random.default_rng(n_motifs)
+    motifs = {f"m{i}": random_ppm(rng, int(w), 0.15) for i, w in enumerate(rng.integers(5, 13, size=n_motifs))}
+    codes = rng.integers(0, 4, size=(30, 100), dtype=np.uint8)
+    for i, ppm in enumerate(motifs.values()):
+        codes[i % 30, 10: 10 + len(ppm)] = ppm.argmax(1)
+        codes[(i + 7) % 30, 60: 60 + len(ppm)] = 3 - ppm.argmax(1)[::-1]
+    scanner = MotifScanner(motifs, p_threshold=1e-3)
+    assert scanner._tables.group_tables.dtype == dtype
+    window, strand, start, score = scanner.scan_arrays(codes, n_chunks=4)
+    expected = direct_hits(scanner, codes, np.full(len(codes), codes.shape[1]))
+    assert len(expected) >= n_motifs
+    assert list(zip(window, strand, start, score)) == expected
+
+
 def test_scan_does_not_depend_on_chunks_and_reports_p_values():
     rng = np.random.default_rng(3)
     motifs = {"a": random_ppm(rng, 8, 0.2), "b": random_ppm(rng, 10, 0.2)}

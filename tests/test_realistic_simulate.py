@@ -197,16 +197,38 @@ def test_shuffle_preserves_dinucleotide_counts_exactly():
     rng = np.random.default_rng(2)
     codes = rng.integers(0, 4, size=(300, 400)).astype(np.uint8)
     seeds = random_seeds(5, 300)
-    shuffled = shuffle_and_implant(codes, codes, [], [], [], seeds, k=2)
+    rows = np.arange(300)
+    shuffled = shuffle_and_implant([codes], rows, rows, [], [], [], seeds, k=2)
     assert (dinucleotide_counts(shuffled) == dinucleotide_counts(codes)).all()
     assert (shuffled != codes).any(1).mean() > 0.99
     assert (shuffled == kshuffle(codes, 2, seeds)).all()
+    assert (shuffle_and_implant([codes], rows, rows, [], [], [], seeds, k=3) == kshuffle(codes, 3, seeds)).all()
     # implanting copies the hit's letters at its place and nothing else
-    implanted = shuffle_and_implant(codes, codes, [3, 3, 10], [5, 50, 0], [15, 60, 7], seeds)
+    implanted = shuffle_and_implant([codes], rows, rows, [3, 3, 10], [5, 50, 0], [15, 60, 7], seeds)
     assert (implanted[3, 5:15] == codes[3, 5:15]).all() and (implanted[10, :7] == codes[10, :7]).all()
     changed = implanted != shuffled
     changed[3, 5:15] = changed[3, 50:60] = changed[10, :7] = False
     assert not changed.any()
+
+
+def test_shuffle_and_implant_reads_rows_of_two_sources():
+    """Rows numbered through both sources: a shuffle of one window with the hits of
+    another put back, and unshuffled rows copied as they are."""
+    rng = np.random.default_rng(3)
+    first = rng.integers(0, 4, size=(5, 60)).astype(np.uint8)
+    second = rng.integers(0, 4, size=(4, 60)).astype(np.uint8)
+    both = np.concatenate([first, second])
+    shuffle_from, implant_from = np.array([7, 0, 2, 8]), np.array([1, 6, 2, 8])
+    seeds = random_seeds(1, 4)
+    out = shuffle_and_implant([first, second], shuffle_from, implant_from, [0, 1, 3], [10, 0, 5],
+                              [20, 12, 9], seeds, shuffled=np.array([True, True, True, False]))
+    expected = kshuffle(both[shuffle_from], 2, seeds)
+    expected[0, 10:20] = both[1, 10:20]
+    expected[1, 0:12] = both[6, 0:12]
+    expected[3] = both[8]
+    assert (out == expected).all()
+    with pytest.raises(ValueError, match="shuffle_from must hold 4 rows in 0..8"):
+        shuffle_and_implant([first, second], shuffle_from + 2, implant_from, [], [], [], seeds)
 
 
 @pytest.fixture(scope="module")
@@ -329,7 +351,9 @@ def test_command_line_simulates_a_realistic_dataset(genome, tmp_path):
 
 
 def test_tsv_writer_round_trips(tmp_path):
-    from grammarbench.simulation.realistic.tsv import Fixed, Scientific, write_tsv
+    """The realistic tables' columns through grammarbench.io.write_columns: fixed and
+    scientific floats, numpy and object strings, categoricals, booleans."""
+    from grammarbench.io import Fixed, Scientific, write_columns
 
     rng = np.random.default_rng(0)
     n = 2000
@@ -341,19 +365,21 @@ def test_tsv_writer_round_trips(tmp_path):
     small[:3] = [0, 1e-4, 9.996e-5]
     names = np.array(["MA0139.2_CTCF", "a", "Pou5f1::Sox2"], dtype=object)[rng.integers(0, 3, n)]
     flags = rng.random(n) < 0.5
-    write_tsv(tmp_path / "t.tsv", {"i": ints, "f": Fixed(fixed, 2), "p": Scientific(small),
-                                   "s": names, "b": flags, "u": names.astype(str)})
+    columns = {"i": ints, "f": Fixed(fixed, 2), "p": Scientific(small), "s": names, "b": flags,
+               "u": names.astype(str), "c": pd.Categorical(names)}
+    write_columns(tmp_path / "t.tsv", list(columns), list(columns.values()))
     back = pd.read_csv(tmp_path / "t.tsv", sep="\t")
     assert (back["i"] == ints).all() and (back["s"] == names).all() and (back["b"] == flags).all()
-    assert (back["u"] == names).all()  # numpy str: its code points narrowed to bytes
-    with pytest.raises(UnicodeEncodeError):
-        write_tsv(tmp_path / "u.tsv", {"u": np.array(["Pou5f1", "Sox2\u00e9"])})
+    assert (back["u"] == names).all() and (back["c"] == names).all()
     assert np.allclose(back["f"], fixed, rtol=0, atol=1e-12)
     assert np.allclose(back["p"], small, rtol=5e-3, atol=0)
     assert (tmp_path / "t.tsv").read_text().splitlines()[1:4] == [
-        f"0\t0.00\t0\t{names[0]}\t{flags[0]}\t{names[0]}",
-        f"-7\t0.05\t1.00e-04\t{names[1]}\t{flags[1]}\t{names[1]}",
-        f"10\t-0.05\t1.00e-04\t{names[2]}\t{flags[2]}\t{names[2]}"]
+        f"0\t0.00\t0\t{names[0]}\t{flags[0]}\t{names[0]}\t{names[0]}",
+        f"-7\t0.05\t1.00e-04\t{names[1]}\t{flags[1]}\t{names[1]}\t{names[1]}",
+        f"10\t-0.05\t1.00e-04\t{names[2]}\t{flags[2]}\t{names[2]}\t{names[2]}"]
+    # text pandas would quote: written by pandas, the Fixed column as this writer writes it
+    write_columns(tmp_path / "q.tsv", ["u", "f"], [np.array(["Pou5f1", 'Sox2 "x"']), Fixed([1.5, -2], 2)])
+    assert (tmp_path / "q.tsv").read_text() == 'u\tf\nPou5f1\t1.50\n"Sox2 ""x"""\t-2.00\n'
 
 
 # --------------------------------------------------------------------------- janggu
@@ -421,3 +447,52 @@ def test_simulate_jobs_let_idle_openmp_threads_sleep_unless_told_otherwise(given
     done = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True)
     assert done.returncode == 0, done.stderr[-2000:]
     assert done.stdout.split() == [expected]
+
+
+def test_read_npz_maps_stored_arrays_and_reads_the_rest(tmp_path):
+    """grammarbench.io.read_npz (how a split reads the scanned windows) gives what np.load
+    gives: stored members as read-only maps, compressed and Fortran-ordered ones read."""
+    from grammarbench.io import read_npz
+
+    rng = np.random.default_rng(0)
+    arrays = {"codes": rng.integers(0, 4, (50, 40)).astype(np.uint8), "names": np.array(["a", "bcd"]),
+              "fortran": np.asfortranarray(rng.random((3, 4))), "empty": np.zeros((0, 7), np.int32),
+              "scalar": np.array(3.5)}
+    np.savez(tmp_path / "stored.npz", **arrays)
+    np.savez_compressed(tmp_path / "compressed.npz", **arrays)
+    for name in ("stored.npz", "compressed.npz"):
+        read = read_npz(tmp_path / name)
+        assert sorted(read) == sorted(arrays)
+        for key, value in arrays.items():
+            assert read[key].dtype == value.dtype and np.array_equal(read[key], value), (name, key)
+    assert not read_npz(tmp_path / "stored.npz")["codes"].flags.writeable
+
+
+def test_instance_masks_paint_every_instance_and_count_per_class():
+    from grammarbench.simulation.realistic.implant import instance_masks
+
+    rng = np.random.default_rng(5)
+    M, L, H = 37, 50, 120
+    rows = np.sort(rng.integers(0, M, H))
+    starts = rng.integers(-3, L, H)
+    ends = starts + rng.integers(1, 12, H)  # some run past the end: clipped
+    implanted = rng.random(H) < 0.5
+    labels = rng.integers(0, 2, M)
+    mask, mask_implanted, counts = instance_masks(rows, starts, ends, implanted, labels, (M, L), 2)
+    expected, expected_implanted = np.zeros((M, L), np.uint8), np.zeros((M, L), np.uint8)
+    for r, a, b, chosen in zip(rows, starts, ends, implanted):
+        expected[r, max(a, 0):max(b, 0)] = 1
+        if chosen:
+            expected_implanted[r, max(a, 0):max(b, 0)] = 1
+    assert (mask == expected).all() and (mask_implanted == expected_implanted).all()
+    assert (counts == np.stack([expected[labels == c].sum(0) for c in (0, 1)])).all()
+    with pytest.raises(ValueError, match="sorted"):
+        instance_masks(rows[::-1], starts, ends, implanted, labels, (M, L), 2)
+
+
+@pytest.mark.parametrize("seed", [0, 7, 2**32 - 1, 2**32, 2**40 + 3])
+def test_streams_draw_what_a_seed_sequence_of_the_list_draws(seed):
+    from grammarbench.simulation.realistic.simulate import _stream
+
+    expected = np.random.default_rng(np.random.SeedSequence([seed, 2, 1, 300])).permutation(64)
+    assert (_stream(seed, 2, 1, 300).permutation(64) == expected).all()

@@ -284,6 +284,24 @@ def test_dinucleotide_kernel_equals_general_kernel(batch, alphabet_size):
                        _general_kshuffle(x, 2, seeds, lengths, alphabet_size + 1))
 
 
+@pytest.mark.parametrize("alphabet_size,width", [(4, 60), (4, 2), (20, 9)])
+def test_four_rows_at_once_equal_the_general_kernel(alphabet_size, width):
+    """Full-length rows go through the dinucleotide kernel four at a time: still the
+    general kernel's output, homopolymers, two-letter rows and unknown letters included,
+    whatever the batch's remainder of rows."""
+    rng = np.random.default_rng(4)
+    for n in (1, 4, 7, 13):
+        x = rng.integers(0, alphabet_size + 1, size=(n, width)).astype(np.uint8)
+        x[0] = 1  # a homopolymer
+        if n > 4:
+            x[4] = rng.integers(2, 4, size=width)  # two letters only
+            x[5, -1] = alphabet_size  # an unknown letter last: the root
+        seeds = seq.random_seeds(n, n)
+        lengths = np.full(n, width)
+        assert_array_equal(seq.kshuffle(x, 2, seeds, alphabet_size=alphabet_size),
+                           _general_kshuffle(x, 2, seeds, lengths, alphabet_size + 1))
+
+
 # ---------------------------------------------------------------------------------------
 # kshuffle: determinism
 # ---------------------------------------------------------------------------------------

@@ -286,8 +286,12 @@ def test_write_columns_writes_what_pandas_writes(tmp_path, strings):
 
     columns = {"small": np.array([0, 7, 2], np.int16), "large": np.array([10**12, -3, 5]),
                "flag": np.array([True, False, True]), "value": np.array([0.1, 1 / 3, 2e-9]),
-               "name": np.array(strings, dtype=object)}
+               "name": np.array(strings, dtype=object), "second": np.array([-1.5, 0.0, 1e300]),
+               "unsigned": np.array([0, 255, 9], np.uint8), "text": np.array(["x", "Sox2\u00e9", "-"]),
+               "category": pd.Categorical(["b", "a", "b"]), "last": np.array([3.0, -0.25, 1e-5])}
     for fmt in (None, "%.5g"):
-        write_columns(tmp_path / "ours.tsv", list(columns), list(columns.values()), float_format=fmt)
-        pd.DataFrame(columns).to_csv(tmp_path / "pandas.tsv", sep="\t", index=False, float_format=fmt)
-        assert (tmp_path / "ours.tsv").read_bytes() == (tmp_path / "pandas.tsv").read_bytes(), fmt
+        for rows in (slice(None), slice(0)):
+            chosen = {name: values[rows] for name, values in columns.items()}
+            write_columns(tmp_path / "ours.tsv", list(chosen), list(chosen.values()), float_format=fmt)
+            pd.DataFrame(chosen).to_csv(tmp_path / "pandas.tsv", sep="\t", index=False, float_format=fmt)
+            assert (tmp_path / "ours.tsv").read_bytes() == (tmp_path / "pandas.tsv").read_bytes(), (fmt, rows)

@@ -342,11 +342,11 @@ def _dishuffle_one(src, n, seed, out, slots, deg, off, cur, nxt, order, intree, 
     array of letters grouped by source letter is the whole graph: no vertex map, no
     target array. Vertices are visited in order of first appearance, as the general
     kernel numbers them, so every draw falls where it does there. ``out`` must hold a copy
-    of ``src``; the small arrays have one entry per symbol, ``slots`` at least n.
+    of ``src`` (or be ``src``: every letter is read before the first is written); the
+    small arrays have one entry per symbol, ``slots`` at least n.
     """
     if n < 2:
         return
-    _rng_seed(seed, state)
     deg[:] = -1  # -1: the letter has not appeared
     nv = 0
     for t in range(n - 1):
@@ -361,6 +361,26 @@ def _dishuffle_one(src, n, seed, out, slots, deg, off, cur, nxt, order, intree, 
         deg[root] = 0
         order[nv] = root
         nv += 1
+    _dishuffle_offsets(deg, off, cur, order, nv, intree)
+    # the letter after each position, grouped by the letter at it
+    for t in range(n - 1):
+        u = src[t]
+        p = cur[u]
+        slots[p] = src[t + 1]
+        cur[u] = p + 1
+    _dishuffle_exits(slots, deg, off, cur, nxt, order, nv, root, intree, seed, state)
+    # the Eulerian trail from the first letter
+    u = src[0]
+    for t in range(1, n):
+        p = cur[u]
+        cur[u] = p + 1
+        u = slots[p]
+        out[t] = u
+
+
+@njit(cache=True)
+def _dishuffle_offsets(deg, off, cur, order, nv, intree):
+    """Where each letter's successors start in ``slots``, in order of first appearance."""
     acc = 0
     for i in range(nv):
         u = order[i]
@@ -368,13 +388,14 @@ def _dishuffle_one(src, n, seed, out, slots, deg, off, cur, nxt, order, intree, 
         cur[u] = acc
         acc += deg[u]
         intree[u] = False
-    # the letter after each position, grouped by the letter at it
-    for t in range(n - 1):
-        u = src[t]
-        p = cur[u]
-        slots[p] = src[t + 1]
-        cur[u] = p + 1
 
+
+@njit(cache=True)
+def _dishuffle_exits(slots, deg, off, cur, nxt, order, nv, root, intree, seed, state):
+    """The random part of :func:`_dishuffle_one`: each letter's successors (``slots``,
+    grouped by letter) put in the order the trail leaves it, and ``cur`` reset to the
+    start of each group for the walk."""
+    _rng_seed(seed, state)
     # Wilson's algorithm, as in _kshuffle_one: the last-exit arborescence toward the root
     intree[root] = True
     for i in range(nv):
@@ -404,49 +425,152 @@ def _dishuffle_one(src, n, seed, out, slots, deg, off, cur, nxt, order, intree, 
             tl = slots[o + j]
             slots[o + j] = slots[o + r]
             slots[o + r] = tl
-
-    # the Eulerian trail from the first letter
     for i in range(nv):
         u = order[i]
         cur[u] = off[u]
-    u = src[0]
+
+
+@njit(cache=True)
+def _dishuffle_four(r0, r1, r2, r3, n, seeds, slots, deg, off, cur, nxt, order, letters, intree,
+                    seen, state):
+    """:func:`_dishuffle_one` of four rows of n letters in place, output identical.
+
+    The passes over the letters (counting, grouping successors, the walk) are chains of
+    dependent loads within a row; run for four rows side by side, the core overlaps them
+    (a third less time than one row after another). The scratch arrays have a row per
+    sequence (``slots``: at least n columns); ``letters``: how many letters each row has."""
+    if n < 2:
+        return
+    deg[:, :] = 0
+    d0, d1, d2, d3 = deg[0], deg[1], deg[2], deg[3]
+    for t in range(n - 1):
+        d0[r0[t]] += 1
+        d1[r1[t]] += 1
+        d2[r2[t]] += 1
+        d3[r3[t]] += 1
+    rows = (r0, r1, r2, r3)
+    for g in range(4):
+        row = rows[g]
+        # the letters in order of first appearance, the last one's too (the root): a
+        # short scan, as every letter of a real sequence appears early
+        present = 0
+        for c in range(deg.shape[1]):
+            seen[c] = False
+            if deg[g, c] > 0:
+                present += 1
+            else:
+                deg[g, c] = -1
+        root = row[n - 1]
+        nv = 0
+        t = 0
+        while nv < present:
+            c = row[t]
+            if not seen[c]:
+                seen[c] = True
+                order[g, nv] = c
+                nv += 1
+            t += 1
+        if deg[g, root] < 0:
+            deg[g, root] = 0
+            order[g, nv] = root
+            nv += 1
+        letters[g] = nv
+        _dishuffle_offsets(deg[g], off[g], cur[g], order[g], nv, intree[g])
+    c0, c1, c2, c3 = cur[0], cur[1], cur[2], cur[3]
+    s0, s1, s2, s3 = slots[0], slots[1], slots[2], slots[3]
+    for t in range(n - 1):
+        a0, a1, a2, a3 = r0[t], r1[t], r2[t], r3[t]
+        p0, p1, p2, p3 = c0[a0], c1[a1], c2[a2], c3[a3]
+        s0[p0] = r0[t + 1]
+        s1[p1] = r1[t + 1]
+        s2[p2] = r2[t + 1]
+        s3[p3] = r3[t + 1]
+        c0[a0] = p0 + 1
+        c1[a1] = p1 + 1
+        c2[a2] = p2 + 1
+        c3[a3] = p3 + 1
+    for g in range(4):
+        _dishuffle_exits(slots[g], deg[g], off[g], cur[g], nxt[g], order[g], letters[g],
+                         rows[g][n - 1], intree[g], seeds[g], state)
+    u0, u1, u2, u3 = r0[0], r1[0], r2[0], r3[0]
     for t in range(1, n):
-        p = cur[u]
-        cur[u] = p + 1
-        u = slots[p]
-        out[t] = u
+        p0, p1, p2, p3 = c0[u0], c1[u1], c2[u2], c3[u3]
+        c0[u0] = p0 + 1
+        c1[u1] = p1 + 1
+        c2[u2] = p2 + 1
+        c3[u3] = p3 + 1
+        u0, u1, u2, u3 = s0[p0], s1[p1], s2[p2], s3[p3]
+        r0[t] = u0
+        r1[t] = u1
+        r2[t] = u2
+        r3[t] = u3
+
+
+@njit(cache=True)
+def shuffle_scratch(L, s, n_vertices):
+    """Scratch memory for :func:`shuffle_rows` on sequences of up to L letters (one set
+    per thread: every sequence uses its own seed, so results do not depend on which
+    thread or chunk shuffles it)."""
+    # one entry per vertex: at most L + 1 of them, and for k=2 indexed by letter
+    room = max(L + 1, s)
+    return (np.full(n_vertices, -1, dtype=np.int32), np.empty(L + 1, dtype=np.int64),
+            np.empty(L + 1, dtype=np.int64), np.empty(room, dtype=np.int64),
+            np.empty(room, dtype=np.int64), np.empty(room, dtype=np.int64),
+            np.empty(room, dtype=np.int64), np.empty(room, dtype=np.bool_),
+            np.empty(L + 1, dtype=np.uint8), np.empty(L + 1, dtype=np.int64),
+            np.empty(4, dtype=np.uint64), np.empty(s, dtype=np.int64),
+            # four rows side by side (k=2): slots, deg, off, cur, nxt, order, letters,
+            # intree, seen; and a copy of a row (k > 2 shuffles from one)
+            np.empty((4, L + 1), dtype=np.uint8), np.empty((4, s), dtype=np.int64),
+            np.empty((4, s), dtype=np.int64), np.empty((4, s), dtype=np.int64),
+            np.empty((4, s), dtype=np.int64), np.empty((4, s), dtype=np.int64),
+            np.empty(4, dtype=np.int64), np.empty((4, s), dtype=np.bool_),
+            np.empty(s, dtype=np.bool_), np.empty(L + 1, dtype=np.uint8))
+
+
+@njit(cache=True)
+def shuffle_rows(out, rows, n, k, s, seeds, scratch):
+    """Shuffle ``out[i, :n]`` in place for every i in ``rows``, keeping its k-let counts,
+    with seed ``seeds[i]`` and the scratch memory of :func:`shuffle_scratch`: the body of
+    :func:`kshuffle`, for kernels that shuffle as one of their steps. For k=2, four rows
+    at a time (:func:`_dishuffle_four`); the result is the same."""
+    (vmap, cv, vlist, deg, off, cur, nxt, intree, slot_lab, slot_tgt, state, order,
+     slots4, deg4, off4, cur4, nxt4, order4, letters4, intree4, seen, copy) = scratch
+    first = 0
+    if k == 2:
+        while first + 4 <= len(rows):
+            i0, i1, i2, i3 = rows[first], rows[first + 1], rows[first + 2], rows[first + 3]
+            _dishuffle_four(out[i0], out[i1], out[i2], out[i3], n, (seeds[i0], seeds[i1], seeds[i2], seeds[i3]),
+                            slots4, deg4, off4, cur4, nxt4, order4, letters4, intree4, seen, state)
+            first += 4
+    for j in range(first, len(rows)):
+        row = out[rows[j]]
+        if k == 2:
+            _dishuffle_one(row, n, seeds[rows[j]], row, slot_lab, deg, off, cur, nxt, order, intree, state)
+        else:
+            copy[:n] = row[:n]
+            _kshuffle_one(copy, n, k, s, seeds[rows[j]], row, vmap, cv, vlist, deg, off, cur, nxt,
+                          intree, slot_lab, slot_tgt, state)
 
 
 @njit(cache=True, parallel=True)
 def _kshuffle_kernel(codes, lengths, seeds, k, s, n_vertices, n_chunks, out):
     """Shuffle every row of ``codes`` (shape=(N, L)) into ``out`` (a copy of ``codes``)."""
     N, L = codes.shape
-    # Chunks only share scratch memory; every sequence uses its own seed, so the result
-    # does not depend on how sequences fall into chunks.
     for c in prange(n_chunks):
         lo = c * N // n_chunks
         hi = (c + 1) * N // n_chunks
-        vmap = np.full(n_vertices, -1, dtype=np.int32)
-        cv = np.empty(L + 1, dtype=np.int64)
-        vlist = np.empty(L + 1, dtype=np.int64)
-        # one entry per vertex: at most L + 1 of them, and for k=2 indexed by letter
-        room = max(L + 1, s)
-        deg = np.empty(room, dtype=np.int64)
-        off = np.empty(room, dtype=np.int64)
-        cur = np.empty(room, dtype=np.int64)
-        nxt = np.empty(room, dtype=np.int64)
-        intree = np.empty(room, dtype=np.bool_)
-        slot_lab = np.empty(L + 1, dtype=np.uint8)
-        slot_tgt = np.empty(L + 1, dtype=np.int64)
-        state = np.empty(4, dtype=np.uint64)
-        order = np.empty(s, dtype=np.int64)
+        scratch = shuffle_scratch(L, s, n_vertices)
+        # the full-length rows together (four at a time), the shorter ones one by one
+        full = np.empty(hi - lo, dtype=np.int64)
+        n_full = 0
         for i in range(lo, hi):
-            if k == 2:
-                _dishuffle_one(codes[i], lengths[i], seeds[i], out[i], slot_lab, deg, off, cur,
-                               nxt, order, intree, state)
+            if lengths[i] == L:
+                full[n_full] = i
+                n_full += 1
             else:
-                _kshuffle_one(codes[i], lengths[i], k, s, seeds[i], out[i], vmap, cv, vlist, deg,
-                              off, cur, nxt, intree, slot_lab, slot_tgt, state)
+                shuffle_rows(out, np.array([i]), lengths[i], k, s, seeds, scratch)
+        shuffle_rows(out, full[:n_full], L, k, s, seeds, scratch)
 
 
 def kshuffle(codes, k: int, seeds, lengths=None, alphabet_size: int = 4) -> np.ndarray:

@@ -14,72 +14,174 @@ one seed per example, numba-parallel over examples.
 from __future__ import annotations
 
 import numpy as np
-from numba import njit
+from numba import njit, prange
 
-__all__ = ["shuffle_and_implant", "hit_mask", "paired_controls"]
+from grammarbench.sequences.kernels import shuffle_rows, shuffle_scratch
 
-
-@njit(cache=True, nogil=True)
-def _copy_hits(source, target, rows, starts, ends):
-    for h in range(len(rows)):
-        for column in range(max(starts[h], 0), min(ends[h], target.shape[1])):
-            target[rows[h], column] = source[rows[h], column]
-
-
-@njit(cache=True, nogil=True)
-def _paint_hits(target, rows, starts, ends):
-    for h in range(len(rows)):
-        for column in range(max(starts[h], 0), min(ends[h], target.shape[1])):
-            target[rows[h], column] = 1
+__all__ = ["shuffle_and_implant", "instance_masks", "paired_controls"]
 
 
 def _hit_arrays(rows, starts, ends):
     return tuple(np.ascontiguousarray(a, dtype=np.int64) for a in (rows, starts, ends))
 
 
-def hit_mask(rows, starts, ends, shape: tuple[int, int]) -> np.ndarray:
-    """1 at every letter of every hit (row, start, end half-open; clipped to the row),
-    shape=``shape`` uint8."""
-    mask = np.zeros(shape, dtype=np.uint8)
-    _paint_hits(mask, *_hit_arrays(rows, starts, ends))
-    return mask
+@njit(cache=True, parallel=True, nogil=True)
+def _instance_masks_kernel(offsets, starts, ends, implanted, labels, n_chunks, mask, mask_implanted,
+                           counts):
+    """Paint the letters of example i's instances offsets[i]..offsets[i+1]-1 into ``mask``
+    (and of the implanted ones into ``mask_implanted``), then add the example's mask to
+    its class's row of its chunk's ``counts``."""
+    M, L = mask.shape
+    for c in prange(n_chunks):
+        lo = c * M // n_chunks
+        hi = (c + 1) * M // n_chunks
+        for i in range(lo, hi):
+            row = mask[i]
+            for h in range(offsets[i], offsets[i + 1]):
+                for column in range(max(starts[h], 0), min(ends[h], L)):
+                    row[column] = 1
+                if implanted[h]:
+                    for column in range(max(starts[h], 0), min(ends[h], L)):
+                        mask_implanted[i, column] = 1
+            total = counts[c, labels[i]]
+            for column in range(L):
+                total[column] += row[column]
 
 
-def shuffle_and_implant(shuffle_from: np.ndarray, implant_from: np.ndarray, hit_rows,
-                        hit_starts, hit_ends, seeds: np.ndarray, k: int = 2,
-                        shuffle: bool = True) -> np.ndarray:
-    """k-let shuffles of ``shuffle_from`` with hits of ``implant_from`` copied back.
+def instance_masks(rows, starts, ends, implanted, labels, shape: tuple[int, int], n_classes: int):
+    """The letters of every instance and of the implanted ones as 0/1 masks, and per class
+    and position how many of the class's examples have a 1 in the first, in one parallel
+    pass over the examples.
 
     Parameters
     ----------
-    shuffle_from: np.ndarray, dtype=uint8, shape=(M, L)
-        The windows to shuffle, one per example.
-    implant_from: np.ndarray, dtype=uint8, shape=(M, L)
-        The windows the hits were found in, one per example (the same as
-        ``shuffle_from`` for a positive).
+    rows, starts, ends: np.ndarray, shape=(H,)
+        Example (sorted), start and end (half-open; clipped to the row) of each instance.
+    implanted: np.ndarray, dtype=bool, shape=(H,)
+        Which instances were implanted.
+    labels: np.ndarray, shape=(M,)
+        Class of each example, 0..n_classes-1.
+    shape: (M, L)
+    n_classes: int
+
+    Returns
+    -------
+    mask, mask_implanted: np.ndarray, dtype=uint8, shape=(M, L)
+    counts: np.ndarray, dtype=int64, shape=(n_classes, L)
+    """
+    from grammarbench.sequences.kernels import _n_chunks
+
+    rows, starts, ends = _hit_arrays(rows, starts, ends)
+    M, L = shape
+    if len(rows) and (np.any(np.diff(rows) < 0) or rows[0] < 0 or rows[-1] >= M):
+        raise ValueError(f"rows must be sorted rows in 0..{M - 1}")
+    mask = np.zeros(shape, dtype=np.uint8)
+    mask_implanted = np.zeros(shape, dtype=np.uint8)
+    n_chunks = _n_chunks(M) if M else 1
+    counts = np.zeros((n_chunks, n_classes, L), dtype=np.int64)
+    _instance_masks_kernel(np.searchsorted(rows, np.arange(M + 1)), starts, ends,
+                           np.ascontiguousarray(implanted, dtype=np.bool_),
+                           np.ascontiguousarray(labels, dtype=np.int64), n_chunks, mask, mask_implanted, counts)
+    return mask, mask_implanted, counts.sum(0)
+
+
+@njit(cache=True, parallel=True, nogil=True)
+def _shuffle_implant_kernel(first, second, n_first, shuffle_from, implant_from, shuffled, seeds,
+                            k, s, n_vertices, hit_offsets, hit_starts, hit_ends, n_chunks, out):
+    """Row i of ``out``: the source row ``shuffle_from[i]`` (a row of ``first``, or of
+    ``second`` past its ``n_first`` rows), k-let shuffled where ``shuffled[i]``, with the
+    letters of hits hit_offsets[i]..hit_offsets[i+1]-1 copied from row ``implant_from[i]``.
+    The windows are read where they lie: no gathered copies of them. A chunk's rows are
+    copied, then shuffled in place (four at a time), then given their hits."""
+    M, L = out.shape
+    for c in prange(n_chunks):
+        lo = c * M // n_chunks
+        hi = (c + 1) * M // n_chunks
+        scratch = shuffle_scratch(L, s, n_vertices)
+        to_shuffle = np.empty(hi - lo, dtype=np.int64)
+        n_shuffle = 0
+        for i in range(lo, hi):
+            r = shuffle_from[i]
+            src = first[r] if r < n_first else second[r - n_first]
+            row = out[i]
+            for column in range(L):
+                row[column] = src[column]
+            if shuffled[i]:
+                to_shuffle[n_shuffle] = i
+                n_shuffle += 1
+        shuffle_rows(out, to_shuffle[:n_shuffle], L, k, s, seeds, scratch)
+        for i in range(lo, hi):
+            row = out[i]
+            r = implant_from[i]
+            src = first[r] if r < n_first else second[r - n_first]
+            for h in range(hit_offsets[i], hit_offsets[i + 1]):
+                for column in range(max(hit_starts[h], 0), min(hit_ends[h], L)):
+                    row[column] = src[column]
+
+
+def _read_only(array: np.ndarray) -> np.ndarray:
+    """A read-only C-contiguous uint8 view (or copy): one numba type for every source."""
+    view = np.ascontiguousarray(array, dtype=np.uint8).view()
+    view.flags.writeable = False
+    return view
+
+
+def shuffle_and_implant(sources, shuffle_from, implant_from, hit_rows, hit_starts, hit_ends,
+                        seeds: np.ndarray, k: int = 2, shuffled=None) -> np.ndarray:
+    """k-let shuffles of source windows with the hits of (other) source windows copied back.
+
+    Parameters
+    ----------
+    sources: sequence of one or two np.ndarray, dtype=uint8, shape=(N_j, L)
+        The windows (letter codes 0..3), read in place (a memory map is read only where
+        a row is used). Rows are numbered through them: the rows of the first, then
+        those of the second.
+    shuffle_from: np.ndarray, dtype=int, shape=(M,)
+        The window to shuffle for each example.
+    implant_from: np.ndarray, dtype=int, shape=(M,)
+        The window each example's hits were found in (the same as ``shuffle_from`` for
+        a positive).
     hit_rows, hit_starts, hit_ends: np.ndarray, shape=(H,)
-        Example (row), start and end (half-open) of each hit to implant.
+        Example (row), start and end (half-open) of each hit to implant, sorted by row.
     seeds: np.ndarray, dtype=uint64, shape=(M,)
         One shuffle seed per example.
     k: int
         k-let size kept by the shuffle. Default is 2.
-    shuffle: bool
-        False copies ``shuffle_from`` unshuffled (the ``real`` negatives). Default True.
+    shuffled: np.ndarray or None, dtype=bool, shape=(M,)
+        False copies the window unshuffled (the ``real`` negatives). Default None: all
+        shuffled.
 
     Returns
     -------
     examples: np.ndarray, dtype=uint8, shape=(M, L)
         A new array; the inputs are unchanged.
     """
-    from grammarbench.sequences.kernels import kshuffle
+    from grammarbench.sequences.kernels import MAX_VERTICES, _n_chunks
+    from grammarbench.sequences.validation import validate_seeds
 
-    shuffle_from = np.ascontiguousarray(shuffle_from, dtype=np.uint8)
-    implant_from = np.asarray(implant_from, dtype=np.uint8)
-    if shuffle_from.shape != implant_from.shape:
-        raise ValueError(f"shuffle_from {shuffle_from.shape} and implant_from "
-                         f"{implant_from.shape} must have the same shape")
-    out = kshuffle(shuffle_from, k, seeds) if shuffle else shuffle_from.copy()
-    _copy_hits(implant_from, out, *_hit_arrays(hit_rows, hit_starts, hit_ends))
+    sources = [_read_only(source) for source in sources]
+    if not 1 <= len(sources) <= 2 or sources[-1].shape[1:] != sources[0].shape[1:] or sources[0].ndim != 2:
+        raise ValueError("sources must be one or two arrays of windows of the same width, "
+                         f"got shapes {[source.shape for source in sources]}")
+    shuffle_from, implant_from = (np.ascontiguousarray(rows, dtype=np.int64) for rows in (shuffle_from, implant_from))
+    n_rows = sum(len(source) for source in sources)
+    M = len(shuffle_from)
+    for name, rows in (("shuffle_from", shuffle_from), ("implant_from", implant_from)):
+        if rows.shape != (M,) or (M and (rows.min() < 0 or rows.max() >= n_rows)):
+            raise ValueError(f"{name} must hold {M} rows in 0..{n_rows - 1}")
+    hit_rows, hit_starts, hit_ends = _hit_arrays(hit_rows, hit_starts, hit_ends)
+    if len(hit_rows) and (np.any(np.diff(hit_rows) < 0) or hit_rows[0] < 0 or hit_rows[-1] >= M):
+        raise ValueError(f"hit_rows must be sorted rows in 0..{M - 1}")
+    s = 5  # four letters and N, as kshuffle counts them
+    if k < 1 or s ** (k - 1) > MAX_VERTICES:
+        raise ValueError(f"k must be at least 1 with 5**(k-1) at most {MAX_VERTICES}; got {k}")
+    shuffled = np.ones(M, dtype=np.bool_) if shuffled is None else np.ascontiguousarray(shuffled, dtype=np.bool_)
+    out = np.empty((M, sources[0].shape[1]), dtype=np.uint8)
+    if M:
+        _shuffle_implant_kernel(sources[0], sources[-1], len(sources[0]), shuffle_from, implant_from,
+                                shuffled, validate_seeds(seeds, M), int(k), s, s ** (k - 1),
+                                np.searchsorted(hit_rows, np.arange(M + 1)), hit_starts, hit_ends,
+                                _n_chunks(M), out)
     return out
 
 

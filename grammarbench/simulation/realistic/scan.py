@@ -344,7 +344,8 @@ class MotifScanner:
             seen = sum(found[i].shape[1] for i in range(len(chunks)))
             rate = max(rate, 1.5 * seen / max(1, letters[chunks[-1] + 1] - letters[chunks[0]]))
         hits = np.concatenate(parts, axis=1) if parts else np.empty((4, 0), np.int64)
-        order = np.lexsort((hits[1], hits[2], hits[0]))
+        # by window, start, strand: one integer key (a third of a three-key lexsort's time)
+        order = np.argsort((hits[0] * (L + 1) + hits[2]) * len(self.strands) + hits[1], kind="stable")
         window, strand_index, start, score = hits[:, order]
         return window, strand_index, start, score
 
@@ -502,8 +503,17 @@ def _block_tables(strands: list[_Strand], q: int, background: np.ndarray) -> _Ta
         block_column=np.array(columns, dtype=np.int64), block_rest=np.array(rests, dtype=np.int64),
         tables=_narrowest(np.stack(tables)),
         wide_row=wide_row, wide_column=np.array(wide_column, dtype=np.int64),
-        group_tables=group_tables, group_strands=group_strands,
+        group_tables=_narrow_verdicts(group_tables, len(wide)), group_strands=group_strands,
         narrow=np.flatnonzero(wide_row < 0))
+
+
+def _narrow_verdicts(group_tables: np.ndarray, n_wide: int) -> np.ndarray:
+    """One group of at most 8 (16, 32) strands: its verdicts as uint8 (uint16, uint32)
+    words, a table 8 (4, 2) times smaller (4**7 bytes: in L1 rather than L2)."""
+    if n_wide > 32 or not len(group_tables):
+        return group_tables
+    dtype = np.uint8 if n_wide <= 8 else np.uint16 if n_wide <= 16 else np.uint32
+    return np.ascontiguousarray(group_tables, dtype=dtype)
 
 
 def _narrowest(tables: np.ndarray) -> np.ndarray:
@@ -575,7 +585,7 @@ def _confirm(word, reach, f, w, s, b0, b1, block_column, block_rest, tables, thr
     return found + 1
 
 
-@njit(cache=True, parallel=True)
+@njit(cache=True, parallel=True, nogil=True)
 def _scan_kernel(codes, lengths, chunk_lo, chunk_hi, offsets, q, widths, thresholds,
                  block_lo, block_hi, block_column, block_rest, tables, wide_column,
                  group_tables, group_strands, narrow, lowest_bit, out):

@@ -27,6 +27,7 @@ output does not depend on the number of threads.
 from __future__ import annotations
 
 import json
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -35,12 +36,11 @@ import numpy as np
 import pandas as pd
 
 from grammarbench.errors import InputError
-from grammarbench.io import atomic_directory, atomic_path
+from grammarbench.io import Fixed, Scientific, atomic_directory, atomic_path, read_npz, write_columns
 from grammarbench.simulation.realistic.filter import filter_motifs, require_kept
 from grammarbench.simulation.realistic.grammar import CLASSES, SPLITS, RealisticGrammar
-from grammarbench.simulation.realistic.implant import hit_mask, paired_controls, shuffle_and_implant
+from grammarbench.simulation.realistic.implant import instance_masks, paired_controls, shuffle_and_implant
 from grammarbench.simulation.realistic.scan import MotifScanner
-from grammarbench.simulation.realistic.tsv import Fixed, Scientific, write_tsv
 from grammarbench.simulation.realistic.windows import Windows
 
 __all__ = ["MotifTables", "scan_and_filter", "write_motif_tables", "read_motif_tables", "assign_splits",
@@ -194,20 +194,21 @@ def write_motif_tables(folder, tables: MotifTables) -> None:
 def read_motif_tables(folder, columns=None) -> MotifTables:
     """What :func:`write_motif_tables` wrote; ``columns``: only these of the hit table
     (default all; some of IMPLANT_COLUMNS: read from windows.npz, text as categoricals).
-    Window names come back as numpy strings."""
+    Window names and chromosomes come back as numpy strings."""
     folder = Path(folder)
     hits = None
     table = pd.read_csv(folder / FILTER_TABLE, sep="\t", dtype={"motif": str},
                         keep_default_na=False)
     table["kept"] = table["kept"].astype(str) == "True"
     summary = json.loads((folder / SUMMARY).read_text())
-    with np.load(folder / WINDOWS) as arrays:
-        sets = [Windows(arrays[f"{label}_codes"], arrays[f"{label}_names"],
-                        arrays[f"{label}_chroms"].astype(object), arrays[f"{label}_starts"],
-                        str(folder / WINDOWS), summary["dropped"][key])
-                for label, key in (("positive", "positives"), ("background", "background"))]
-        if columns is not None and set(columns) <= set(IMPLANT_COLUMNS) and "hit_window" in arrays:
-            hits = _implant_hits(arrays)[list(columns)]
+    # memory-mapped: a split reads only the rows of the windows it uses
+    arrays = read_npz(folder / WINDOWS)
+    sets = [Windows(arrays[f"{label}_codes"], arrays[f"{label}_names"], arrays[f"{label}_chroms"],
+                    arrays[f"{label}_starts"],
+                    str(folder / WINDOWS), summary["dropped"][key])
+            for label, key in (("positive", "positives"), ("background", "background"))]
+    if columns is not None and set(columns) <= set(IMPLANT_COLUMNS) and "hit_window" in arrays:
+        hits = _implant_hits(arrays)[list(columns)]
     if hits is None:  # all columns, or tables written before the hits were kept as arrays too
         hits = pd.read_csv(folder / HIT_TABLE, sep="\t", dtype={"motif": str, "window_name": str},
                            usecols=list(columns) if columns is not None else None)
@@ -218,7 +219,12 @@ def read_motif_tables(folder, columns=None) -> MotifTables:
 
 
 def _stream(seed: int, *key: int) -> np.random.Generator:
-    return np.random.default_rng(np.random.SeedSequence([int(seed), *key]))
+    words = [int(seed), *map(int, key)]
+    if all(0 <= word < 2**32 for word in words):
+        # the same entropy (an int below 2**32 is one uint32 word), four times faster to
+        # take in as an array: a split makes one stream per block of labels
+        words = np.array(words, dtype=np.uint32)
+    return np.random.default_rng(np.random.SeedSequence(words))
 
 
 def assign_splits(windows, grammar: RealisticGrammar, seed: int, which: str) -> np.ndarray:
@@ -229,13 +235,18 @@ def assign_splits(windows, grammar: RealisticGrammar, seed: int, which: str) -> 
     train, so no chromosome is in two splits. Background windows without a locus are
     split at random.
     """
+    return np.array(SPLITS, dtype=object)[_split_codes(windows, grammar, seed, which)]
+
+
+def _split_codes(windows, grammar: RealisticGrammar, seed: int, which: str) -> np.ndarray:
+    """:func:`assign_splits` as indices into SPLITS (what a split compares, cheaply)."""
     n = len(windows)
-    out = np.empty(n, dtype=object)
+    out = np.empty(n, dtype=np.int8)
     located = windows.chroms != ""
     if grammar.split_mode == "chromosomes" and located.any():
-        out[:] = "train"
-        out[np.isin(windows.chroms, grammar.validation_chromosomes)] = "validation"
-        out[np.isin(windows.chroms, grammar.test_chromosomes)] = "test"
+        out[:] = SPLIT_KEYS["train"]
+        out[np.isin(windows.chroms, grammar.validation_chromosomes)] = SPLIT_KEYS["validation"]
+        out[np.isin(windows.chroms, grammar.test_chromosomes)] = SPLIT_KEYS["test"]
         rest = np.flatnonzero(~located)
     else:
         rest = np.arange(n)
@@ -245,7 +256,7 @@ def assign_splits(windows, grammar: RealisticGrammar, seed: int, which: str) -> 
         counts = np.floor(share).astype(int)
         counts[np.argsort(counts - share, kind="stable")[: len(rest) - counts.sum()]] += 1
         order = _stream(seed, _ASSIGN, 0 if which == "positives" else 1).permutation(len(rest))
-        out[rest[order]] = np.repeat(np.array(SPLITS, dtype=object), counts)
+        out[rest[order]] = np.repeat(np.array([SPLIT_KEYS[s] for s in SPLITS], dtype=np.int8), counts)
     return out
 
 
@@ -308,16 +319,23 @@ def simulate_realistic_split(grammar: RealisticGrammar, split: str, n: int, seed
                          f"{grammar.digest[:12]}...)")
     kept, summary = tables.kept, tables.summary
     positives, background, hits = tables.positives, tables.background, tables.hits
-    hits = hits[hits["motif"].isin(kept)]
-    by_set = {label: hits[hits["set"] == label] for label in ("positive", "background")}
+    kept_motifs = {name: ppm for name, ppm in grammar.motifs().items() if name in kept}
+    # the retained hits as arrays; motif: its index in kept_motifs (the re-scan's order)
+    motif = _codes_in(hits["motif"], list(kept_motifs))
+    retained = np.flatnonzero(motif >= 0)
+    hits = {"positive": (hits["set"] == "positive").to_numpy()[retained],
+            "window": hits["window"].to_numpy()[retained], "motif": motif[retained],
+            "start": hits["start"].to_numpy()[retained], "end": hits["end"].to_numpy()[retained],
+            "minus": (hits["strand"] == "-").to_numpy()[retained]}
 
-    pos_split = assign_splits(positives, grammar, seed, "positives")
-    bg_split = assign_splits(background, grammar, seed, "background")
+    split_code = SPLIT_KEYS[split]
+    pos_split = _split_codes(positives, grammar, seed, "positives")
+    bg_split = _split_codes(background, grammar, seed, "background")
     with_hit = np.zeros(len(positives), dtype=bool)
-    with_hit[by_set["positive"]["window"].to_numpy()] = True
-    positive_pool = np.flatnonzero((pos_split == split) & with_hit)
-    positive_any = np.flatnonzero(pos_split == split)
-    negative_pool = np.flatnonzero(bg_split == split)
+    with_hit[hits["window"][hits["positive"]]] = True
+    positive_pool = np.flatnonzero((pos_split == split_code) & with_hit)
+    positive_any = np.flatnonzero(pos_split == split_code)
+    negative_pool = np.flatnonzero(bg_split == split_code)
     positive_pool = positive_pool[_stream(seed, _POSITIVE_ORDER, SPLIT_KEYS[split]).permutation(len(positive_pool))]
     negative_pool = negative_pool[_stream(seed, _NEGATIVE_ORDER, SPLIT_KEYS[split]).permutation(len(negative_pool))]
 
@@ -334,45 +352,57 @@ def simulate_realistic_split(grammar: RealisticGrammar, split: str, n: int, seed
     window = np.empty(n, dtype=np.int64)
     window[is_positive] = positive_pool[rank[is_positive]]
     window[~is_positive] = negative_pool[rank[~is_positive]]
-    # integer rows, not boolean masks: numpy copies whole rows by them several times faster
-    positive_rows, negative_rows = np.flatnonzero(is_positive), np.flatnonzero(~is_positive)
-    implant_from = np.empty((n, grammar.width), dtype=np.uint8)
-    implant_from[positive_rows] = positives.codes[window[positive_rows]]
-    implant_from[negative_rows] = background.codes[window[negative_rows]]
     window_names = np.where(is_positive, positives.names[np.where(is_positive, window, 0)],
                             background.names[np.where(is_positive, 0, window)])
+    # rows numbered through positives, then background: the kernel reads them in place
+    implant_from = np.where(is_positive, window, len(positives) + window)
     shuffle_from, donor_rows = implant_from, np.full(n, -1)
     if grammar.negatives == "paper" and need_negative:
         # a negative is a shuffle of a random positive of its split (any, with hits or not)
         donor_seeds = shuffle_seeds(np.random.SeedSequence([seed, _DONOR, SPLIT_KEYS[split]]),
                                     n, 1, index=np.arange(n))[:, 0]
         donor_rows = np.where(is_positive, -1, positive_any[_donor_rows(donor_seeds, len(positive_any))])
-        shuffle_from = np.empty_like(implant_from)
-        shuffle_from[positive_rows] = implant_from[positive_rows]
-        shuffle_from[negative_rows] = positives.codes[donor_rows[negative_rows]]
+        shuffle_from = np.where(is_positive, implant_from, donor_rows)
 
     # the hits to implant: each example's source window's retained hits
-    implanted = _example_hits(by_set, window, is_positive)
+    implanted = _example_hits(hits, window, is_positive, len(positives), len(background))
     seeds = shuffle_seeds(np.random.SeedSequence([seed, _SHUFFLE, SPLIT_KEYS[split]]), n, 1,
                           index=np.arange(n))[:, 0]
     real = (~is_positive) & (grammar.negatives == "real")
-    with _Threads(threads):
-        sequences = shuffle_and_implant(shuffle_from, implant_from, implanted["example"],
-                                        implanted["start"], implanted["end"], seeds,
-                                        k=grammar.shuffle_k)
-        if real.any():
-            sequences[real] = implant_from[real]
-        kept_motifs = {name: ppm for name, ppm in grammar.motifs().items() if name in kept}
-        rescan = scanner_for(grammar, kept_motifs).scan(sequences)
-    instances = _instances(rescan, implanted, labels, real)
     shuffled_from = np.where(donor_rows >= 0, positives.names[np.maximum(donor_rows, 0)], window_names)
-    controls = None
-    if grammar.controls:
-        implanted_letters = _mask(instances, sequences.shape, "implanted")
-        controls = paired_controls(sequences, implanted_letters,
-                                   np.random.SeedSequence([seed, _CONTROL, SPLIT_KEYS[split]]))
-    return _write_split(out_dir, grammar, split, seed, sequences, labels, instances, summary,
-                        window_names, shuffled_from, controls)
+    # the folder appears complete or not at all. The kernels run in a helper thread (they
+    # release the GIL) while this one builds the scanner and writes what does not wait for
+    # the re-scan: on two cores, serial work beside a parallel kernel instead of after it
+    with _Threads(threads), atomic_directory(out_dir) as tmp, ThreadPoolExecutor(1) as helper:
+        numba_threads = numba.get_num_threads()
+        shuffling = helper.submit(_with_threads, numba_threads, shuffle_and_implant,
+                                  (positives.codes, background.codes), shuffle_from, implant_from,
+                                  implanted["example"], implanted["start"], implanted["end"], seeds,
+                                  k=grammar.shuffle_k, shuffled=~real)
+        scanner = scanner_for(grammar, kept_motifs)
+        sequences = shuffling.result()
+        scanning = helper.submit(_with_threads, numba_threads, scanner.scan, sequences)
+        saved = _write_examples(tmp, helper, sequences, labels, window_names, shuffled_from)
+        instances = _instances(scanning.result(), implanted, labels, real)
+        # the ground truth (all instances) and the implanted letters, with the positional counts
+        masks = instance_masks(instances["example"].to_numpy(), instances["start"].to_numpy(),
+                               instances["end"].to_numpy(), (instances["origin"].cat.codes == 0).to_numpy(),
+                               labels, sequences.shape, len(CLASSES))
+        controls = None
+        if grammar.controls:
+            controls = paired_controls(sequences, masks[1],
+                                       np.random.SeedSequence([seed, _CONTROL, SPLIT_KEYS[split]]))
+        manifest = _write_instances(tmp, helper, grammar, split, seed, sequences.shape, labels, instances,
+                                    masks, summary, controls)
+        for done in saved:
+            done.result()  # an error writing an array fails the split
+    return manifest
+
+
+def _with_threads(threads: int, function, *args, **kwargs):
+    """``function(*args, **kwargs)`` with numba's thread count set (it is per thread)."""
+    numba.set_num_threads(threads)
+    return function(*args, **kwargs)
 
 
 def simulate_realistic_dataset(grammar: RealisticGrammar, out_dir, seed: int, n_train: int | None = None,
@@ -394,50 +424,56 @@ def simulate_realistic_dataset(grammar: RealisticGrammar, out_dir, seed: int, n_
     return manifests
 
 
-def _example_hits(by_set: dict, window: np.ndarray, is_positive: np.ndarray) -> pd.DataFrame:
-    """The retained hits of every example's source window, with the example's index,
-    sorted by example and start (stable)."""
-    parts = []
-    for label, flag in (("positive", True), ("background", False)):
+def _codes_in(values: pd.Series, names: list[str]) -> np.ndarray:
+    """Index of each value in ``names`` (-1: not there); a categorical's through its few
+    categories."""
+    if isinstance(values.dtype, pd.CategoricalDtype):
+        codes = values.cat.codes.to_numpy()
+        lookup = pd.Index(names).get_indexer(values.cat.categories.astype(str))
+        return np.where(codes >= 0, lookup[codes], -1)
+    return pd.Index(names).get_indexer(values.astype(str))
+
+
+def _example_hits(hits: dict, window: np.ndarray, is_positive: np.ndarray, n_positive: int,
+                  n_background: int) -> dict:
+    """The retained hits (arrays, as simulate_realistic_split holds them) of every
+    example's source window, with the example's index, sorted by example and start
+    (stable: ties keep the hit table's order)."""
+    # windows may serve several examples only across splits; within a split each window
+    # is used once, so a lookup window -> example suffices
+    example_of = {}
+    for flag, size in ((True, n_positive), (False, n_background)):
         examples = np.flatnonzero(is_positive == flag)
-        frame = by_set[label]
-        if not len(examples) or not len(frame):
-            continue
-        # windows may serve several examples only across splits; within a split each
-        # window is used once, so a lookup window -> example suffices
-        example_of = np.full(int(max(window[examples].max(), frame["window"].max())) + 1, -1, dtype=np.int64)
-        example_of[window[examples]] = examples
-        example = example_of[frame["window"].to_numpy()]
-        mine = example >= 0
-        parts.append(frame[mine].assign(example=example[mine]))
-    if not parts:
-        return pd.DataFrame({c: np.zeros(0, np.int64) for c in ("example", "motif", "start", "end", "strand")})
-    hits = pd.concat(parts, ignore_index=True)
-    return hits.iloc[np.lexsort((hits["start"].to_numpy(), hits["example"].to_numpy()))]
+        example_of[flag] = np.full(size, -1, dtype=np.int64)
+        example_of[flag][window[examples]] = examples
+    positive, windows = hits["positive"], hits["window"]
+    example = np.where(positive, example_of[True][np.where(positive, windows, 0)],
+                       example_of[False][np.where(positive, 0, windows)])
+    rows = np.flatnonzero(example >= 0)
+    rows = rows[np.lexsort((hits["start"][rows], example[rows]))]
+    return {"example": example[rows], **{name: values[rows] for name, values in hits.items()
+                                         if name not in ("positive", "window")}}
 
 
 @numba.njit(cache=True, nogil=True)
-def _overlaps_and_copies(examples, starts, ends, order, overlaps, copies):
-    """overlaps: an earlier instance of the example (in ``order``: by example, then start)
-    reaches past this one's start; copies: how many instances of the example come before
-    this one in the table."""
-    previous, reach = -1, -1
-    for k in range(len(order)):
-        i = order[k]
+def _overlaps_and_copies(examples, starts, ends, overlaps, copies):
+    """For instances sorted by example, then start: overlaps: an earlier instance of the
+    example reaches past this one's start; copies: how many instances of the example come
+    before this one."""
+    previous, reach, seen = -1, -1, 0
+    for i in range(len(examples)):
         if examples[i] != previous:
-            previous, reach = examples[i], -1
+            previous, reach, seen = examples[i], -1, 0
         overlaps[i] = reach > starts[i]
         reach = max(reach, ends[i])
-    seen = np.zeros(examples.max() + 1 if len(examples) else 0, dtype=np.int64)
-    for i in range(len(examples)):
-        copies[i] = seen[examples[i]]
-        seen[examples[i]] += 1
+        copies[i] = seen
+        seen += 1
 
 
 ORIGINS = ["implanted", "chance", "real"]
 
 
-def _instances(rescan: pd.DataFrame, implanted: pd.DataFrame, labels: np.ndarray,
+def _instances(rescan: pd.DataFrame, implanted: dict, labels: np.ndarray,
                real: np.ndarray) -> pd.DataFrame:
     """The re-scan as the instance table: origin ``implanted`` (an implanted hit found
     again), ``chance`` (made by the shuffle) or ``real`` (a hit in an unshuffled window).
@@ -451,10 +487,8 @@ def _instances(rescan: pd.DataFrame, implanted: pd.DataFrame, labels: np.ndarray
         # one integer per (example, motif, start, strand): a set lookup without a merge
         return ((example * len(motifs) + motif) * (int(ends.max(initial=0)) + 1) + start) * 2 + reverse
 
-    motif_index = pd.Categorical(implanted["motif"].astype(str), categories=motifs).codes
-    known = motif_index >= 0
-    marks = keys(implanted["example"].to_numpy()[known], motif_index[known],
-                 implanted["start"].to_numpy()[known], (implanted["strand"] == "-").to_numpy()[known])
+    # implanted["motif"] indexes the motifs scanned, the re-scan's categories
+    marks = keys(implanted["example"], implanted["motif"], implanted["start"], implanted["minus"])
     # membership by binary search in the sorted marks (np.isin sorts both sides, slower)
     marks = np.sort(marks)
     wanted = keys(examples, rescan["motif"].cat.codes.to_numpy(), starts, minus)
@@ -463,7 +497,7 @@ def _instances(rescan: pd.DataFrame, implanted: pd.DataFrame, labels: np.ndarray
     origin = np.where(real[examples], 2, np.where(found, 0, 1))
     overlaps = np.zeros(len(rescan), dtype=bool)
     copy = np.zeros(len(rescan), dtype=np.int64)
-    _overlaps_and_copies(examples, starts, ends, np.lexsort((starts, examples)), overlaps, copy)
+    _overlaps_and_copies(examples, starts, ends, overlaps, copy)  # the re-scan's order
     return pd.DataFrame({
         "example": examples, "element": rescan["motif"].array, "start": starts, "end": ends,
         "strand": rescan["strand"].array,
@@ -475,73 +509,62 @@ def _instances(rescan: pd.DataFrame, implanted: pd.DataFrame, labels: np.ndarray
     })
 
 
-def _mask(instances: pd.DataFrame, shape: tuple[int, int], origin: str | None = None) -> np.ndarray:
-    """The letters of the instances (of one ``origin``; None: all) as a 0/1 mask."""
-    rows, starts, ends = (instances[c].to_numpy() for c in ("example", "start", "end"))
-    if origin is not None:
-        mine = (instances["origin"] == origin).to_numpy()
-        rows, starts, ends = rows[mine], starts[mine], ends[mine]
-    return hit_mask(rows, starts, ends, shape)
+def _write_examples(tmp: Path, saver, sequences, labels, window_names, shuffled_from) -> list:
+    """The examples' arrays (written by ``saver``, a thread: numpy writes without the GIL)
+    and windows.tsv; returns the arrays' futures."""
+    n, width = sequences.shape
+    arrays = {"sequences": sequences, "lengths": np.full(n, width, dtype=np.int32),
+              "labels": labels.astype(np.int16),
+              "entries": (1 - labels).astype(np.int16)}  # 0 positive, 1 negative
+    saved = [saver.submit(np.save, tmp / f"{name}.npy", array) for name, array in arrays.items()]
+    write_columns(tmp / "windows.tsv", ["example", "class", "window", "shuffled_from"],
+                  [np.arange(n), pd.Categorical.from_codes(labels, categories=CLASSES, validate=False),
+                   window_names, shuffled_from])
+    return saved
 
 
-@numba.njit(cache=True, nogil=True)
-def _class_position_counts(mask, labels, n_classes):
-    """Per class and position, how many of the class's examples have a 1 in ``mask`` there."""
-    counts = np.zeros((n_classes, mask.shape[1]), dtype=np.int64)
-    for i in range(mask.shape[0]):
-        row = counts[labels[i]]
-        for j in range(mask.shape[1]):
-            row[j] += mask[i, j]
-    return counts
-
-
-def _write_split(out_dir, grammar: RealisticGrammar, split: str, seed: int, sequences, labels,
-                 instances, summary, window_names, shuffled_from, controls=None) -> dict:
+def _write_instances(tmp: Path, saver, grammar: RealisticGrammar, split: str, seed: int, shape,
+                     labels, instances, masks, summary, controls=None) -> dict:
+    """The masks, the controls (written by ``saver``), the instance and positional tables
+    and the manifest; returns the manifest."""
     from grammarbench.simulation.dataset import software_versions, write_positional
 
-    n, width = sequences.shape
-    # the folder appears complete or not at all
-    with atomic_directory(out_dir) as tmp:
-        np.save(tmp / "sequences.npy", sequences)
-        np.save(tmp / "lengths.npy", np.full(n, width, dtype=np.int32))
-        np.save(tmp / "labels.npy", labels.astype(np.int16))
-        np.save(tmp / "entries.npy", (1 - labels).astype(np.int16))  # 0 positive, 1 negative
-        mask = _mask(instances, sequences.shape)
-        np.save(tmp / "mask.npy", mask)
-        np.save(tmp / "mask_implanted.npy", _mask(instances, sequences.shape, "implanted"))
-        if controls is not None:
-            np.save(tmp / "controls.npy", controls)
-        columns = {name: instances[name].array for name in INSTANCE_COLUMNS}
-        columns["score"] = Fixed(instances["score"].to_numpy(), 2)  # hundredths of a bit: exact
-        columns["p_value"] = Scientific(instances["p_value"].to_numpy())
-        write_tsv(tmp / "instances.tsv", columns)
-        write_tsv(tmp / "windows.tsv", {"example": np.arange(n),
-                                        "class": pd.Categorical.from_codes(labels, categories=CLASSES, validate=False),
-                                        "window": window_names, "shuffled_from": shuffled_from})
-        write_positional(tmp / "positional.tsv", CLASSES, np.bincount(labels, minlength=len(CLASSES)),
-                         _class_position_counts(mask, labels.astype(np.int64), len(CLASSES)))
-        origins = instances["origin"].value_counts().to_dict()
-        origins = {k: v for k, v in origins.items() if v}
-        manifest = {
-            "grammar": {"name": grammar.name, "source": str(grammar.source), "sha256": grammar.digest,
-                        "kind": "realistic"},
-            "split": split, "n": int(n), "seed": int(seed), "chunk_size": LABEL_BLOCK,
-            "task": grammar.task, "alphabet": "DNA", "letters": "ACGT", "length": [width, width],
-            "classes": list(CLASSES),
-            "elements": {name: {"kind": "ppm", "strand": "both", "source": "scan"}
-                         for name in summary["kept"]},
-            "composition": ["positive: shuffled real positive window, retained hits put back",
-                            f"negative: {grammar.negatives}"],
-            "negatives": grammar.negatives, "shuffle_k": grammar.shuffle_k,
-            "controls": controls is not None,
-            "split_mode": grammar.split_mode,
-            "instances": int(len(instances)),
-            "instances_by_origin": {k: int(v) for k, v in origins.items()},
-            "overlapping_instances": int(instances["overlaps"].sum()),
-            "resampled_instances": 0,
-            "windows": {"positive": summary["positive_windows"], "background": summary["background_windows"],
-                        "dropped": summary["dropped"]},
-            "versions": software_versions(),
-        }
-        (tmp / "manifest.json").write_text(json.dumps(manifest, indent=2) + "\n")
+    n, width = shape
+    mask, mask_implanted, positional = masks
+    arrays = {"mask": mask, "mask_implanted": mask_implanted}
+    if controls is not None:
+        arrays["controls"] = controls
+    saved = [saver.submit(np.save, tmp / f"{name}.npy", array) for name, array in arrays.items()]
+    columns = {name: instances[name].array for name in INSTANCE_COLUMNS}
+    columns["score"] = Fixed(instances["score"].to_numpy(), 2)  # hundredths of a bit: exact
+    columns["p_value"] = Scientific(instances["p_value"].to_numpy())
+    write_columns(tmp / "instances.tsv", list(columns), list(columns.values()))
+    write_positional(tmp / "positional.tsv", CLASSES, np.bincount(labels, minlength=len(CLASSES)),
+                     positional)
+    origins = instances["origin"].value_counts().to_dict()
+    origins = {k: v for k, v in origins.items() if v}
+    manifest = {
+        "grammar": {"name": grammar.name, "source": str(grammar.source), "sha256": grammar.digest,
+                    "kind": "realistic"},
+        "split": split, "n": int(n), "seed": int(seed), "chunk_size": LABEL_BLOCK,
+        "task": grammar.task, "alphabet": "DNA", "letters": "ACGT", "length": [width, width],
+        "classes": list(CLASSES),
+        "elements": {name: {"kind": "ppm", "strand": "both", "source": "scan"}
+                     for name in summary["kept"]},
+        "composition": ["positive: shuffled real positive window, retained hits put back",
+                        f"negative: {grammar.negatives}"],
+        "negatives": grammar.negatives, "shuffle_k": grammar.shuffle_k,
+        "controls": controls is not None,
+        "split_mode": grammar.split_mode,
+        "instances": int(len(instances)),
+        "instances_by_origin": {k: int(v) for k, v in origins.items()},
+        "overlapping_instances": int(instances["overlaps"].sum()),
+        "resampled_instances": 0,
+        "windows": {"positive": summary["positive_windows"], "background": summary["background_windows"],
+                    "dropped": summary["dropped"]},
+        "versions": software_versions(),
+    }
+    (tmp / "manifest.json").write_text(json.dumps(manifest, indent=2) + "\n")
+    for done in saved:
+        done.result()  # an error writing an array fails the split
     return manifest
