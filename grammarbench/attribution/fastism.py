@@ -454,22 +454,21 @@ def _batch_norm(mod: nn.BatchNorm1d, t: torch.Tensor) -> torch.Tensor:
     return torch.addcmul(shift[:, None].to(t.dtype), t, scale[:, None].to(t.dtype))
 
 
-def _conv_of_column(column: torch.Tensor, weight: torch.Tensor, dilation: int) -> torch.Tensor:
-    """Convolution (no bias, ``d*(k-1)`` zero columns of padding on each side) of a
-    window one position wide: (E, ch_in) -> (E, ch_out, d*(k-1) + 1).
+def _column_taps(weight: torch.Tensor, dilation: int) -> torch.Tensor:
+    """The convolution (no bias, ``d*(k-1)`` zero columns of padding on each side) of a
+    window one position wide as a matrix: (ch_in, (d*(k-1) + 1) * ch_out).
 
-    Output position j sees the column through tap (span - j) / d only, so the result
-    is one small matrix product with the taps in reverse order: for a substitution
-    in the sequence (ch_in = 4) a lookup of weight columns, several times cheaper than
-    the convolution call (oneDNN takes 7-19 ms per 1,024 edits for Basset's first
-    layer, most of it overhead of a 4-channel input).
+    Output position j sees the column through tap (span - j) / d only, so a column
+    times this matrix gives the output rows, positions before channels: for a
+    substitution in the sequence (ch_in = 4) a lookup of weight columns, several times
+    cheaper than the convolution call (oneDNN takes 7-19 ms per 1,024 edits for
+    Basset's first layer, most of it overhead of a 4-channel input).
     """
     ch_out, ch_in, k = weight.shape
     span = dilation * (k - 1)
     taps = weight.new_zeros(ch_in, span + 1, ch_out)
     taps[:, span - dilation * torch.arange(k, device=weight.device)] = weight.permute(1, 2, 0)
-    rows = column @ taps.reshape(ch_in, -1).to(column.dtype)                # (E, n*ch_out)
-    return rows.view(len(column), span + 1, ch_out).transpose(1, 2)
+    return taps.reshape(ch_in, -1)
 
 
 def _channels_last(t: torch.Tensor) -> torch.Tensor:
@@ -564,19 +563,26 @@ class _Edits:
             scale = _affine(self.s.plan.modules[batch_norm.target])[0]
             weight = weight * scale[:, None, None].to(weight.dtype)
         change = self.change(parent)
-        if pW == 1 and mod.groups == 1:
-            delta = _conv_of_column(change[:, :, 0], weight, d)
-        else:
-            delta = _conv(change, weight, None, 1, span, d, mod.groups)
         cached = self.cached_window(node if batch_norm is None else batch_norm, w0, W)
         first = pw0 + left - span - w0                                      # (E,)
-        if W == pW + span and not bool(first.any()):
-            # no edit of the batch is near an end of the sequence: the change covers
-            # the window exactly (the usual case; one device sync per layer and batch)
+        # no edit of the batch near an end of the sequence: the change covers the
+        # window exactly (the usual case; one device sync per layer and batch)
+        exact = W == pW + span and not bool(first.any())
+        E, ch = len(change), weight.shape[0]
+        if pW == 1 and mod.groups == 1:
+            taps = _column_taps(weight, d).to(cached.dtype)
+            if exact:  # cached + change @ taps in one matrix product
+                rows = torch.addmm(cached.transpose(1, 2).reshape(E, W * ch),
+                                   change[:, :, 0].to(cached.dtype), taps)
+                return rows.view(E, W, ch).transpose(1, 2)
+            delta = (change[:, :, 0].to(cached.dtype) @ taps).view(E, span + 1, ch).transpose(1, 2)
+        else:
+            delta = _conv(change, weight, None, 1, span, d, mod.groups)
+        if exact:
             return cached + delta.to(cached.dtype)
         # window position c holds output position w0 + c, which is position c - first
         # of the change; a position the change does not reach reads a zero spare row
-        E, ch, n = delta.shape
+        n = delta.shape[2]
         rows = torch.cat([delta.transpose(1, 2), delta.new_zeros(E, 1, ch)], dim=1)
         t = torch.arange(W, device=delta.device) - first[:, None]           # (E, W)
         t = torch.where((t >= 0) & (t < n), t, n) + \
