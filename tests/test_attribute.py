@@ -313,6 +313,33 @@ def test_fast_ism_of_conv_blocks_and_dense_layers_equals_full_passes(flatten, le
     assert np.abs(slow).max() > 1e-3
     rules = [rule[0] for rule in fastism._plan(model).rule.values()]
     assert rules.count("dense_of_window") == 1 and rules.count("skip") == 1
+    # both batch norms are computed from the convolution before them (its scale folded in)
+    assert len(fastism._plan(model).conv_of_batch_norm) == 2
+
+
+def test_fast_ism_of_a_dilated_first_convolution_and_folded_batch_norm():
+    # the first convolution's change is a lookup of its weight taps, here dilated (taps
+    # 3 positions apart, zeros between) with an even kernel; the second convolution is
+    # folded into the batch norm after it; windows reach both ends of the sequences
+    from grammarbench.attribution import fastism
+
+    model = nn.Sequential(nn.Conv1d(A, 6, 4, dilation=3, padding=5), nn.ReLU(),
+                          nn.Conv1d(6, 5, 3, padding=1), nn.BatchNorm1d(5), nn.ReLU(),
+                          nn.AdaptiveMaxPool1d(1), nn.Flatten(), nn.Linear(5, 2))
+    with torch.no_grad():
+        model[3].running_mean.uniform_(-0.3, 0.3)
+        model[3].running_var.uniform_(0.5, 1.5)
+        model[3].weight.uniform_(0.5, 2.0)
+    model.eval()
+    codes, lengths = random_codes(3, length=40, seed=6, ragged=True)
+    slow = attribute(model, codes, 1, "ism", hypothetical=True, lengths=lengths, fast=False)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # the fast path must not fall back here
+        fast = attribute(model, codes, 1, "ism", hypothetical=True, lengths=lengths,
+                         fast=True, batch_size=29)
+    assert_allclose(fast, slow, atol=1e-5)
+    assert np.abs(slow).max() > 1e-3
+    assert list(fastism._plan(model).conv_of_batch_norm.values())[0].target == "2"
 
 
 # ---------------------------------------------------------------------------------------

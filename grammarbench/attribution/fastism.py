@@ -18,7 +18,10 @@ its nodes are sorted into:
   tensors): only the window an edit reaches is computed, from the parent's window
   spliced into the parent's cached activations. A convolution of stride 1 is linear:
   its window is the cached output plus the convolution of the parent's change (edited
-  minus cached), which is zero outside the parent's (narrower) window;
+  minus cached), which is zero outside the parent's (narrower) window; a change one
+  position wide (a substitution in the sequence) is convolved as a lookup of weight
+  taps, and an eval-mode batch norm after a convolution is folded into it (its window
+  is its cached output plus the change convolved with the scaled weight);
 - global: everything else that depends on the input. A dense layer of the flattened
   positions of a local tensor (``Linear(Flatten(h))``, Basset's first dense layer) is
   the cached output plus the weight columns of the changed window times the change.
@@ -29,6 +32,10 @@ its nodes are sorted into:
   the new window (sums for the mean).
   Any other global node gets the full activations (cache with the window written in)
   and runs as usual.
+
+Windows are (E, ch, W) tensors with channels last in memory: they are read from the
+cached activations (kept as (b, L, ch)) as whole rows, and convolutions and pooling run
+on them as 2-d channels-last operations.
 
 A model that ``torch.fx`` cannot trace, or whose fast results disagree with full
 forward passes on a check batch, falls back to full forward passes (with a warning in
