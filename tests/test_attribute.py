@@ -294,6 +294,19 @@ class BassetLike(nn.Module):
         return self.dense(h)
 
 
+def assert_fast_ism_equals_full_passes(model, codes, lengths, target, batch_size):
+    """Hypothetical ISM maps with the fast path (which must not fall back) equal those of
+    full forward passes, and are not all zero."""
+    slow = attribute(model, codes, target, "ism", hypothetical=True, lengths=lengths,
+                     fast=False)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # the fast path must not fall back here
+        fast = attribute(model, codes, target, "ism", hypothetical=True, lengths=lengths,
+                         fast=True, batch_size=batch_size)
+    assert_allclose(fast, slow, atol=1e-5)
+    assert np.abs(slow).max() > 1e-3
+
+
 @pytest.mark.parametrize("flatten,length", [("module", 121), ("function", 61), ("method", 13)])
 def test_fast_ism_of_conv_blocks_and_dense_layers_equals_full_passes(flatten, length):
     # convolutions from the change of their input, the first dense layer from the change
@@ -304,13 +317,7 @@ def test_fast_ism_of_conv_blocks_and_dense_layers_equals_full_passes(flatten, le
 
     model = BassetLike(length, flatten).eval()
     codes, lengths = random_codes(3, length=length, seed=5, ragged=True)
-    slow = attribute(model, codes, 2, "ism", hypothetical=True, lengths=lengths, fast=False)
-    with warnings.catch_warnings():
-        warnings.simplefilter("error")  # the fast path must not fall back here
-        fast = attribute(model, codes, 2, "ism", hypothetical=True, lengths=lengths,
-                         fast=True, batch_size=37)
-    assert_allclose(fast, slow, atol=1e-5)
-    assert np.abs(slow).max() > 1e-3
+    assert_fast_ism_equals_full_passes(model, codes, lengths, target=2, batch_size=37)
     rules = [rule[0] for rule in fastism._plan(model).rule.values()]
     assert rules.count("dense_of_window") == 1 and rules.count("skip") == 1
     # both batch norms are computed from the convolution before them (its scale folded in)
@@ -332,13 +339,7 @@ def test_fast_ism_of_a_dilated_first_convolution_and_folded_batch_norm():
         model[3].weight.uniform_(0.5, 2.0)
     model.eval()
     codes, lengths = random_codes(3, length=40, seed=6, ragged=True)
-    slow = attribute(model, codes, 1, "ism", hypothetical=True, lengths=lengths, fast=False)
-    with warnings.catch_warnings():
-        warnings.simplefilter("error")  # the fast path must not fall back here
-        fast = attribute(model, codes, 1, "ism", hypothetical=True, lengths=lengths,
-                         fast=True, batch_size=29)
-    assert_allclose(fast, slow, atol=1e-5)
-    assert np.abs(slow).max() > 1e-3
+    assert_fast_ism_equals_full_passes(model, codes, lengths, target=1, batch_size=29)
     assert list(fastism._plan(model).conv_of_batch_norm.values())[0].target == "2"
 
 
