@@ -324,6 +324,21 @@ def test_fast_ism_of_conv_blocks_and_dense_layers_equals_full_passes(flatten, le
     assert len(fastism._plan(model).conv_of_batch_norm) == 2
 
 
+@pytest.mark.parametrize("per_edit_weights", [0, 1 << 24])
+def test_fast_ism_of_a_dense_layer_of_windows_grouped_or_per_edit(monkeypatch, per_edit_weights):
+    # Linear(Flatten(window)): the weight columns gathered per edit (small layers), or
+    # one product per group of edits whose windows start at the same position
+    from grammarbench.attribution import fastism
+
+    monkeypatch.setattr(fastism, "_PER_EDIT_WEIGHTS", per_edit_weights)
+    model = BassetLike(121).eval()
+    codes, lengths = random_codes(3, length=121, seed=7, ragged=True)
+    assert_fast_ism_equals_full_passes(model, codes, lengths, target=0, batch_size=41)
+    flat = nn.Sequential(nn.Flatten(), nn.Linear(A * 30, 5), nn.ReLU(), nn.Linear(5, 2)).eval()
+    codes, lengths = random_codes(2, length=30, seed=8, ragged=True)
+    assert_fast_ism_equals_full_passes(flat, codes, lengths, target=1, batch_size=41)
+
+
 def test_fast_ism_of_a_dilated_first_convolution_and_folded_batch_norm():
     # the first convolution's change is a lookup of its weight taps, here dilated (taps
     # 3 positions apart, zeros between) with an even kernel; the second convolution is

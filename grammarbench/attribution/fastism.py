@@ -497,6 +497,11 @@ def _conv(x, weight, bias, stride, padding, dilation, groups):
     return _channels_last(out[:, :, 0])
 
 
+#: Largest number of weights (edits x window columns x units) a batch of
+#: Linear(Flatten(window)) products gathers per edit (64 MiB of float32).
+_PER_EDIT_WEIGHTS = 1 << 24
+
+
 class _Edits:
     """Windows of every local node for one batch of edits."""
 
@@ -601,27 +606,38 @@ class _Edits:
         """Output of ``Linear(Flatten(source))`` per edit: cached output plus the
         weight columns of ``source``'s window times its change.
 
-        Edits are grouped by where their window starts (at most L - W + 1 groups of
-        the last local layer, a handful per batch): each group is one matrix product
-        with one slice of the weight.
+        When the weight columns of all the batch's windows are small (at most
+        ``_PER_EDIT_WEIGHTS`` numbers, a dense layer of a few units: fc10's first layer
+        reads 4 x 10 per edit) each edit gathers its own and one batched product does
+        the rest. Otherwise edits are grouped by where their window starts (at most
+        L - W + 1 groups of the last local layer, a handful per batch for Basset, where
+        a window's columns are 800 x 1,000): each group is one matrix product with one
+        slice of the weight.
         """
         mod = self.s.plan.modules[node.target]
         change = self.change(source)                                        # (E, ch, W)
         _, w0, W = self.win[source]
         channels, L = self.s.env[source].shape[1:]
         weight = self.s.plan.weight_by_position(node, channels, L)          # (L, ch, out)
+        E, out_features = len(change), mod.out_features
+        change = change.transpose(1, 2).reshape(E, W * channels)            # (E, W*ch)
+        cached = self.s.env[node][self.e]                                   # (E, out)
+        if E * W * channels * out_features <= _PER_EDIT_WEIGHTS:
+            positions = w0[:, None] + torch.arange(W, device=w0.device)     # (E, W)
+            rows = weight[positions].reshape(E, W * channels, out_features)
+            added = torch.bmm(change[:, None, :], rows.to(change.dtype))[:, 0]
+            return cached + added.to(cached.dtype)
         # sorted by window start, each group is a contiguous block of rows
         order = torch.argsort(w0, stable=True)
         starts, counts = torch.unique_consecutive(w0[order], return_counts=True)
-        change = change[order].transpose(1, 2).reshape(len(order), -1)      # (E, W*ch)
         added = []
-        for start, block in zip(starts.tolist(), torch.split(change, counts.tolist())):
-            rows = weight[start:start + W].reshape(W * channels, mod.out_features)
+        for start, block in zip(starts.tolist(), torch.split(change[order], counts.tolist())):
+            rows = weight[start:start + W].reshape(W * channels, out_features)
             added.append(block @ rows.to(block.dtype))
-        added = torch.cat(added).to(self.s.env[node].dtype)
+        added = torch.cat(added).to(cached.dtype)
         out = torch.empty_like(added)
         out[order] = added
-        return self.s.env[node][self.e] + out                               # (E, out)
+        return cached + out
 
     def full(self, node):
         C = self.s.env[node]
