@@ -40,6 +40,7 @@ Usage (tangermeme installed without dependencies, so it does not replace torch):
     python bench/attribute.py                       # basset and conv10w-gmp-fc10
     python bench/attribute.py --models zoo --methods deeplift_shap --n-dls 8
     python bench/attribute.py --models basset --n-ism 8 --reps 3 --out bench/attribute.json
+    python bench/attribute.py --methods ism --cold-reps 0 --baseline ../main  # before/after
 """
 
 from __future__ import annotations
@@ -283,10 +284,17 @@ def bench_ism(net, name, codes_ism, args, device, target) -> dict:
                 tm_ism._fast_path, tm_ism._FAST_MIN_SECONDS = decide, threshold
         return run
 
-    times, out = best_of({"grammarbench": ours_ism, "tangermeme": theirs(False),
-                          "tangermeme_fast": theirs(True)}, args.reps, device)
+    fns = {"grammarbench": ours_ism, "tangermeme": theirs(False), "tangermeme_fast": theirs(True)}
+    if args.baseline:
+        fns["baseline"] = baseline_ism(args.baseline, ours_ism)
+    times, out = best_of(fns, args.reps, device)
     best = min(("tangermeme", "tangermeme_fast"), key=times.get)
-    return dict(model=name, method="ism (all substitutions)", n=len(codes_ism),
+    extra = {}
+    if args.baseline:
+        extra = dict(baseline=str(args.baseline), baseline_s=times["baseline"],
+                     baseline_ratio=times[best] / times["baseline"],
+                     max_diff_baseline=float(np.abs(out["grammarbench"] - out["baseline"]).max()))
+    return dict(model=name, method="ism (all substitutions)", n=len(codes_ism), **extra,
                 ours_s=times["grammarbench"], tangermeme_s=times[best],
                 tangermeme_default_s=times["tangermeme"],
                 tangermeme_forced_fast_s=times["tangermeme_fast"],
@@ -294,6 +302,29 @@ def bench_ism(net, name, codes_ism, args, device, target) -> dict:
                 max_abs_delta=float("nan"),
                 max_diff_same_refs=float(np.abs(out["grammarbench"] - out[best]).max()),
                 scale=float(np.abs(out["grammarbench"]).max()))
+
+
+def baseline_ism(checkout: Path, ours_ism):
+    """``ours_ism`` run with the fast-ISM module of another checkout (``--baseline``):
+    before and after a change of grammarbench/attribution/fastism.py, timed in the same
+    run, alternating with the rest."""
+    import importlib.util
+    from grammarbench.attribution import methods
+
+    path = checkout / "grammarbench/attribution/fastism.py"
+    spec = importlib.util.spec_from_file_location("baseline_fastism", path)
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = module  # its dataclasses look their module up there
+    spec.loader.exec_module(module)
+
+    def run():
+        ours = methods.fastism
+        methods.fastism = module
+        try:
+            return ours_ism()
+        finally:
+            methods.fastism = ours
+    return run
 
 
 def main(argv=None) -> int:
@@ -312,6 +343,9 @@ def main(argv=None) -> int:
     parser.add_argument("--threads", type=int, default=None)
     parser.add_argument("--device", default=None)
     parser.add_argument("--out", help="also write the rows as JSON here")
+    parser.add_argument("--baseline", type=Path, default=None,
+                        help="another checkout (e.g. ../main): ISM also timed with its "
+                             "grammarbench/attribution/fastism.py, warm, in the same run")
     args = parser.parse_args(argv)
     import tangermeme
 
@@ -352,6 +386,10 @@ def report(r: dict) -> str:
     if r.get("tangermeme_fast"):
         warm += "  (tangermeme fastISM)"
     lines.append(warm)
+    if "baseline_s" in r:
+        lines.append(f"{pad} base  {r['baseline']}'s fastism {r['baseline_s']:8.2f} s  ratio "
+                     f"{r['baseline_ratio']:5.2f}x  (ours {r['baseline_s'] / r['ours_s']:.2f}x "
+                     f"faster; |diff| {r['max_diff_baseline']:.1e})")
     if "ours_over_floor" in r:
         lines.append(f"{pad} floor {r['floor_s']:8.2f} s (20 x forward+backward)  ours "
                      f"{r['ours_over_floor']:4.2f}x floor  tangermeme "

@@ -294,6 +294,19 @@ class BassetLike(nn.Module):
         return self.dense(h)
 
 
+def assert_fast_ism_equals_full_passes(model, codes, lengths, target, batch_size):
+    """Hypothetical ISM maps with the fast path (which must not fall back) equal those of
+    full forward passes, and are not all zero."""
+    slow = attribute(model, codes, target, "ism", hypothetical=True, lengths=lengths,
+                     fast=False)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # the fast path must not fall back here
+        fast = attribute(model, codes, target, "ism", hypothetical=True, lengths=lengths,
+                         fast=True, batch_size=batch_size)
+    assert_allclose(fast, slow, atol=1e-5)
+    assert np.abs(slow).max() > 1e-3
+
+
 @pytest.mark.parametrize("flatten,length", [("module", 121), ("function", 61), ("method", 13)])
 def test_fast_ism_of_conv_blocks_and_dense_layers_equals_full_passes(flatten, length):
     # convolutions from the change of their input, the first dense layer from the change
@@ -304,15 +317,45 @@ def test_fast_ism_of_conv_blocks_and_dense_layers_equals_full_passes(flatten, le
 
     model = BassetLike(length, flatten).eval()
     codes, lengths = random_codes(3, length=length, seed=5, ragged=True)
-    slow = attribute(model, codes, 2, "ism", hypothetical=True, lengths=lengths, fast=False)
-    with warnings.catch_warnings():
-        warnings.simplefilter("error")  # the fast path must not fall back here
-        fast = attribute(model, codes, 2, "ism", hypothetical=True, lengths=lengths,
-                         fast=True, batch_size=37)
-    assert_allclose(fast, slow, atol=1e-5)
-    assert np.abs(slow).max() > 1e-3
+    assert_fast_ism_equals_full_passes(model, codes, lengths, target=2, batch_size=37)
     rules = [rule[0] for rule in fastism._plan(model).rule.values()]
     assert rules.count("dense_of_window") == 1 and rules.count("skip") == 1
+    # both batch norms are computed from the convolution before them (its scale folded in)
+    assert len(fastism._plan(model).conv_of_batch_norm) == 2
+
+
+@pytest.mark.parametrize("per_edit_weights", [0, 1 << 24])
+def test_fast_ism_of_a_dense_layer_of_windows_grouped_or_per_edit(monkeypatch, per_edit_weights):
+    # Linear(Flatten(window)): the weight columns gathered per edit (small layers), or
+    # one product per group of edits whose windows start at the same position
+    from grammarbench.attribution import fastism
+
+    monkeypatch.setattr(fastism, "_PER_EDIT_WEIGHTS", per_edit_weights)
+    model = BassetLike(121).eval()
+    codes, lengths = random_codes(3, length=121, seed=7, ragged=True)
+    assert_fast_ism_equals_full_passes(model, codes, lengths, target=0, batch_size=41)
+    flat = nn.Sequential(nn.Flatten(), nn.Linear(A * 30, 5), nn.ReLU(), nn.Linear(5, 2)).eval()
+    codes, lengths = random_codes(2, length=30, seed=8, ragged=True)
+    assert_fast_ism_equals_full_passes(flat, codes, lengths, target=1, batch_size=41)
+
+
+def test_fast_ism_of_a_dilated_first_convolution_and_folded_batch_norm():
+    # the first convolution's change is a lookup of its weight taps, here dilated (taps
+    # 3 positions apart, zeros between) with an even kernel; the second convolution is
+    # folded into the batch norm after it; windows reach both ends of the sequences
+    from grammarbench.attribution import fastism
+
+    model = nn.Sequential(nn.Conv1d(A, 6, 4, dilation=3, padding=5), nn.ReLU(),
+                          nn.Conv1d(6, 5, 3, padding=1), nn.BatchNorm1d(5), nn.ReLU(),
+                          nn.AdaptiveMaxPool1d(1), nn.Flatten(), nn.Linear(5, 2))
+    with torch.no_grad():
+        model[3].running_mean.uniform_(-0.3, 0.3)
+        model[3].running_var.uniform_(0.5, 1.5)
+        model[3].weight.uniform_(0.5, 2.0)
+    model.eval()
+    codes, lengths = random_codes(3, length=40, seed=6, ragged=True)
+    assert_fast_ism_equals_full_passes(model, codes, lengths, target=1, batch_size=29)
+    assert list(fastism._plan(model).conv_of_batch_norm.values())[0].target == "2"
 
 
 # ---------------------------------------------------------------------------------------
