@@ -263,23 +263,24 @@ EVAL_SPLITS = ["validation", "test"]
 
 
 def _alternatives(values):
-    return "|".join(re.escape(str(v)) for v in values)
+    """A wildcard constraint matching exactly ``values``; none: one that matches nothing."""
+    return "|".join(re.escape(str(v)) for v in values) or "(?!)"
 
 
 wildcard_constraints:
     grammar=_alternatives(GRID.grammars),
     seed=r"\d+",
     n_train=r"\d+",
-    architecture=_alternatives(GRID.architectures) or "(?!)",
+    architecture=_alternatives(GRID.architectures),
     model_seed=r"\d+",
-    run=_alternatives(DISCOVERY_RUNS) or "(?!)",
+    run=_alternatives(DISCOVERY_RUNS),
 
 
 # The grid's architectures by model family: networks train and are explained on the GPU
 # when there is one (rules train, attribute), gapped k-mer SVMs on CPUs (train_gkmsvm,
 # attribute_gkmsvm: the same jobs, with no GPU to ask for).
-NETWORKS = _alternatives(GRID.architectures_of("network")) or "(?!)"
-GKMSVMS = _alternatives(GRID.architectures_of("gkmsvm")) or "(?!)"
+NETWORKS = _alternatives(GRID.architectures_of("network"))
+GKMSVMS = _alternatives(GRID.architectures_of("gkmsvm"))
 
 
 def attribution_settings(family):
@@ -416,13 +417,13 @@ RUNS = {arch: [run.name for run in GRID.runs(arch)] for arch in GRID.architectur
 # A model that attribution runs explain is evaluated in its attribute job, before the maps
 # (seconds beside them: a failed job redoes little; training stays a job of its own), so
 # Snakemake plans one job per model fewer; a model that no run explains has an evaluate job.
-ATTRIBUTED_NETWORKS = (
-    _alternatives(a for a in GRID.architectures_of("network") if RUNS[a]) or "(?!)"
+ATTRIBUTED_NETWORKS = _alternatives(
+    a for a in GRID.architectures_of("network") if RUNS[a]
 )
-ATTRIBUTED_GKMSVMS = (
-    _alternatives(a for a in GRID.architectures_of("gkmsvm") if RUNS[a]) or "(?!)"
+ATTRIBUTED_GKMSVMS = _alternatives(
+    a for a in GRID.architectures_of("gkmsvm") if RUNS[a]
 )
-EVALUATED_ALONE = _alternatives(a for a in GRID.architectures if not RUNS[a]) or "(?!)"
+EVALUATED_ALONE = _alternatives(a for a in GRID.architectures if not RUNS[a])
 # The job that evaluates a model (its benchmark file's rule)
 EVALUATING_RULE = {
     arch: "attribute" if RUNS[arch] else "evaluate" for arch in GRID.architectures

@@ -57,7 +57,7 @@ rule grammar_elements:
     log:
         "logs/grammar_elements/{grammar}.log",
     wildcard_constraints:
-        grammar=_alternatives(RULE_GRAMMARS) or "(?!)",
+        grammar=_alternatives(RULE_GRAMMARS),
     conda:
         "../envs/simulate.yaml"
     resources:
@@ -94,7 +94,7 @@ rule realistic_motifs:
     log:
         "logs/realistic_motifs/{grammar}.log",
     wildcard_constraints:
-        grammar=_alternatives(REALISTIC) or "(?!)",
+        grammar=_alternatives(REALISTIC),
     conda:
         "../envs/simulate.yaml"
     threads: config["simulate"]["threads"]
