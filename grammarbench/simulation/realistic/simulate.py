@@ -386,7 +386,7 @@ def simulate_realistic_split(grammar: RealisticGrammar, split: str, n: int, seed
         instances = _instances(scanning.result(), implanted, labels, real)
         # the ground truth (all instances) and the implanted letters, with the positional counts
         masks = instance_masks(instances["example"].to_numpy(), instances["start"].to_numpy(),
-                               instances["end"].to_numpy(), (instances["origin"].cat.codes == 0).to_numpy(),
+                               instances["end"].to_numpy(), (instances["origin"] == "implanted").to_numpy(),
                                labels, sequences.shape, len(CLASSES))
         controls = None
         if grammar.controls:
