@@ -358,6 +358,60 @@ def test_fast_ism_of_a_dilated_first_convolution_and_folded_batch_norm():
     assert list(fastism._plan(model).conv_of_batch_norm.values())[0].target == "2"
 
 
+@pytest.mark.parametrize("width,k,dilation,dtype", [
+    (7, 11, 1, torch.float64),   # Basset's second convolution: N = 17, odd
+    (5, 7, 1, torch.float64),    # its third: N = 11
+    (4, 5, 1, torch.float64),    # N = 8, even: the Nyquist row
+    (6, 4, 3, torch.float64),    # dilated, even kernel: N = 15
+    (7, 11, 1, torch.float32),
+])
+def test_dft_convolution_of_a_change_equals_conv1d(width, k, dilation, dtype):
+    # the full convolution (d*(k-1) zeros of padding on each side) of a change `width`
+    # positions wide, through the real DFT, alone and added to a cached window
+    from grammarbench.attribution.fastism import _DftConvolution
+
+    gen = torch.Generator().manual_seed(width * k + dilation)
+    weight = torch.randn(6, 5, k, generator=gen, dtype=dtype)
+    change = torch.randn(9, 5, width, generator=gen, dtype=dtype)
+    span = dilation * (k - 1)
+    expect = F.conv1d(change, weight, padding=span, dilation=dilation)       # (9, 6, N)
+    cached = torch.randn(expect.shape, generator=gen, dtype=dtype)
+    # windows are channels last in memory
+    channels_last = lambda t: t.transpose(1, 2).contiguous().transpose(1, 2)  # noqa: E731
+    dft = _DftConvolution(weight, dilation, width, dtype)
+    tol = 1e-12 if dtype == torch.float64 else 1e-5
+    assert_allclose(dft(channels_last(change)).numpy(), expect.numpy(), atol=tol)
+    assert_allclose(dft(channels_last(change), channels_last(cached)).numpy(),
+                    (cached + expect).numpy(), atol=tol)
+
+
+def test_fast_ism_through_dft_convolutions_equals_full_passes(monkeypatch):
+    # convolutions wide enough in channels and taps that the change goes through the
+    # real DFT (both wider than one position after pooling), batch norms folded into
+    # them, edits at both ends (clamped windows: the DFT's output placed per edit)
+    from grammarbench.attribution import fastism
+
+    model = nn.Sequential(
+        nn.Conv1d(A, 48, 9, padding=4), nn.BatchNorm1d(48), nn.ReLU(), nn.MaxPool1d(2),
+        nn.Conv1d(48, 48, 13, padding=6), nn.BatchNorm1d(48), nn.ReLU(), nn.MaxPool1d(2),
+        nn.Conv1d(48, 48, 7, padding=3), nn.ReLU(), nn.MaxPool1d(2),
+        nn.Flatten(), nn.Linear(48 * 37, 16), nn.ReLU(), nn.Linear(16, 2))
+    with torch.no_grad():
+        for bn in (model[1], model[5]):
+            bn.running_mean.uniform_(-0.3, 0.3)
+            bn.running_var.uniform_(0.5, 1.5)
+    model.eval()
+    calls = []
+    original = fastism._DftConvolution.__call__
+    monkeypatch.setattr(fastism._DftConvolution, "__call__",
+                        lambda self, *a: calls.append((self.N, len(a))) or original(self, *a))
+    codes, lengths = random_codes(2, length=300, seed=9, ragged=True)
+    assert_fast_ism_equals_full_passes(model, codes, lengths, target=1, batch_size=211)
+    # second convolution: a change 5 positions wide, 13 taps (N = 17); third: 9 wide, 7
+    # taps (N = 15); each with its cached window (exact) and alone (clamped at an end)
+    assert set(calls) == {(17, 1), (17, 2), (15, 1), (15, 2)}
+
+
 # ---------------------------------------------------------------------------------------
 # DeepLIFT: completeness, agreement with Captum, functional and reused nonlinearities
 # ---------------------------------------------------------------------------------------

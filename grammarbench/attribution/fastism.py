@@ -478,6 +478,93 @@ def _column_taps(weight: torch.Tensor, dilation: int) -> torch.Tensor:
     return taps.reshape(ch_in, -1)
 
 
+#: A change wider than one position is convolved through a real DFT when that takes at
+#: most this fraction of the multiply-adds of the direct convolution (see
+#: :class:`_DftConvolution`; below about 0.7 the extra passes over memory eat the gain).
+_DFT_AT_MOST = 0.7
+
+
+class _DftConvolution:
+    """The convolution of a change ``pW`` positions wide with a fixed weight, zero
+    padding ``span = d*(k-1)`` on both sides (every output position the change
+    reaches), through an ``N = pW + span`` point real DFT.
+
+    A stride-1 convolution of a finite change is the polynomial product of the change
+    and the flipped kernel, channel by channel, summed over input channels: ``N``
+    outputs, so with ``N`` DFT points there is no wrap-around, and in the DFT domain it
+    is one (ch_in x ch_out) product per frequency: 2N - 1 real products of that size
+    (1 for the constant term, 4 per complex frequency, counted for pairs of real rows)
+    instead of pW * k. Basset's second convolution (a change 7 positions wide, 11
+    taps) takes 33 instead of 77; its third (5 wide, 7 taps) 21 instead of 35. The DFT
+    is a real matrix (rows: constant, then cosine and minus sine of each frequency, then
+    the alternating Nyquist row when N is even), applied to the change and inverted by
+    its transpose scaled by the rows' squared norms: orthogonal up to scale, so no
+    accuracy is lost (the same rounding as the direct convolution, about 1e-7
+    relative).
+    """
+
+    def __init__(self, weight: torch.Tensor, dilation: int, width: int, dtype: torch.dtype):
+        ch_out, ch_in, k = weight.shape
+        span = dilation * (k - 1)
+        N = width + span
+        kernel = weight.new_zeros(ch_out, ch_in, span + 1, dtype=torch.float64)
+        kernel[:, :, span - dilation * torch.arange(k, device=weight.device)] = weight.double()
+        spectrum = torch.fft.rfft(kernel, n=N, dim=-1)                       # (out, in, N//2+1)
+        n = torch.arange(N, dtype=torch.float64, device=weight.device)
+        self.complex_bins = (N - 1) // 2
+        f = torch.arange(1, self.complex_bins + 1, dtype=torch.float64, device=weight.device)
+        angle = 2 * torch.pi * f[:, None] * n[None, :] / N
+        rows = [torch.ones(1, N, dtype=torch.float64, device=weight.device),
+                torch.stack([torch.cos(angle), -torch.sin(angle)], dim=1).reshape(-1, N)]
+        real = [spectrum[:, :, 0].real]
+        if N % 2 == 0:  # the Nyquist frequency, real like the constant term
+            rows.append(torch.cos(torch.pi * n)[None, :])
+            real.append(spectrum[:, :, N // 2].real)
+        dft = torch.cat(rows)                                                # (N, N)
+        self.N, self.ch_in, self.ch_out = N, ch_in, ch_out
+        self.forward_rows = dft[:, :width].to(dtype)                         # (N, pW)
+        self.inverse = (dft.T / (dft * dft).sum(dim=1)).to(dtype)           # (N, N)
+        #: rows of the real frequencies (constant, Nyquist) and their (in, out) weights
+        self.real_rows = [0] + ([N - 1] if N % 2 == 0 else [])
+        self.real_weights = [w.T.contiguous().to(dtype) for w in real]
+        # (re + i im)(Wr + i Wi) as one real product: [re | im] @ [[Wr, Wi], [-Wi, Wr]]
+        bins = spectrum[:, :, 1:self.complex_bins + 1].permute(2, 1, 0)      # (bins, in, out)
+        wr, wi = bins.real, bins.imag
+        self.complex_weights = torch.cat([torch.cat([wr, wi], dim=2),
+                                          torch.cat([-wi, wr], dim=2)], dim=1).to(dtype)
+
+    @staticmethod
+    def pays(width: int, k: int, dilation: int, ch_in: int, ch_out: int) -> bool:
+        """Whether the DFT takes at most ``_DFT_AT_MOST`` of the direct convolution's
+        multiply-adds, the transforms counted."""
+        N = width + dilation * (k - 1)
+        direct = width * k * ch_in * ch_out
+        dft = (2 * N - 1) * ch_in * ch_out + N * width * ch_in + N * N * ch_out
+        return width > 1 and dft <= _DFT_AT_MOST * direct
+
+    def __call__(self, change: torch.Tensor, cached: torch.Tensor | None = None) -> torch.Tensor:
+        """``cached`` (E, ch_out, N) plus the convolution of ``change`` (E, ch_in, pW),
+        both channels last in memory; returned so."""
+        E = change.shape[0]
+        spectrum = torch.matmul(self.forward_rows, change.transpose(1, 2)).contiguous()
+        products = spectrum.new_empty(E, self.N, self.ch_out)                # (E, N, out)
+        for row, weight in zip(self.real_rows, self.real_weights):
+            torch.mm(spectrum[:, row], weight, out=products[:, row])
+        bins = self.complex_bins
+        if bins:
+            # frequency f's [re | im] rows are adjacent: a (E, 2 ch_in) matrix per bin,
+            # copied together (the product runs 1.4x faster than on the strided rows)
+            pairs = spectrum.as_strided((bins, E, 2 * self.ch_in),
+                                        (2 * self.ch_in, self.N * self.ch_in, 1),
+                                        spectrum.storage_offset() + self.ch_in)
+            products[:, 1:1 + 2 * bins].view(E, bins, 2 * self.ch_out).copy_(
+                torch.bmm(pairs, self.complex_weights).transpose(0, 1))
+        inverse = self.inverse.expand(E, self.N, self.N)
+        if cached is None:
+            return torch.bmm(inverse, products).transpose(1, 2)
+        return torch.baddbmm(cached.transpose(1, 2), inverse, products).transpose(1, 2)
+
+
 def _channels_last(t: torch.Tensor) -> torch.Tensor:
     """``t`` (E, ch, W) with channels last in memory (each position a contiguous row).
 
@@ -588,6 +675,14 @@ class _Edits:
                                    change[:, :, 0].to(cached.dtype), taps)
                 return rows.view(E, W, ch).transpose(1, 2)
             delta = (change[:, :, 0].to(cached.dtype) @ taps).view(E, span + 1, ch).transpose(1, 2)
+        elif mod.groups == 1 and cached.dtype in (torch.float32, torch.float64) and \
+                _DftConvolution.pays(pW, mod.kernel_size[0], d, weight.shape[1], ch):
+            key = (node, "dft", pW, cached.dtype)
+            if key not in self.s.extra:
+                self.s.extra[key] = _DftConvolution(weight, d, pW, cached.dtype)
+            if exact:  # cached + the change's convolution in one batched product
+                return self.s.extra[key](change.to(cached.dtype), cached)
+            delta = self.s.extra[key](change.to(cached.dtype))
         else:
             delta = _conv(change, weight, None, 1, span, d, mod.groups)
         if exact:
