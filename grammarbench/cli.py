@@ -148,6 +148,7 @@ def _oracle(args) -> None:
 
 def _attribute(args) -> None:
     from grammarbench.attribution import attribute_model, model_layers
+    from grammarbench.runtime import reuse_freed_memory
     from grammarbench.attribution.settings import validate_attribution_config
     from grammarbench.models.networks import load_trained
 
@@ -166,6 +167,7 @@ def _attribute(args) -> None:
     _output_folder(args.out)
     layers = model_layers(load_trained(args.model, device="cpu"))
     settings = validate_attribution_config(section, "command line", layers)
+    reuse_freed_memory()
     paths = attribute_model(args.model, args.test, args.train, settings, args.out, device=_device(args.device))
     log.info("wrote %s", ", ".join(paths))
 

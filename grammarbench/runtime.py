@@ -1,10 +1,11 @@
 """Where and how a job runs: the device (one policy for training, evaluation and
-attribution), CPU threads, and logging to the job's log."""
+attribution), CPU threads, the memory allocator, and logging to the job's log."""
 
 from __future__ import annotations
 
 import logging
 import os
+import platform
 import sys
 from typing import TYPE_CHECKING
 
@@ -14,7 +15,7 @@ if TYPE_CHECKING:  # torch is imported where a device is resolved: a simulate jo
     import torch
 
 __all__ = ["DEVICE_CHOICES", "resolve_device", "device_description", "use_threads",
-           "wait_passively", "configure_logging"]
+           "wait_passively", "reuse_freed_memory", "configure_logging"]
 
 log = logging.getLogger("grammarbench")
 
@@ -88,6 +89,36 @@ def wait_passively() -> None:
     Only takes effect before the process's first numba parallel loop (or
     ``numba.set_num_threads``), when OpenMP reads its environment."""
     os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
+
+
+#: glibc's mallopt parameters (malloc.h) and the largest allocation the heap serves
+#: after :func:`reuse_freed_memory` (above it, allocations are mapped afresh as usual)
+_M_TRIM_THRESHOLD, _M_MMAP_THRESHOLD = -1, -3
+_HEAP_UP_TO = 1 << 30
+
+
+def reuse_freed_memory() -> bool:
+    """Let freed memory stay in the process for the next allocation, for jobs that
+    allocate and free tensors of tens of MB per batch (attribution): glibc maps
+    allocations above a threshold (at most 32 MiB) afresh and returns them on free, and
+    trims the heap's free top, so each new tensor touches new pages, a page fault per
+    4 KiB. Page faults were a sixth of an ISM job on Basset (warm: 1.39 -> 1.15 s for
+    4 sequences with the same code) and of a DeepLIFT-SHAP job (cold: 5.2 -> 4.6 s).
+    The job keeps its high-water mark of memory until it ends; allocations over 1 GiB
+    are still mapped and returned. Only on glibc (Linux); elsewhere nothing changes.
+
+    Returns
+    -------
+    changed: bool
+        Whether glibc took both settings.
+    """
+    if platform.system() != "Linux" or platform.libc_ver()[0] != "glibc":
+        return False
+    import ctypes
+
+    mallopt = ctypes.CDLL("libc.so.6").mallopt
+    mallopt.argtypes, mallopt.restype = [ctypes.c_int, ctypes.c_int], ctypes.c_int
+    return bool(mallopt(_M_MMAP_THRESHOLD, _HEAP_UP_TO) and mallopt(_M_TRIM_THRESHOLD, _HEAP_UP_TO))
 
 
 def configure_logging(level=logging.INFO) -> None:

@@ -10,9 +10,10 @@ from pathlib import Path
 
 from grammarbench.attribution import AttributionSettings, attribute_model, score_runs
 from grammarbench.models.evaluate import evaluate_into_folder
-from grammarbench.runtime import configure_logging
+from grammarbench.runtime import configure_logging, reuse_freed_memory
 
 configure_logging()
+reuse_freed_memory()  # batches of large temporary tensors: no page faults for each
 # The GPU only where the job may use one: `--resources gpu=0` caps the rule's gpu at 0.
 gpu_allowed = snakemake.resources.get("gpu", 0) > 0
 # First the evaluation (seconds): a job that fails here has spent nothing on attribution.

@@ -4,6 +4,9 @@ predict and load_trained keep their contracts."""
 
 from __future__ import annotations
 
+import platform
+import subprocess
+import sys
 import textwrap
 from pathlib import Path
 
@@ -291,6 +294,34 @@ def test_device_resolution():
             resolve_device("cuda")
     with pytest.raises(ValueError, match="device must be one of"):
         resolve_device("tpu")
+
+
+@pytest.mark.skipif(platform.libc_ver()[0] != "glibc", reason="glibc's allocator only")
+@pytest.mark.parametrize("reuse", [False, True])
+def test_attribution_jobs_reuse_freed_memory(reuse):
+    # in a fresh process (the allocator's settings are the process's): a freed 48 MB
+    # block is taken again by the next one of its size, not mapped afresh and faulted in
+    # page by page (12,288 pages of 4 KiB)
+    code = textwrap.dedent(f"""
+        import resource
+        from grammarbench.runtime import reuse_freed_memory
+        assert reuse_freed_memory() if {reuse} else True
+        faults = []
+        for _ in range(3):
+            before = resource.getrusage(resource.RUSAGE_SELF).ru_minflt
+            block = bytearray(48 << 20)  # zero-filled: every page written
+            del block
+            faults.append(resource.getrusage(resource.RUSAGE_SELF).ru_minflt - before)
+        print(*faults)
+    """)
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr[-2000:]
+    first, *again = map(int, done.stdout.split())
+    assert first > 10_000
+    if reuse:
+        assert max(again) < 1_000
+    else:
+        assert min(again) > 10_000
 
 
 @pytest.mark.gpu
