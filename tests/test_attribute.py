@@ -243,6 +243,25 @@ def test_ism_equals_brute_force(model_cls, fast):
     assert_allclose(got, expected, atol=1e-5)
 
 
+def test_ism_takes_several_sequences_per_call(monkeypatch):
+    # ISM batches its substitutions itself: one call holds the sequences of 16 batches of
+    # edits (16 * 50 // (3 * 24) = 11 here), so the fast path fills its batches with
+    # edits of several sequences; the maps are those of one sequence per call
+    from grammarbench.attribution import fastism
+
+    model = SmallCNN().eval()
+    codes, lengths = random_codes(13, seed=11, ragged=True)
+    calls = []
+    original = fastism.predict_edits
+    monkeypatch.setattr(fastism, "predict_edits",
+                        lambda run, x, *a: calls.append(len(x)) or original(run, x, *a))
+    together = attribute(model, codes, 1, "ism", hypothetical=True, lengths=lengths, batch_size=50)
+    assert calls == [11, 2]
+    alone = attribute(model, codes, 1, "ism", hypothetical=True, lengths=lengths, batch_size=1)
+    assert calls[2:] == [1] * 13
+    assert_allclose(together, alone, atol=1e-6)
+
+
 def test_fast_ism_on_long_sequences_and_global_pooling():
     class GMP(nn.Module):
         def __init__(self):

@@ -131,7 +131,7 @@ def attribute(model: torch.nn.Module, X, target, method: str | MethodSettings, r
     check_applicable(method, model, settings.options)
     device = resolve_device(device)
     n_refs = settings.n_references  # references drawn per sequence; 0 without a reference
-    per_chunk = max(1, batch_size // max(1, spec.rows(settings.options, n_refs, L)))
+    per_chunk = max(1, spec.batches_per_call * batch_size // max(1, spec.rows(settings.options, n_refs, L)))
 
     maps = np.zeros((N, A, L), dtype=np.float32)
     delta = np.zeros(N, dtype=np.float32) if spec.completeness else None

@@ -544,7 +544,8 @@ class _DftConvolution:
 
     def __call__(self, change: torch.Tensor, cached: torch.Tensor | None = None) -> torch.Tensor:
         """``cached`` (E, ch_out, N) plus the convolution of ``change`` (E, ch_in, pW),
-        both channels last in memory; returned so."""
+        both channels last in memory; returned so, in ``cached``'s memory (a window the
+        caller has just read: adding in place saves a pass over it)."""
         E = change.shape[0]
         spectrum = torch.matmul(self.forward_rows, change.transpose(1, 2)).contiguous()
         products = spectrum.new_empty(E, self.N, self.ch_out)                # (E, N, out)
@@ -562,7 +563,7 @@ class _DftConvolution:
         inverse = self.inverse.expand(E, self.N, self.N)
         if cached is None:
             return torch.bmm(inverse, products).transpose(1, 2)
-        return torch.baddbmm(cached.transpose(1, 2), inverse, products).transpose(1, 2)
+        return cached.transpose(1, 2).baddbmm_(inverse, products).transpose(1, 2)
 
 
 def _channels_last(t: torch.Tensor) -> torch.Tensor:
@@ -671,8 +672,8 @@ class _Edits:
         if pW == 1 and mod.groups == 1:
             taps = _column_taps(weight, d).to(cached.dtype)
             if exact:  # cached + change @ taps in one matrix product
-                rows = torch.addmm(cached.transpose(1, 2).reshape(E, W * ch),
-                                   change[:, :, 0].to(cached.dtype), taps)
+                rows = cached.transpose(1, 2).reshape(E, W * ch).addmm_(
+                    change[:, :, 0].to(cached.dtype), taps)
                 return rows.view(E, W, ch).transpose(1, 2)
             delta = (change[:, :, 0].to(cached.dtype) @ taps).view(E, span + 1, ch).transpose(1, 2)
         elif mod.groups == 1 and cached.dtype in (torch.float32, torch.float64) and \
@@ -686,7 +687,7 @@ class _Edits:
         else:
             delta = _conv(change, weight, None, 1, span, d, mod.groups)
         if exact:
-            return cached + delta.to(cached.dtype)
+            return cached.add_(delta.to(cached.dtype))
         # window position c holds output position w0 + c, which is position c - first
         # of the change; a position the change does not reach reads a zero spare row
         n = delta.shape[2]
@@ -695,7 +696,7 @@ class _Edits:
         t = torch.where((t >= 0) & (t < n), t, n) + \
             (n + 1) * torch.arange(E, device=delta.device)[:, None]
         delta = rows.view(E * (n + 1), ch).index_select(0, t.reshape(-1)).view(E, W, ch)
-        return cached + delta.transpose(1, 2).to(cached.dtype)
+        return cached.add_(delta.transpose(1, 2).to(cached.dtype))
 
     def dense_of_window(self, node, source):
         """Output of ``Linear(Flatten(source))`` per edit: cached output plus the
@@ -721,7 +722,7 @@ class _Edits:
             positions = w0[:, None] + torch.arange(W, device=w0.device)     # (E, W)
             rows = weight[positions].reshape(E, W * channels, out_features)
             added = torch.bmm(change[:, None, :], rows.to(change.dtype))[:, 0]
-            return cached + added.to(cached.dtype)
+            return cached.add_(added.to(cached.dtype))
         # sorted by window start, each group is a contiguous block of rows
         order = torch.argsort(w0, stable=True)
         starts, counts = torch.unique_consecutive(w0[order], return_counts=True)
@@ -732,7 +733,7 @@ class _Edits:
         added = torch.cat(added).to(cached.dtype)
         out = torch.empty_like(added)
         out[order] = added
-        return cached + out
+        return cached.add_(out)
 
     def full(self, node):
         C = self.s.env[node]

@@ -102,6 +102,12 @@ class Method:
         Method option -> (default, checker).
     rows: callable
         ``rows(options, n_references, L)``: model rows per example, for batching.
+    batches_per_call: int
+        How many batches of rows one call of the method may hold (its sequences are
+        ``batches_per_call * batch_size // rows``, at least one): 1 for methods whose
+        rows go to the model as they are; more for ISM, which batches its substitutions
+        itself, so that its fast path fills batches with edits from the middles of
+        several sequences instead of a batch of one sequence's ends.
     uses_captum: str
         What Captum provides ("" if custom).
     families: tuple of str
@@ -119,6 +125,7 @@ class Method:
     correction: bool = False
     options: dict = field(default_factory=dict)
     rows: Callable = lambda opts, n, L: 1
+    batches_per_call: int = 1
     uses_captum: str = ""
     families: tuple[str, ...] = ("network",)
 
@@ -170,7 +177,8 @@ METHODS: dict[str, Method] = {
                         rows=lambda o, n, L: n * max(1, L // o["stride"]),
                         uses_captum="Occlusion", families=_ANY_MODEL),
     "ism": Method("ism", "ism", "In-silico mutagenesis", hypothetical=True,
-                  options={"fast": (True, boolean)}, rows=lambda o, n, L: 3 * L, families=_ANY_MODEL),
+                  options={"fast": (True, boolean)}, rows=lambda o, n, L: 3 * L, batches_per_call=16,
+                  families=_ANY_MODEL),
     "gkmexplain": Method("gkmexplain", "gkmexplain", "GkmExplain", completeness=True, families=("gkmsvm",)),
     "sis": Method("sis", "sis", "Sufficient input subsets", reference="uniform",
                   options={"threshold": (0.9, number(0.0)),
