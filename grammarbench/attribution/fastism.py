@@ -557,7 +557,8 @@ class _DftConvolution:
         bins = self.complex_bins
         if bins:
             # frequency f's [re | im] rows are adjacent: a (E, 2 ch_in) matrix per bin,
-            # copied together (the product runs 1.4x faster than on the strided rows)
+            # read where it lies (copied together first, the product alone ran 1.4x
+            # faster but a Basset ISM job 5% slower)
             pairs = spectrum.as_strided((bins, E, 2 * self.ch_in),
                                         (2 * self.ch_in, self.N * self.ch_in, 1),
                                         spectrum.storage_offset() + self.ch_in)
