@@ -93,9 +93,13 @@ class _Geom:
     def W(self) -> int:
         return max(1, min(self.L, (self.R - 1) // self.S + 1))
 
+    def first(self, p: torch.Tensor) -> torch.Tensor:
+        """The first output position whose input an edit at ``p`` reaches (unclamped:
+        below 0, or past ``L - W``, near an end of the sequence)."""
+        return -torch.div(-(p - self.O - self.R + 1), self.S, rounding_mode="floor")
+
     def start(self, p: torch.Tensor) -> torch.Tensor:
-        lo = -torch.div(-(p - self.O - self.R + 1), self.S, rounding_mode="floor")
-        return lo.clamp(min=0, max=self.L - self.W)
+        return self.first(p).clamp(min=0, max=self.L - self.W)
 
 
 def _pad_pair(padding, k: int, d: int):
@@ -464,6 +468,16 @@ def _batch_norm(mod: nn.BatchNorm1d, t: torch.Tensor) -> torch.Tensor:
     return torch.addcmul(shift[:, None].to(t.dtype), t, scale[:, None].to(t.dtype))
 
 
+def _flipped_kernel(weight: torch.Tensor, dilation: int, dtype=None) -> torch.Tensor:
+    """``weight`` (ch_out, ch_in, k) as the kernel of a convolution, not a correlation,
+    over ``d*(k-1) + 1`` positions: tap t at position span - d*t, zeros between taps."""
+    ch_out, ch_in, k = weight.shape
+    span = dilation * (k - 1)
+    kernel = weight.new_zeros(ch_out, ch_in, span + 1, dtype=dtype or weight.dtype)
+    kernel[:, :, span - dilation * torch.arange(k, device=weight.device)] = weight.to(kernel.dtype)
+    return kernel
+
+
 def _column_taps(weight: torch.Tensor, dilation: int) -> torch.Tensor:
     """The convolution (no bias, ``d*(k-1)`` zero columns of padding on each side) of a
     window one position wide as a matrix: (ch_in, (d*(k-1) + 1) * ch_out).
@@ -474,11 +488,7 @@ def _column_taps(weight: torch.Tensor, dilation: int) -> torch.Tensor:
     cheaper than the convolution call (oneDNN takes 7-19 ms per 1,024 edits for
     Basset's first layer, most of it overhead of a 4-channel input).
     """
-    ch_out, ch_in, k = weight.shape
-    span = dilation * (k - 1)
-    taps = weight.new_zeros(ch_in, span + 1, ch_out)
-    taps[:, span - dilation * torch.arange(k, device=weight.device)] = weight.permute(1, 2, 0)
-    return taps.reshape(ch_in, -1)
+    return _flipped_kernel(weight, dilation).permute(1, 2, 0).reshape(weight.shape[1], -1)
 
 
 #: A change wider than one position is convolved through a real DFT when that takes at
@@ -510,8 +520,7 @@ class _DftConvolution:
         ch_out, ch_in, k = weight.shape
         span = dilation * (k - 1)
         N = width + span
-        kernel = weight.new_zeros(ch_out, ch_in, span + 1, dtype=torch.float64)
-        kernel[:, :, span - dilation * torch.arange(k, device=weight.device)] = weight.double()
+        kernel = _flipped_kernel(weight, dilation, torch.float64)             # (out, in, span+1)
         spectrum = torch.fft.rfft(kernel, n=N, dim=-1)                       # (out, in, N//2+1)
         n = torch.arange(N, dtype=torch.float64, device=weight.device)
         self.complex_bins = (N - 1) // 2
@@ -959,6 +968,6 @@ def _near_an_end(state: _State, p: torch.Tensor) -> torch.Tensor:
     :meth:`_Geom.start`) in any local node, shape=(E,)."""
     near = torch.zeros(p.shape, dtype=torch.bool, device=p.device)
     for g in state.geom.values():
-        lo = -torch.div(-(p - g.O - g.R + 1), g.S, rounding_mode="floor")
-        near |= (lo < 0) | (lo > g.L - g.W)
+        first = g.first(p)
+        near |= (first < 0) | (first > g.L - g.W)
     return near
