@@ -165,10 +165,12 @@ def _attribute(args) -> None:
         section["n_examples"] = args.n_examples
     _split_manifest(args.train, "--train")
     _output_folder(args.out)
-    layers = model_layers(load_trained(args.model, device="cpu"))
-    settings = validate_attribution_config(section, "command line", layers)
+    device = _device(args.device)
+    model = load_trained(args.model, device=device)
+    settings = validate_attribution_config(section, "command line", model_layers(model))
     reuse_freed_memory()
-    paths = attribute_model(args.model, args.test, args.train, settings, args.out, device=_device(args.device))
+    paths = attribute_model(args.model, args.test, args.train, settings, args.out,
+                            device=device, model=model)
     log.info("wrote %s", ", ".join(paths))
 
 
@@ -397,5 +399,13 @@ def main(argv=None) -> int:
     return 0
 
 
+def run() -> None:
+    """The ``grammarbench`` command: :func:`main`, then the process ends without Python's
+    finalisation (:func:`grammarbench.runtime.end_process`; tests call :func:`main`)."""
+    from grammarbench.runtime import end_process
+
+    end_process(main())
+
+
 if __name__ == "__main__":
-    sys.exit(main())
+    run()

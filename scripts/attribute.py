@@ -10,7 +10,7 @@ from pathlib import Path
 
 from grammarbench.attribution import AttributionSettings, attribute_model, score_runs
 from grammarbench.models.evaluate import evaluate_into_folder
-from grammarbench.runtime import configure_logging, reuse_freed_memory
+from grammarbench.runtime import configure_logging, reuse_freed_memory, end_process
 
 configure_logging()
 reuse_freed_memory()  # batches of large temporary tensors: no page faults for each
@@ -28,3 +28,5 @@ folder = Path(snakemake.output.maps)
 table = score_runs([folder / f"{run.name}.npz" for run in settings.runs], snakemake.input.test,
                    **snakemake.params.metrics)
 table.to_csv(snakemake.output.recovery, sep="\t", index=False)
+
+end_process()  # every output written: the job ends without Python's finalisation

@@ -8,7 +8,7 @@ sys.path.insert(0, snakemake.scriptdir + "/..")
 from pathlib import Path
 
 from grammarbench.discovery.stage import discover_run
-from grammarbench.runtime import configure_logging
+from grammarbench.runtime import configure_logging, end_process
 
 configure_logging()
 discover_run(Path(snakemake.input.attributions) / f"{snakemake.wildcards.run}.npz",
@@ -17,3 +17,5 @@ discover_run(Path(snakemake.input.attributions) / f"{snakemake.wildcards.run}.np
              alpha=snakemake.params.alpha, modisco=snakemake.params.modisco,
              threads=snakemake.threads, downloads=snakemake.params.downloads,
              motif_summary=snakemake.input.get("motifs"))
+
+end_process()  # every output written: the job ends without Python's finalisation

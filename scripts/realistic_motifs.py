@@ -8,7 +8,7 @@ sys.stderr = open(snakemake.log[0], "w", buffering=1)
 sys.path.insert(0, snakemake.scriptdir + "/..")
 
 from grammarbench.grammars.grammar import load_grammar
-from grammarbench.runtime import configure_logging, wait_passively
+from grammarbench.runtime import configure_logging, wait_passively, end_process
 from grammarbench.simulation.realistic.elements import write_element_files
 from grammarbench.simulation.realistic.simulate import scan_and_filter, write_motif_tables
 
@@ -20,3 +20,5 @@ tables = scan_and_filter(grammar, threads=snakemake.threads)
 write_motif_tables(Path(snakemake.output.filter).parent, tables)
 write_element_files(grammar, tables, snakemake.output.elements, snakemake.output.similarity,
                     snakemake.output.meme)
+
+end_process()  # every output written: the job ends without Python's finalisation

@@ -8,7 +8,7 @@ sys.stderr = open(snakemake.log[0], "w", buffering=1)
 sys.path.insert(0, snakemake.scriptdir + "/..")
 
 from grammarbench.grammars.grammar import load_grammar
-from grammarbench.runtime import configure_logging, wait_passively
+from grammarbench.runtime import configure_logging, wait_passively, end_process
 from grammarbench.simulation.simulate import simulate_split
 
 configure_logging()
@@ -33,3 +33,5 @@ for split, (n, out_dir) in jobs.items():
     else:
         simulate_split(grammar, split, n, seed, out_dir, threads=snakemake.threads,
                        exports=tuple(snakemake.params.exports))
+
+end_process()  # every output written: the job ends without Python's finalisation

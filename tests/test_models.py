@@ -324,6 +324,45 @@ def test_attribution_jobs_reuse_freed_memory(reuse):
         assert min(again) > 10_000
 
 
+@pytest.mark.parametrize("thread_running", [False, True])
+def test_a_job_ends_without_finalisation_but_with_its_exit_handlers(tmp_path, thread_running):
+    # end_process skips Python's finalisation: the exit handlers must still run, buffered
+    # output must reach its files, the status must be the one asked for, and a running
+    # non-daemon thread must be waited for, as a normal exit does
+    code = textwrap.dedent(f"""
+        import atexit, logging, sys, threading, time
+        import torch
+        from grammarbench.runtime import configure_logging, end_process
+        sys.stderr = open({str(tmp_path / "job.log")!r}, "w")  # as the rule scripts do
+        configure_logging()
+        logging.getLogger("grammarbench").info("logged")
+        atexit.register(lambda: open({str(tmp_path / "handler")!r}, "w").write("ran"))
+        if {thread_running}:
+            threading.Thread(target=lambda: (time.sleep(0.3),
+                             open({str(tmp_path / "thread")!r}, "w").write("done"))).start()
+        sys.stdout.write("unflushed")
+        end_process(3)
+        print("after end_process")
+    """)
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert done.returncode == 3, done.stderr[-2000:]
+    assert done.stdout == "unflushed"
+    assert (tmp_path / "handler").read_text() == "ran"
+    assert "grammarbench INFO: logged" in (tmp_path / "job.log").read_text()
+    assert (tmp_path / "thread").exists() == thread_running
+
+
+def test_a_job_under_cprofile_ends_as_usual(tmp_path):
+    # cProfile writes its statistics after the program: end_process must leave it that
+    script = tmp_path / "job.py"
+    script.write_text("from grammarbench.runtime import end_process\nend_process(0)\n")
+    stats = tmp_path / "job.prof"
+    done = subprocess.run([sys.executable, "-m", "cProfile", "-o", str(stats), str(script)],
+                          capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert stats.stat().st_size > 0
+
+
 @pytest.mark.gpu
 @pytest.mark.skipif(not torch.cuda.is_available(), reason="needs CUDA")
 def test_predict_on_cuda_matches_cpu(small_model):
