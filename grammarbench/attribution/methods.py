@@ -35,7 +35,6 @@ import warnings
 import numpy as np
 import torch
 
-from grammarbench.sequences import kernels as seq
 from grammarbench.attribution import backward_rules, fastism
 from grammarbench.attribution.core import Run
 
@@ -306,6 +305,9 @@ def deconvolution(run: Run, x, codes, lengths, target, refs, index):
 
 def _noise_seeds(random_state, index) -> np.ndarray:
     """One uint64 seed per example for SmoothGrad, from (random_state, index) only."""
+    # imported here: numba's import (0.2 s) is for the methods that draw random numbers
+    from grammarbench.sequences import kernels as seq
+
     key = None if random_state is None else np.random.SeedSequence([int(random_state), 0x5347])
     return seq.shuffle_seeds(key, len(index), 1, index=np.asarray(index))[:, 0]
 

@@ -209,7 +209,8 @@ def attribute_split(model: torch.nn.Module, split, method: str | MethodSettings,
 
 
 def attribute_model(model_dir, test_dir, train_dir, settings: AttributionSettings, out_dir, *,
-                    device=None, gpu_allowed: bool = True, threads: int | None = None) -> list[str]:
+                    device=None, gpu_allowed: bool = True, threads: int | None = None,
+                    model=None) -> list[str]:
     """Every configured run (method × reference) on one trained model: the ``attribute``
     rule. Writes ``<out_dir>/<run name>.npz`` per run (see :meth:`AttributionResult.save`).
 
@@ -230,6 +231,9 @@ def attribute_model(model_dir, test_dir, train_dir, settings: AttributionSetting
         Whether the job may use a GPU (the rule's ``gpu`` resource). Default True.
     threads: int or None
         CPU threads for PyTorch; None leaves its default.
+    model: torch.nn.Module or None
+        ``load_trained(model_dir, device)`` already called on the same device (the
+        command line loads the model to check the settings); None: loaded here.
 
     Returns
     -------
@@ -241,10 +245,14 @@ def attribute_model(model_dir, test_dir, train_dir, settings: AttributionSetting
 
     use_threads(threads)
     device = resolve_device(device, gpu_allowed=gpu_allowed)
-    model = load_trained(model_dir, device=device)
+    model = load_trained(model_dir, device=device) if model is None else model
     test, train = load_split(test_dir), load_split(train_dir)
-    frequencies = refs_mod.letter_frequencies(np.asarray(train.sequences), np.asarray(train.lengths),
-                                              len(train.manifest["letters"]))
+    frequencies = None
+    if any(run.settings.reference == "mean_composition" for run in settings.runs):
+        # only then: a pass over the training split (and numba's import, 0.2 s)
+        frequencies = refs_mod.letter_frequencies(np.asarray(train.sequences),
+                                                  np.asarray(train.lengths),
+                                                  len(train.manifest["letters"]))
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     paths = []
