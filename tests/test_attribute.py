@@ -431,6 +431,59 @@ def test_fast_ism_through_dft_convolutions_equals_full_passes(monkeypatch):
     assert set(calls) == {(17, 1), (17, 2), (15, 1), (15, 2)}
 
 
+def test_fast_ism_that_disagrees_with_full_passes_falls_back(monkeypatch):
+    # a fast-path rule made wrong (the first convolution's weight taps 10% too large):
+    # the check of a few edits against full forward passes must catch it, warn, and the
+    # maps must be those of full forward passes
+    from grammarbench.attribution import fastism
+
+    taps = fastism._column_taps
+    monkeypatch.setattr(fastism, "_column_taps", lambda weight, d: 1.1 * taps(weight, d))
+    model = BassetLike(121).eval()
+    codes, lengths = random_codes(3, length=121, seed=5, ragged=True)
+    slow = attribute(model, codes, 1, "ism", lengths=lengths, fast=False)
+    with pytest.warns(RuntimeWarning, match="disagreed with full forward passes"):
+        fast = attribute(model, codes, 1, "ism", lengths=lengths, fast=True, batch_size=37)
+    assert_allclose(fast, slow, atol=1e-6)
+
+
+@pytest.mark.parametrize("method,reference", [("ism", None), ("deeplift", "mean_composition")])
+def test_attribute_command_writes_the_maps_of_the_package(one_motif_model, tmp_path, method, reference):
+    # `grammarbench attribute` as a user runs it (its console script, a fresh process that
+    # ends without Python's finalisation): the maps it writes are attribute_split's, with
+    # the training split's letter frequencies for the mean_composition reference
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    from grammarbench.attribution.registry import model_layers
+    from grammarbench.attribution.settings import validate_attribution_config
+    from grammarbench.models.networks import load_trained
+    from grammarbench.simulation.dataset import load_split
+
+    data, folder = one_motif_model.data, one_motif_model.model
+    cli = Path(sys.executable).with_name("grammarbench")
+    argv = [str(cli), "attribute", str(folder), "--test", str(data["test"]), "--train",
+            str(data["train"]), "--method", method, "--n-examples", "6", "--batch-size", "16",
+            "--random-state", "0", "--device", "cpu", "--out", str(tmp_path / "maps")]
+    done = subprocess.run(argv + (["--reference", reference] if reference else []),
+                          capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr[-2000:]
+    model = load_trained(folder, device="cpu")
+    section = {"methods": {method: {"reference": reference} if reference else {}},
+               "n_examples": 6, "batch_size": 16, "random_state": 0}
+    settings = validate_attribution_config(section, "test", model_layers(model))
+    train = load_split(data["train"])
+    frequencies = references.letter_frequencies(np.asarray(train.sequences), np.asarray(train.lengths))
+    (run,) = settings.runs
+    expect = attribute_split(model, load_split(data["test"]), run.settings, n_examples=6,
+                             frequencies=frequencies, batch_size=16, device="cpu", random_state=0)
+    written = AttributionResult.load(tmp_path / "maps" / f"{run.name}.npz")
+    assert written.maps.shape == (6, A, 200)
+    assert_allclose(written.maps, expect.maps, rtol=1e-3, atol=1e-6)  # stored as float16
+    assert np.abs(written.maps).max() > 1e-3
+
+
 # ---------------------------------------------------------------------------------------
 # DeepLIFT: completeness, agreement with Captum, functional and reused nonlinearities
 # ---------------------------------------------------------------------------------------
