@@ -22,7 +22,7 @@ its nodes are sorted into:
   position wide (a substitution in the sequence) is convolved as a lookup of weight
   taps, a wider one through a real DFT when that takes fewer multiply-adds (one
   channel product per frequency instead of one per tap and position: Basset's second
-  convolution 33 instead of 77), and an eval-mode batch norm after a convolution is
+  convolution 25 instead of 77), and an eval-mode batch norm after a convolution is
   folded into it (its window is its cached output plus the change convolved with the
   scaled weight);
 - global: everything else that depends on the input. A dense layer of the flattened
@@ -507,15 +507,15 @@ class _DftConvolution:
     A stride-1 convolution of a finite change is the polynomial product of the change
     and the flipped kernel, channel by channel, summed over input channels: ``N``
     outputs, so with ``N`` DFT points there is no wrap-around, and in the DFT domain it
-    is one (ch_in x ch_out) product per frequency: 2N - 1 real products of that size
-    (1 for the constant term, 4 per complex frequency, counted for pairs of real rows)
-    instead of pW * k. Basset's second convolution (a change 7 positions wide, 11
-    taps) takes 33 instead of 77; its third (5 wide, 7 taps) 21 instead of 35. The DFT
-    is a real matrix (rows: constant, then cosine and minus sine of each frequency, then
-    the alternating Nyquist row when N is even), applied to the change and inverted by
-    its transpose scaled by the rows' squared norms: orthogonal up to scale, so no
-    accuracy is lost (the same rounding as the direct convolution, about 1e-7
-    relative).
+    is one (ch_in x ch_out) product per frequency: N + (N - 1) // 2 real products of
+    that size (1 for the constant term and the Nyquist frequency, 3 per complex
+    frequency with Gauss's trick) instead of pW * k. Basset's second convolution (a
+    change 7 positions wide, 11 taps) takes 25 instead of 77; its third (5 wide, 7
+    taps) 16 instead of 35. The DFT is a real matrix (rows: constant, then cosine and
+    minus sine of each frequency, then the alternating Nyquist row when N is even),
+    applied to the change and inverted by its transpose scaled by the rows' squared
+    norms: orthogonal up to scale, so no accuracy is lost (the same rounding as the
+    direct convolution, a few 1e-7 relative).
     """
 
     def __init__(self, weight: torch.Tensor, dilation: int, width: int, dtype: torch.dtype):
@@ -553,7 +553,7 @@ class _DftConvolution:
         multiply-adds, the transforms counted."""
         N = width + dilation * (k - 1)
         direct = width * k * ch_in * ch_out
-        dft = (2 * N - 1) * ch_in * ch_out + N * width * ch_in + N * N * ch_out
+        dft = (N + (N - 1) // 2) * ch_in * ch_out + N * width * ch_in + N * N * ch_out
         return width > 1 and dft <= _DFT_AT_MOST * direct
 
     def __call__(self, change: torch.Tensor, cached: torch.Tensor | None = None) -> torch.Tensor:
@@ -673,7 +673,7 @@ class _Edits:
         convolutions took 2.2x less CPU time than the window recomputed in full). A
         change one position wide is a lookup of weight taps; a wider one goes through
         :class:`_DftConvolution` where that takes fewer products (Basset's second
-        convolution 33, its third 21 instead of 35).
+        convolution 25, its third 16 instead of 35).
         """
         parent = self.s.plan._locals(node)[0]
         _, pw0, pW = self.win[parent]
