@@ -525,8 +525,8 @@ class _DftConvolution:
         kernel = _flipped_kernel(weight, dilation, torch.float64)             # (out, in, span+1)
         spectrum = torch.fft.rfft(kernel, n=N, dim=-1)                       # (out, in, N//2+1)
         n = torch.arange(N, dtype=torch.float64, device=weight.device)
-        self.complex_bins = (N - 1) // 2
-        f = torch.arange(1, self.complex_bins + 1, dtype=torch.float64, device=weight.device)
+        bins = (N - 1) // 2                                                  # complex frequencies
+        f = torch.arange(1, bins + 1, dtype=torch.float64, device=weight.device)
         angle = 2 * torch.pi * f[:, None] * n[None, :] / N
         rows = [torch.ones(1, N, dtype=torch.float64, device=weight.device),
                 torch.stack([torch.cos(angle), -torch.sin(angle)], dim=1).reshape(-1, N)]
@@ -535,25 +535,35 @@ class _DftConvolution:
             rows.append(torch.cos(torch.pi * n)[None, :])
             real.append(spectrum[:, :, N // 2].real)
         dft = torch.cat(rows)                                                # (N, N)
-        self.N, self.ch_in, self.ch_out = N, ch_in, ch_out
-        self.forward_rows = dft[:, :width].to(dtype)                         # (N, pW)
-        self.inverse = (dft.T / (dft * dft).sum(dim=1)).to(dtype)           # (N, N)
-        #: rows of the real frequencies (constant, Nyquist) and their (in, out) weights
-        self.real_rows = [0] + ([N - 1] if N % 2 == 0 else [])
-        self.real_weights = [w.T.contiguous().to(dtype) for w in real]
+        inverse = dft.T / (dft * dft).sum(dim=1)                             # (N, N)
+        re_rows = 1 + 2 * torch.arange(bins, device=weight.device)
+        im_rows = re_rows + 1
+        real_rows = [0] + ([N - 1] if N % 2 == 0 else [])
         # (a + ib)(c + id) in three real products (Gauss): k1 = (a + b) c, k2 = a (d - c),
-        # k3 = b (c + d); real part k1 - k3, imaginary part k1 + k2
-        bins = spectrum[:, :, 1:self.complex_bins + 1].permute(2, 1, 0)      # (bins, in, out)
-        c, d = bins.real, bins.imag
-        self.gauss_weights = [w.contiguous().to(dtype) for w in (c, d - c, c + d)]
+        # k3 = b (c + d); real part k1 - k3, imaginary part k1 + k2. The forward rows
+        # give a + b, a and b, and the inverse takes k1, k2 and k3 (its real-part column
+        # and its imaginary-part column combined), so neither sum is ever formed: one
+        # batched product for all of them, no pass over memory between the transforms
+        forward = [dft[real_rows], dft[re_rows] + dft[im_rows], dft[re_rows], dft[im_rows]]
+        back = [inverse[:, real_rows], inverse[:, re_rows] + inverse[:, im_rows],
+                inverse[:, im_rows], -inverse[:, re_rows]]
+        self.N, self.ch_in, self.ch_out = N, ch_in, ch_out
+        self.forward_rows = torch.cat(forward)[:, :width].to(dtype)          # (K, pW)
+        self.inverse = torch.cat(back, dim=1).to(dtype)                      # (N, K)
+        #: rows of the real frequencies (constant, Nyquist) and their (in, out) weights
+        self.real_weights = [w.T.contiguous().to(dtype) for w in real]
+        c = spectrum[:, :, 1:bins + 1].real.permute(2, 1, 0)                 # (bins, in, out)
+        d = spectrum[:, :, 1:bins + 1].imag.permute(2, 1, 0)
+        self.gauss_weights = torch.cat([c, d - c, c + d]).contiguous().to(dtype)
 
     @staticmethod
     def pays(width: int, k: int, dilation: int, ch_in: int, ch_out: int) -> bool:
         """Whether the DFT takes at most ``_DFT_AT_MOST`` of the direct convolution's
         multiply-adds, the transforms counted."""
         N = width + dilation * (k - 1)
+        K = N + (N - 1) // 2                                                # real products
         direct = width * k * ch_in * ch_out
-        dft = (N + (N - 1) // 2) * ch_in * ch_out + N * width * ch_in + N * N * ch_out
+        dft = K * ch_in * ch_out + K * width * ch_in + N * K * ch_out
         return width > 1 and dft <= _DFT_AT_MOST * direct
 
     def __call__(self, change: torch.Tensor, cached: torch.Tensor | None = None) -> torch.Tensor:
@@ -561,23 +571,17 @@ class _DftConvolution:
         both channels last in memory; returned so, in ``cached``'s memory (a window the
         caller has just read: adding in place saves a pass over it)."""
         E = change.shape[0]
-        spectrum = torch.matmul(self.forward_rows, change.transpose(1, 2)).contiguous()
-        products = spectrum.new_empty(E, self.N, self.ch_out)                # (E, N, out)
-        for row, weight in zip(self.real_rows, self.real_weights):
+        spectrum = torch.matmul(self.forward_rows, change.transpose(1, 2))  # (E, K, in)
+        products = spectrum.new_empty(E, len(self.forward_rows), self.ch_out)  # (E, K, out)
+        for row, weight in enumerate(self.real_weights):
             torch.mm(spectrum[:, row], weight, out=products[:, row])
-        bins = self.complex_bins
-        if bins:
-            # frequency f's real and imaginary rows, (bins, E, ch_in), read where they lie
-            a, b = (spectrum.as_strided((bins, E, self.ch_in), (2 * self.ch_in, self.N * self.ch_in, 1),
-                                        spectrum.storage_offset() + self.ch_in * first)
-                    for first in (1, 2))
-            k1 = torch.bmm(a + b, self.gauss_weights[0])
-            k2 = torch.bmm(a, self.gauss_weights[1])
-            k3 = torch.bmm(b, self.gauss_weights[2])
-            pairs = products[:, 1:1 + 2 * bins].view(E, bins, 2, self.ch_out)
-            torch.sub(k1, k3, out=pairs[:, :, 0].transpose(0, 1))
-            torch.add(k1, k2, out=pairs[:, :, 1].transpose(0, 1))
-        inverse = self.inverse.expand(E, self.N, self.N)
+        real = len(self.real_weights)
+        if real < len(self.forward_rows):
+            # the Gauss products of every complex frequency, (3 bins, E, ch) each side,
+            # read and written where they lie
+            torch.bmm(spectrum[:, real:].transpose(0, 1), self.gauss_weights,
+                      out=products[:, real:].transpose(0, 1))
+        inverse = self.inverse.expand(E, self.N, self.inverse.shape[1])
         if cached is None:
             return torch.bmm(inverse, products).transpose(1, 2)
         return cached.transpose(1, 2).baddbmm_(inverse, products).transpose(1, 2)
