@@ -341,6 +341,41 @@ def test_fast_ism_of_conv_blocks_and_dense_layers_equals_full_passes(flatten, le
     assert rules.count("dense_of_window") == 1 and rules.count("skip") == 1
     # both batch norms are computed from the convolution before them (its scale folded in)
     assert len(fastism._plan(model).conv_of_batch_norm) == 2
+    # every max pool runs on its ReLU's input, the ReLU on the pooled window
+    through = fastism._plan(model).pool_through
+    assert [(pool.target, source.target, [a.target for a in chain])
+            for pool, (source, chain) in through.items()] == [
+        ("block1.3", "block1.1", ["block1.2"]), ("block2.3", "block2.1", ["block2.2"]),
+        ("block3.2", "block3.0", ["block3.1"])]
+
+
+def test_fast_ism_pools_before_the_activations_that_never_decrease():
+    # max pooling commutes with a ReLU, a sigmoid and a tanh (they never decrease) but not
+    # with GELU (it dips below zero) nor with a ReLU read by another node too; a ReLU
+    # straight on the input; the pools' windows reach both ends of the sequences
+    from grammarbench.attribution import fastism
+
+    class Blocks(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.conv1, self.conv2 = nn.Conv1d(A, 8, 5, padding=2), nn.Conv1d(8, 8, 3, padding=1)
+            self.conv3 = nn.Conv1d(8, 6, 3, padding=1)
+            self.pool = nn.MaxPool1d(2)
+            self.dense = nn.Linear(6 * 5 + 6, 2)
+
+        def forward(self, x):
+            h = self.pool(torch.sigmoid(torch.relu(self.conv1(torch.relu(x)))))     # 40 -> 20
+            h = self.pool(nn.functional.gelu(self.conv2(h)))                        # 20 -> 10
+            r = torch.relu(self.conv3(h))
+            h = torch.cat([self.pool(r).tanh().flatten(1), r.mean(dim=2)], dim=1)  # r read twice
+            return self.dense(h)
+
+    model = Blocks().eval()
+    codes, lengths = random_codes(3, length=40, seed=12, ragged=True)
+    assert_fast_ism_equals_full_passes(model, codes, lengths, target=1, batch_size=23)
+    through = {pool.name: (source.name, [a.name for a in chain])
+               for pool, (source, chain) in fastism._plan(model).pool_through.items()}
+    assert through == {"pool": ("conv1", ["relu_1", "sigmoid"])}
 
 
 @pytest.mark.parametrize("per_edit_weights", [0, 1 << 24])

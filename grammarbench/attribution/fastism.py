@@ -69,6 +69,18 @@ _ACTIVATION_MODULES = (
     nn.Hardsigmoid, nn.LogSigmoid, nn.Tanhshrink, nn.Identity, nn.Dropout, nn.Dropout1d,
     nn.AlphaDropout, nn.BatchNorm1d,
 )
+#: Element-wise modules that never decrease (max pooling commutes with them: the maximum
+#: of f(x) over a window is f of the maximum), checked with their options by
+#: :func:`_never_decreases`; GELU, SiLU, Mish and Hardswish dip below zero, batch norm's
+#: scale may be negative.
+_NEVER_DECREASING_MODULES = (
+    nn.ReLU, nn.ReLU6, nn.LeakyReLU, nn.ELU, nn.SELU, nn.CELU, nn.Sigmoid, nn.Tanh,
+    nn.Softplus, nn.Hardtanh, nn.Softsign, nn.Hardsigmoid, nn.LogSigmoid, nn.Identity,
+    nn.Dropout, nn.Dropout1d, nn.AlphaDropout,
+)
+_NEVER_DECREASING_FUNCTIONS = {F.relu, torch.relu, F.relu_, torch.relu_, torch.sigmoid,
+                               torch.sigmoid_, torch.tanh, torch.tanh_, F.relu6}
+_NEVER_DECREASING_METHODS = {"relu", "relu_", "sigmoid", "tanh", "contiguous"}
 _IDENTITY_METHODS = {"contiguous", "float", "half", "double", "bfloat16"}
 _ARITH = {operator.add, operator.sub, operator.mul, operator.truediv, torch.add, torch.sub,
           torch.mul, torch.div, operator.neg, torch.neg}
@@ -153,6 +165,7 @@ class _Plan:
         self._by_position: dict = {}
         self._dense_of_windows()
         self._convolutions_before_batch_norm()
+        self._pools_through_activations()
 
     def _dense_of_windows(self):
         """Mark ``Linear(Flatten(local))``: the dense layer's output changes by its
@@ -191,6 +204,39 @@ class _Plan:
             if user.op == "call_module" and self.rule.get(user, ("",))[0] == "unary" \
                     and isinstance(self.modules[user.target], nn.BatchNorm1d):
                 self.conv_of_batch_norm[user] = node
+
+    def _pools_through_activations(self):
+        """Map each max pooling whose input is a chain of never-decreasing element-wise
+        nodes (a ReLU: ``conv, batch norm, ReLU, max pool``), each read by nothing else,
+        to the chain's input and the chain: max pooling commutes with them, so the pool
+        runs on the chain's input and the chain on the pooled window, a few positions
+        instead of the whole window (Basset's first block: 7 instead of 19), and the
+        chain's own windows are never built."""
+        self.pool_through = {}
+        for node in self.nodes:
+            rule = self.rule.get(node)
+            if not rule or rule[0] != "maxpool":
+                continue
+            chain, source = [], self._locals(node)[0]
+            while self.rule.get(source, ("",))[0] == "unary" and len(source.users) == 1 \
+                    and self._never_decreases(source) and len(self._locals(source)) == 1:
+                chain.append(source)
+                source = self._locals(source)[0]
+            if chain:
+                self.pool_through[node] = (source, chain[::-1])
+
+    def _never_decreases(self, node) -> bool:
+        """Whether the element-wise ``node`` is a function that never decreases."""
+        if node.op == "call_module":
+            mod = self.modules[node.target]
+            if not isinstance(mod, _NEVER_DECREASING_MODULES) or \
+                    (isinstance(mod, (nn.Dropout, nn.Dropout1d, nn.AlphaDropout)) and mod.training):
+                return False
+            return getattr(mod, "negative_slope", 0) >= 0 and getattr(mod, "alpha", 0) >= 0 \
+                and getattr(mod, "beta", 1) > 0
+        if node.op == "call_function":
+            return node.target in _NEVER_DECREASING_FUNCTIONS
+        return node.op == "call_method" and node.target in _NEVER_DECREASING_METHODS
 
     def weight_by_position(self, node, channels: int, L: int) -> torch.Tensor:
         """The weight of the dense layer ``node`` as (L, ch, out): the rows of a window
@@ -366,6 +412,20 @@ class _State:
                     if not isinstance(value, torch.Tensor) or value.ndim != 3:
                         raise _Unsupported(f"node {node.name} is not (N, C, L)")
                     self.geom[node] = self._geometry(node, value)
+        #: max pool node -> (the input of the activations before it, those activations)
+        #: (see _Plan._pools_through_activations), but for a pool over the whole length,
+        #: which reads its input's window (see _Edits.local)
+        self.pool_through = {pool: through for pool, through in plan.pool_through.items()
+                             if not self._pools_whole_length(pool)}
+        for _, chain in self.pool_through.values():
+            self.skipped.update(chain)
+
+    def _pools_whole_length(self, node) -> bool:
+        """Whether the pooling ``node`` pools the whole length of its input (global pooling
+        written as ``MaxPool1d(L)``)."""
+        kind, mod, k, s, d, left = self.plan.rule[node]
+        return self.geom[node].L == 1 and left == 0 and d == 1 and \
+            k == self.env[self.plan._locals(node)[0]].shape[2]
 
     def positions_last(self, node) -> torch.Tensor:
         """Cached activations of ``node`` as (b, L, ch), contiguous.
@@ -775,7 +835,8 @@ class _Edits:
         W = geom.W
         w0 = geom.start(self.p)
         if node in self.s.skipped:
-            return  # a convolution its batch norm computes (see conv_by_change)
+            return  # a convolution its batch norm computes (see conv_by_change), or an
+            # activation a max pool computes after pooling (see _pools_through_activations)
         if node in self.s.folded:
             conv = self.s.folded[node]
             _, mod, k, s, d, left = plan.rule[conv]
@@ -791,8 +852,7 @@ class _Edits:
             self.win[node] = (rule[1](u, v), w0, W)
             return
         kind, mod, k, s, d, left = rule
-        if geom.L == 1 and kind in ("maxpool", "avgpool") and left == 0 and d == 1 \
-                and k == self.s.env[parents[0]].shape[2]:
+        if kind in ("maxpool", "avgpool") and self.s._pools_whole_length(node):
             # pooling over the whole length (global pooling written as MaxPool1d(L))
             red = self.reduce(parents[0], "gmax" if kind == "maxpool" else "gmean", True)
             self.win[node] = (red, torch.zeros_like(self.p), 1)
@@ -802,9 +862,10 @@ class _Edits:
             return
         Q = (W - 1) * s + d * (k - 1) + 1
         pad = float("-inf") if kind == "maxpool" else 0.0
+        source, activations = self.s.pool_through.get(node, (parents[0], ()))
         # the spare column G[:, :, Q] reaches only an output past the window (output W,
         # when s == 1), sliced off below
-        G = self.gather(parents[0], w0 * s - left, Q, pad, spare=True)
+        G = self.gather(source, w0 * s - left, Q, pad, spare=True)
         if kind == "conv":
             V = _conv(G, mod.weight, mod.bias, s, 0, d, mod.groups)
         elif kind == "maxpool":
@@ -814,6 +875,8 @@ class _Edits:
         V = V[:, :, :W]
         if V.shape[2] != W:
             raise _Unsupported(f"window of node {node.name} has the wrong width")
+        for activation in activations:  # after the pooling: it commutes with them
+            V = plan.rule[activation][1](V)
         self.win[node] = (V, w0, W)
 
     def reduce(self, node, kind, keepdim):
