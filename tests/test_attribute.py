@@ -421,7 +421,9 @@ def test_fast_ism_of_a_dilated_first_convolution_and_folded_batch_norm():
 ])
 def test_dft_convolution_of_a_change_equals_conv1d(width, k, dilation, dtype):
     # the full convolution (d*(k-1) zeros of padding on each side) of a change `width`
-    # positions wide, through the real DFT, alone and added to a cached window
+    # positions wide, through the real DFT, added to a cached window: one that it fills
+    # exactly, and a wider one where each edit's convolution starts at its own row,
+    # partly outside (dropped)
     from grammarbench.attribution.fastism import _DftConvolution
 
     gen = torch.Generator().manual_seed(width * k + dilation)
@@ -429,27 +431,38 @@ def test_dft_convolution_of_a_change_equals_conv1d(width, k, dilation, dtype):
     change = torch.randn(9, 5, width, generator=gen, dtype=dtype)
     span = dilation * (k - 1)
     expect = F.conv1d(change, weight, padding=span, dilation=dilation)       # (9, 6, N)
-    cached = torch.randn(expect.shape, generator=gen, dtype=dtype)
-    # windows are channels last in memory
-    channels_last = lambda t: t.transpose(1, 2).contiguous().transpose(1, 2)  # noqa: E731
+    N = expect.shape[2]
+    # changes are channels last in memory, windows (E, W, ch): positions before channels
+    change = change.transpose(1, 2).contiguous().transpose(1, 2)
     dft = _DftConvolution(weight, dilation, width, dtype)
     tol = 1e-12 if dtype == torch.float64 else 1e-5
-    assert_allclose(dft(channels_last(change)).numpy(), expect.numpy(), atol=tol)
-    assert_allclose(dft(channels_last(change), channels_last(cached)).numpy(),
-                    (cached + expect).numpy(), atol=tol)
+    cached = torch.randn(9, N, 6, generator=gen, dtype=dtype)
+    assert_allclose(dft(change, cached.clone()).numpy(), (cached + expect.transpose(1, 2)).numpy(),
+                    atol=tol)
+    W = N + 4
+    first = torch.tensor([0, 4, 2, -3, -N, N + 4, 5, -1, 1])                  # (E,)
+    cached = torch.randn(9, W, 6, generator=gen, dtype=dtype)
+    placed = cached.clone()
+    for e, f in enumerate(first.tolist()):
+        for j in range(N):
+            if 0 <= f + j < W:
+                placed[e, f + j] += expect[e, :, j]
+    assert_allclose(dft(change, cached, first).numpy(), placed.numpy(), atol=tol)
 
 
 def test_fast_ism_through_dft_convolutions_equals_full_passes(monkeypatch):
     # convolutions wide enough in channels and taps that the change goes through the
-    # real DFT (both wider than one position after pooling), batch norms folded into
-    # them, edits at both ends (clamped windows: the DFT's output placed per edit)
+    # real DFT (both wider than one position), batch norms folded into them, edits at
+    # both ends: the second convolution's window (its change fills it exactly, or, at an
+    # end, placed per edit) and the third's straight into the frame its pool reads
+    # (placed per edit)
     from grammarbench.attribution import fastism
 
     model = nn.Sequential(
         nn.Conv1d(A, 48, 9, padding=4), nn.BatchNorm1d(48), nn.ReLU(), nn.MaxPool1d(2),
-        nn.Conv1d(48, 48, 13, padding=6), nn.BatchNorm1d(48), nn.ReLU(), nn.MaxPool1d(2),
+        nn.Conv1d(48, 48, 13, padding=6), nn.BatchNorm1d(48), nn.ReLU(),
         nn.Conv1d(48, 48, 7, padding=3), nn.ReLU(), nn.MaxPool1d(2),
-        nn.Flatten(), nn.Linear(48 * 37, 16), nn.ReLU(), nn.Linear(16, 2))
+        nn.Flatten(), nn.Linear(48 * 75, 16), nn.ReLU(), nn.Linear(16, 2))
     with torch.no_grad():
         for bn in (model[1], model[5]):
             bn.running_mean.uniform_(-0.3, 0.3)
@@ -457,13 +470,18 @@ def test_fast_ism_through_dft_convolutions_equals_full_passes(monkeypatch):
     model.eval()
     calls = []
     original = fastism._DftConvolution.__call__
-    monkeypatch.setattr(fastism._DftConvolution, "__call__",
-                        lambda self, *a: calls.append((self.N, len(a))) or original(self, *a))
+    monkeypatch.setattr(fastism._DftConvolution, "__call__", lambda self, change, cached, first=None:
+                        calls.append((self.N, first is None)) or original(self, change, cached, first))
+    gathered = []  # windows the pools read from the cache: none, both get frames
+    gather = fastism._Edits.gather
+    monkeypatch.setattr(fastism._Edits, "gather",
+                        lambda self, node, *a, **k: gathered.append(node) or gather(self, node, *a, **k))
     codes, lengths = random_codes(2, length=300, seed=9, ragged=True)
     assert_fast_ism_equals_full_passes(model, codes, lengths, target=1, batch_size=211)
-    # second convolution: a change 5 positions wide, 13 taps (N = 17); third: 9 wide, 7
-    # taps (N = 15); each with its cached window (exact) and alone (clamped at an end)
-    assert set(calls) == {(17, 1), (17, 2), (15, 1), (15, 2)}
+    # second convolution: a change 5 positions wide, 13 taps (N = 17); third: 17 wide, 7
+    # taps (N = 23)
+    assert set(calls) == {(17, True), (17, False), (23, False)}
+    assert gathered == []
 
 
 def test_fast_ism_that_disagrees_with_full_passes_falls_back(monkeypatch):
@@ -473,7 +491,7 @@ def test_fast_ism_that_disagrees_with_full_passes_falls_back(monkeypatch):
     from grammarbench.attribution import fastism
 
     taps = fastism._column_taps
-    monkeypatch.setattr(fastism, "_column_taps", lambda weight, d: 1.1 * taps(weight, d))
+    monkeypatch.setattr(fastism, "_column_taps", lambda *args: 1.1 * taps(*args))
     model = BassetLike(121).eval()
     codes, lengths = random_codes(3, length=121, seed=5, ragged=True)
     slow = attribute(model, codes, 1, "ism", lengths=lengths, fast=False)

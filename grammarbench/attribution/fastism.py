@@ -24,7 +24,10 @@ its nodes are sorted into:
   channel product per frequency instead of one per tap and position: Basset's second
   convolution 25 instead of 77), and an eval-mode batch norm after a convolution is
   folded into it (its window is its cached output plus the change convolved with the
-  scaled weight);
+  scaled weight). A max pool after activations that never decrease (ReLU) pools their
+  input and applies them to the pooled window, and when that input is such a
+  convolution, its change goes straight into the frame the pool reads: the
+  convolution's and the activations' own windows are never built;
 - global: everything else that depends on the input. A dense layer of the flattened
   positions of a local tensor (``Linear(Flatten(h))``, Basset's first dense layer) is
   the cached output plus the weight columns of the changed window times the change.
@@ -419,6 +422,25 @@ class _State:
                              if not self._pools_whole_length(pool)}
         for _, chain in self.pool_through.values():
             self.skipped.update(chain)
+        #: the input of such activations when it is a stride-1 convolution (or the batch
+        #: norm it is folded into) read by nothing else -> (convolution, its module,
+        #: dilation, left padding, batch norm or None): computed straight into the
+        #: frame the pool reads (see _Edits.local)
+        self.pool_frames = {}
+        for source, _ in self.pool_through.values():
+            conv = self.folded.get(source, source)
+            rule = plan.rule.get(conv, ("",))
+            if len(source.users) == 1 and rule[0] == "conv" and rule[3] == 1:
+                _, mod, _, _, d, left = rule
+                self.pool_frames[source] = (conv, mod, d, left, source if conv is not source else None)
+        self.skipped.update(self.pool_frames)
+
+    def cached(self, key, make):
+        """``make()``, computed once per key for these sequences (weights folded with a
+        batch norm, DFT matrices: constant within a call)."""
+        if key not in self.extra:
+            self.extra[key] = make()
+        return self.extra[key]
 
     def _pools_whole_length(self, node) -> bool:
         """Whether the pooling ``node`` pools the whole length of its input (global pooling
@@ -540,7 +562,8 @@ def _flipped_kernel(weight: torch.Tensor, dilation: int, dtype=None) -> torch.Te
     return kernel
 
 
-def _column_taps(weight: torch.Tensor, dilation: int) -> torch.Tensor:
+def _column_taps(weight: torch.Tensor, dilation: int, first: int = 0, offsets: int = 1,
+                 rows: int | None = None) -> torch.Tensor:
     """The convolution (no bias, ``d*(k-1)`` zero columns of padding on each side) of a
     window one position wide as a matrix: (ch_in, (d*(k-1) + 1) * ch_out).
 
@@ -549,8 +572,20 @@ def _column_taps(weight: torch.Tensor, dilation: int) -> torch.Tensor:
     substitution in the sequence (ch_in = 4) a lookup of weight columns, several times
     cheaper than the convolution call (oneDNN takes 7-19 ms per 1,024 edits for
     Basset's first layer, most of it overhead of a 4-channel input).
+
+    With ``rows``: ``offsets`` such matrices stacked, (offsets * ch_in, rows * ch_out),
+    block o putting the outputs from row ``first + o`` of ``rows`` on (those outside
+    dropped): a column placed in the block of its offset gives its outputs where they
+    belong in a window.
     """
-    return _flipped_kernel(weight, dilation).permute(1, 2, 0).reshape(weight.shape[1], -1)
+    kernel = _flipped_kernel(weight, dilation)                             # (out, in, n)
+    ch_out, ch_in, n = kernel.shape
+    rows = n if rows is None else rows
+    tap = torch.arange(rows, device=weight.device) - \
+        (first + torch.arange(offsets, device=weight.device))[:, None]      # (offsets, rows)
+    tap = torch.where((tap >= 0) & (tap < n), tap, n)                     # n: a zero tap
+    placed = torch.cat([kernel, kernel.new_zeros(ch_out, ch_in, 1)], dim=2)[:, :, tap]
+    return placed.permute(2, 1, 3, 0).reshape(offsets * ch_in, rows * ch_out)
 
 
 #: A change wider than one position is convolved through a real DFT when that takes at
@@ -626,10 +661,15 @@ class _DftConvolution:
         dft = K * ch_in * ch_out + K * width * ch_in + N * K * ch_out
         return width > 1 and dft <= _DFT_AT_MOST * direct
 
-    def __call__(self, change: torch.Tensor, cached: torch.Tensor | None = None) -> torch.Tensor:
-        """``cached`` (E, ch_out, N) plus the convolution of ``change`` (E, ch_in, pW),
-        both channels last in memory; returned so, in ``cached``'s memory (a window the
-        caller has just read: adding in place saves a pass over it)."""
+    def __call__(self, change: torch.Tensor, cached: torch.Tensor,
+                 first: torch.Tensor | None = None) -> torch.Tensor:
+        """``cached`` (E, W, ch_out), positions before channels, plus the convolution of
+        ``change`` (E, ch_in, pW; channels last in memory), added in place (a window
+        the caller has just read: adding there saves a pass over it) and returned.
+
+        ``first`` (E,): the row of ``cached`` where each edit's convolution starts
+        (outputs outside the rows are dropped); None: row 0 and W = N, every edit.
+        """
         E = change.shape[0]
         spectrum = torch.matmul(self.forward_rows, change.transpose(1, 2))  # (E, K, in)
         products = spectrum.new_empty(E, len(self.forward_rows), self.ch_out)  # (E, K, out)
@@ -641,10 +681,13 @@ class _DftConvolution:
             # read and written where they lie
             torch.bmm(spectrum[:, real:].transpose(0, 1), self.gauss_weights,
                       out=products[:, real:].transpose(0, 1))
-        inverse = self.inverse.expand(E, self.N, self.inverse.shape[1])
-        if cached is None:
-            return torch.bmm(inverse, products).transpose(1, 2)
-        return cached.transpose(1, 2).baddbmm_(inverse, products).transpose(1, 2)
+        if first is None:
+            inverse = self.inverse.expand(E, self.N, self.inverse.shape[1])
+        else:  # each edit's inverse rows moved to where its window starts, zeros outside
+            rows = torch.arange(cached.shape[1], device=first.device) - first[:, None]
+            rows = torch.where((rows >= 0) & (rows < self.N), rows, self.N)  # (E, W)
+            inverse = torch.cat([self.inverse, self.inverse.new_zeros(1, self.inverse.shape[1])])[rows]
+        return cached.baddbmm_(inverse, products)
 
 
 def _channels_last(t: torch.Tensor) -> torch.Tensor:
@@ -724,9 +767,9 @@ class _Edits:
         V, w0, W = self.win[node]
         return V - self.cached_window(node, w0, W).to(V.dtype)
 
-    def conv_by_change(self, node, mod, d, left, W, w0, batch_norm=None):
-        """Window of a stride-1 convolution as its cached output plus the convolution of
-        the parent's change.
+    def conv_by_change(self, node, mod, d, left, w0, W, batch_norm=None, pad=None):
+        """Window [w0, w0+W) of a stride-1 convolution as its cached output plus the
+        convolution of the parent's change.
 
         A convolution is linear, so the edited output is the cached output plus the
         convolution of (edited - cached) input, which is zero outside the parent's
@@ -737,7 +780,14 @@ class _Edits:
         convolutions took 2.2x less CPU time than the window recomputed in full). A
         change one position wide is a lookup of weight taps; a wider one goes through
         :class:`_DftConvolution` where that takes fewer products (Basset's second
-        convolution 25, its third 16 instead of 35).
+        convolution 25, its third 16 instead of 35). Both add into the cached window
+        as it is read, each edit's outputs where its change puts them.
+
+        ``batch_norm``: the eval-mode batch norm after the convolution, whose window
+        this is (its scale folded into the weight). ``pad``: None for the node's own
+        window (inside the sequence); a number for the frame a max pool reads (see
+        :meth:`local`), where positions outside the sequence read ``pad``.
+        Returned as (E, ch, W) with channels last in memory.
         """
         parent = self.s.plan._locals(node)[0]
         _, pw0, pW = self.win[parent]
@@ -748,40 +798,49 @@ class _Edits:
             scale = _affine(self.s.plan.modules[batch_norm.target])[0]
             weight = weight * scale[:, None, None].to(weight.dtype)
         change = self.change(parent)
-        cached = self.cached_window(node if batch_norm is None else batch_norm, w0, W)
-        first = pw0 + left - span - w0                                      # (E,)
-        # no edit of the batch near an end of the sequence: the change covers the
-        # window exactly (the usual case; one device sync per layer and batch)
+        out = node if batch_norm is None else batch_norm
+        if pad is None:
+            cached = self.rows(self.s.positions_last(out), w0, W)           # (E, W, ch)
+        else:
+            table, shift = self.s.padded(out, pad, W)
+            cached = self.rows(table, w0 + shift, W)
+        first = pw0 + left - span - w0          # (E,) the row of the change's first output
+        # the change's outputs fill the rows exactly (the usual case; one device sync per
+        # layer and batch)
         exact = W == pW + span and not bool(first.any())
         E, ch = len(change), weight.shape[0]
         if pW == 1 and mod.groups == 1:
-            taps = _column_taps(weight, d).to(cached.dtype)
+            change = change[:, :, 0].to(cached.dtype)
             if exact:  # cached + change @ taps in one matrix product
-                rows = cached.transpose(1, 2).reshape(E, W * ch).addmm_(
-                    change[:, :, 0].to(cached.dtype), taps)
-                return rows.view(E, W, ch).transpose(1, 2)
-            delta = (change[:, :, 0].to(cached.dtype) @ taps).view(E, span + 1, ch).transpose(1, 2)
-        elif mod.groups == 1 and cached.dtype in (torch.float32, torch.float64) and \
+                taps = self.s.cached(("taps", node, batch_norm),
+                                     lambda: _column_taps(weight, d).to(cached.dtype))
+                cached.view(E, W * ch).addmm_(change, taps)
+            else:  # the same with the change spread over the offsets of the batch
+                lo = int(first.min())
+                offsets = int(first.max()) - lo + 1
+                taps = self.s.cached(("taps", node, batch_norm, lo, offsets, W),
+                                     lambda: _column_taps(weight, d, lo, offsets, W).to(cached.dtype))
+                spread = change.new_zeros(E, offsets, change.shape[1])
+                spread[torch.arange(E, device=change.device), first - lo] = change
+                cached.view(E, W * ch).addmm_(spread.view(E, -1), taps)
+            return cached.transpose(1, 2)
+        if mod.groups == 1 and cached.dtype in (torch.float32, torch.float64) and \
                 _DftConvolution.pays(pW, mod.kernel_size[0], d, weight.shape[1], ch):
-            key = (node, "dft", pW, cached.dtype)
-            if key not in self.s.extra:
-                self.s.extra[key] = _DftConvolution(weight, d, pW, cached.dtype)
-            if exact:  # cached + the change's convolution in one batched product
-                return self.s.extra[key](change.to(cached.dtype), cached)
-            delta = self.s.extra[key](change.to(cached.dtype))
-        else:
-            delta = _conv(change, weight, None, 1, span, d, mod.groups)
+            dft = self.s.cached(("dft", node, pW, cached.dtype),
+                                lambda: _DftConvolution(weight, d, pW, cached.dtype))
+            return dft(change.to(cached.dtype), cached, None if exact else first).transpose(1, 2)
+        delta = _conv(change, weight, None, 1, span, d, mod.groups).to(cached.dtype)
         if exact:
-            return cached.add_(delta.to(cached.dtype))
-        # window position c holds output position w0 + c, which is position c - first
-        # of the change; a position the change does not reach reads a zero spare row
+            return cached.add_(delta.transpose(1, 2)).transpose(1, 2)
+        # row c holds output position w0 + c, which is position c - first of the change;
+        # a position the change does not reach reads a zero spare row
         n = delta.shape[2]
         rows = torch.cat([delta.transpose(1, 2), delta.new_zeros(E, 1, ch)], dim=1)
         t = torch.arange(W, device=delta.device) - first[:, None]           # (E, W)
         t = torch.where((t >= 0) & (t < n), t, n) + \
             (n + 1) * torch.arange(E, device=delta.device)[:, None]
-        delta = rows.view(E * (n + 1), ch).index_select(0, t.reshape(-1)).view(E, W, ch)
-        return cached.add_(delta.transpose(1, 2).to(cached.dtype))
+        return cached.add_(rows.view(E * (n + 1), ch).index_select(0, t.reshape(-1)).view(E, W, ch)
+                           ).transpose(1, 2)
 
     def dense_of_window(self, node, source):
         """Output of ``Linear(Flatten(source))`` per edit: cached output plus the
@@ -840,7 +899,7 @@ class _Edits:
         if node in self.s.folded:
             conv = self.s.folded[node]
             _, mod, k, s, d, left = plan.rule[conv]
-            self.win[node] = (self.conv_by_change(conv, mod, d, left, W, w0, node), w0, W)
+            self.win[node] = (self.conv_by_change(conv, mod, d, left, w0, W, node), w0, W)
             return
         if rule[0] == "unary":
             V, pw0, pW = self.win[parents[0]]
@@ -858,14 +917,21 @@ class _Edits:
             self.win[node] = (red, torch.zeros_like(self.p), 1)
             return
         if kind == "conv" and s == 1:
-            self.win[node] = (self.conv_by_change(node, mod, d, left, W, w0), w0, W)
+            self.win[node] = (self.conv_by_change(node, mod, d, left, w0, W), w0, W)
             return
         Q = (W - 1) * s + d * (k - 1) + 1
         pad = float("-inf") if kind == "maxpool" else 0.0
         source, activations = self.s.pool_through.get(node, (parents[0], ()))
         # the spare column G[:, :, Q] reaches only an output past the window (output W,
         # when s == 1), sliced off below
-        G = self.gather(source, w0 * s - left, Q, pad, spare=True)
+        if source in self.s.pool_frames:
+            # the convolution's window is never built: its change goes straight into the
+            # frame the pool reads
+            conv, conv_mod, conv_d, conv_left, batch_norm = self.s.pool_frames[source]
+            G = self.conv_by_change(conv, conv_mod, conv_d, conv_left, w0 * s - left, Q + 1,
+                                    batch_norm, pad)
+        else:
+            G = self.gather(source, w0 * s - left, Q, pad, spare=True)
         if kind == "conv":
             V = _conv(G, mod.weight, mod.bias, s, 0, d, mod.groups)
         elif kind == "maxpool":
@@ -885,21 +951,17 @@ class _Edits:
         V, w0, W = self.win[node]
         L = C.shape[2]
         if kind == "gmax":
-            key = (node, "max")
-            if key not in self.s.extra:
+            def prefix_and_suffix_maxima():
                 neg = C.new_full((C.shape[0], C.shape[1], 1), float("-inf"))
                 pre = torch.cat([neg, torch.cummax(C, dim=2).values], dim=2)   # pre[j] = max C[:j]
                 suf = torch.cat([torch.cummax(C.flip(2), dim=2).values.flip(2), neg], dim=2)
-                self.s.extra[key] = (pre, suf)                                # suf[j] = max C[j:]
-            pre, suf = self.s.extra[key]
+                return pre, suf                                               # suf[j] = max C[j:]
+            pre, suf = self.s.cached((node, "max"), prefix_and_suffix_maxima)
             left = pre[self.e, :, w0]                                          # (E, ch)
             right = suf[self.e, :, w0 + W]
             out = torch.maximum(torch.maximum(left, right), V.amax(dim=2))
         else:
-            key = (node, "sum")
-            if key not in self.s.extra:
-                self.s.extra[key] = C.sum(dim=2)
-            total = self.s.extra[key]
+            total = self.s.cached((node, "sum"), lambda: C.sum(dim=2))
             cols = w0[:, None] + torch.arange(W, device=C.device)
             old = C[self.e[:, None], :, cols].sum(dim=1)                    # (E, ch)
             out = (total[self.e] - old + V.sum(dim=2)) / L
