@@ -1023,13 +1023,18 @@ def _predict_fast(plan: _Plan, state: _State, run, e, p, a, target) -> torch.Ten
     out = torch.fx.node.map_arg(plan.output.args[0],
                                 lambda n: state.env[n] if plan.kind[n] == "static"
                                 else (env[n] if n in env else ed.full(n)))
+    return _target_logits(out, target[e])
+
+
+def _target_logits(out, target: torch.Tensor) -> torch.Tensor:
+    """The ``target`` column of the model's output ``out`` (one per row), float32."""
     if not isinstance(out, torch.Tensor):
         raise _Unsupported("the model does not return one tensor")
     if out.ndim == 1:
         out = out[:, None]
     elif out.ndim > 2:
         out = out.reshape(out.shape[0], out.shape[1])
-    return out.float().gather(1, target[e][:, None])[:, 0]
+    return out.float().gather(1, target[:, None])[:, 0]
 
 
 def predict_edits(run, x, target, ex, pos, let):
@@ -1046,7 +1051,9 @@ def predict_edits(run, x, target, ex, pos, let):
 
     Returns
     -------
-    y: torch.Tensor, dtype=float32, shape=(E,), or None
+    y, y0: torch.Tensor, dtype=float32, shape=(E,) and (b,), or None
+        The edited sequences' target logits, and the unedited ones' (from the forward
+        pass that filled the cache: no second pass).
     """
     plan = _plan(run.model)
     if plan is None:
@@ -1096,7 +1103,8 @@ def predict_edits(run, x, target, ex, pos, let):
             out.append(_predict_fast(plan, state, run, e_all[sl], p_all[sl], a_all[sl], target))
     y = torch.empty(len(ex), device=dev)
     y[order] = torch.cat(out)
-    return y
+    unedited = torch.fx.node.map_arg(plan.output.args[0], lambda n: state.env[n])
+    return y, _target_logits(unedited, target)
 
 
 def _near_an_end(state: _State, p: torch.Tensor) -> torch.Tensor:

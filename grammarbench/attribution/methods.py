@@ -516,12 +516,12 @@ def ism(run: Run, x, codes, lengths, target, refs, index):
     """
     b, A, L = x.shape
     ex, pos, let = _edits(codes, lengths, A)
-    y0 = run.outputs(x, target)                                             # (b,)
-    y = None
+    predicted = None
     if run.options.get("fast", True) and len(ex):
-        y = fastism.predict_edits(run, x, target, ex, pos, let)
-    if y is None:
-        y = run.edited_outputs(x, target, ex, pos, let)
+        predicted = fastism.predict_edits(run, x, target, ex, pos, let)
+    if predicted is None:
+        predicted = run.edited_outputs(x, target, ex, pos, let), run.outputs(x, target)
+    y, y0 = predicted                                                       # (E,), (b,)
     ex_t = torch.as_tensor(ex, device=run.device)
     delta = torch.zeros(b, A, L, device=run.device)
     delta[ex_t, torch.as_tensor(let, device=run.device).long(),
