@@ -482,6 +482,19 @@ def test_fast_ism_through_dft_convolutions_equals_full_passes(monkeypatch):
     # taps (N = 23)
     assert set(calls) == {(17, True), (17, False), (23, False)}
     assert gathered == []
+    # the DFT matrices are built once across calls (here one per sequence), and again
+    # when a weight they are made of changes in place (training does that)
+    built = []
+    init = fastism._DftConvolution.__init__
+    monkeypatch.setattr(fastism._DftConvolution, "__init__",
+                        lambda self, *a: built.append(a[2]) or init(self, *a))
+    assert_fast_ism_equals_full_passes(model, codes, lengths, target=1, batch_size=211)
+    assert built == []
+    with torch.no_grad():
+        model[7].weight.mul_(1.5)
+        model[5].running_var.mul_(2.0)
+    assert_fast_ism_equals_full_passes(model, codes, lengths, target=1, batch_size=211)
+    assert sorted(built) == [5, 17]
 
 
 def test_fast_ism_that_disagrees_with_full_passes_falls_back(monkeypatch):

@@ -165,7 +165,7 @@ class _Plan:
                 else:
                     self.rule[node] = self._global_rule(node)
         self.output = next(n for n in self.nodes if n.op == "output")
-        self._by_position: dict = {}
+        self._constants: dict = {}
         self._dense_of_windows()
         self._convolutions_before_batch_norm()
         self._pools_through_activations()
@@ -241,20 +241,23 @@ class _Plan:
             return node.target in _NEVER_DECREASING_FUNCTIONS
         return node.op == "call_method" and node.target in _NEVER_DECREASING_METHODS
 
+    def constant(self, key, tensors, make):
+        """``make()``, kept across calls while ``tensors`` (the weights it is made of) are
+        unchanged: same memory, same version counter (which counts in-place updates).
+        Calls of ISM on a few sequences at a time then build it once (Basset's DFT
+        matrices: 25 ms)."""
+        stamp = tuple((t.data_ptr(), t._version, t.dtype, t.device) for t in tensors)
+        have = self._constants.get(key)
+        if have is None or have[0] != stamp:
+            self._constants[key] = have = (stamp, make())
+        return have[1]
+
     def weight_by_position(self, node, channels: int, L: int) -> torch.Tensor:
         """The weight of the dense layer ``node`` as (L, ch, out): the rows of a window
-        of positions are one contiguous block, used by a matrix product as it is.
-
-        Kept until the weight changes (its version counter counts in-place updates),
-        so calls of ISM on a few sequences at a time reorder it once.
-        """
+        of positions are one contiguous block, used by a matrix product as it is."""
         weight = self.modules[node.target].weight
-        key = (weight.data_ptr(), weight._version, weight.dtype, weight.device)
-        have = self._by_position.get(node)
-        if have is None or have[0] != key:
-            ordered = weight.detach().view(-1, channels, L).permute(2, 1, 0).contiguous()
-            self._by_position[node] = have = (key, ordered)
-        return have[1]
+        return self.constant(("by position", node), [weight], lambda: weight.detach().view(
+            -1, channels, L).permute(2, 1, 0).contiguous())
 
     def _flattens_positions(self, node) -> bool:
         """Whether ``node`` flattens (N, C, L) to (N, C*L): nn.Flatten() or flatten(x, 1)."""
@@ -789,14 +792,16 @@ class _Edits:
         :meth:`local`), where positions outside the sequence read ``pad``.
         Returned as (E, ch, W) with channels last in memory.
         """
-        parent = self.s.plan._locals(node)[0]
+        plan = self.s.plan
+        parent = plan._locals(node)[0]
         _, pw0, pW = self.win[parent]
         span = d * (mod.kernel_size[0] - 1)
-        weight = mod.weight
+        weight, weights = mod.weight, [mod.weight]
         if batch_norm is not None:
             # the window of the batch norm that follows: its scale goes into the weight
-            scale = _affine(self.s.plan.modules[batch_norm.target])[0]
-            weight = weight * scale[:, None, None].to(weight.dtype)
+            norm = plan.modules[batch_norm.target]
+            weight = weight * _affine(norm)[0][:, None, None].to(weight.dtype)
+            weights += [t for t in (norm.weight, norm.running_var) if t is not None]
         change = self.change(parent)
         out = node if batch_norm is None else batch_norm
         if pad is None:
@@ -826,7 +831,7 @@ class _Edits:
             return cached.transpose(1, 2)
         if mod.groups == 1 and cached.dtype in (torch.float32, torch.float64) and \
                 _DftConvolution.pays(pW, mod.kernel_size[0], d, weight.shape[1], ch):
-            dft = self.s.cached(("dft", node, pW, cached.dtype),
+            dft = plan.constant(("dft", node, batch_norm, pW, cached.dtype), weights,
                                 lambda: _DftConvolution(weight, d, pW, cached.dtype))
             return dft(change.to(cached.dtype), cached, None if exact else first).transpose(1, 2)
         delta = _conv(change, weight, None, 1, span, d, mod.groups).to(cached.dtype)
