@@ -327,13 +327,14 @@ def assert_fast_ism_equals_full_passes(model, codes, lengths, target, batch_size
 
 
 @pytest.mark.parametrize("flatten,length", [("module", 121), ("function", 61), ("method", 13)])
-def test_fast_ism_of_conv_blocks_and_dense_layers_equals_full_passes(flatten, length):
+def test_fast_ism_of_conv_blocks_and_dense_layers_equals_full_passes(monkeypatch, flatten, length):
     # convolutions from the change of their input, the first dense layer from the change
     # of the flattened window: edits at both ends (windows clamped), sequences shorter
     # than a receptive field (length 13), ragged lengths, an unknown letter, batches
-    # that straddle examples
+    # of 37 edits that straddle examples
     from grammarbench.attribution import fastism
 
+    monkeypatch.setattr(fastism, "_EDITS_PER_BATCH", 0)  # batches of batch_size edits
     model = BassetLike(length, flatten).eval()
     codes, lengths = random_codes(3, length=length, seed=5, ragged=True)
     assert_fast_ism_equals_full_passes(model, codes, lengths, target=2, batch_size=37)
@@ -347,6 +348,37 @@ def test_fast_ism_of_conv_blocks_and_dense_layers_equals_full_passes(flatten, le
             for pool, (source, chain) in through.items()] == [
         ("block1.3", "block1.1", ["block1.2"]), ("block2.3", "block2.1", ["block2.2"]),
         ("block3.2", "block3.0", ["block3.1"])]
+
+
+def test_fast_ism_batches_edits_in_the_memory_of_the_batch_size(monkeypatch):
+    # an edit holds windows, not whole activations: a batch of full forward passes'
+    # memory holds many more edits (up to _EDITS_PER_BATCH), never fewer than the batch
+    # size; the maps do not depend on it
+    from grammarbench.attribution import fastism
+    from grammarbench.attribution.core import Run
+
+    model = BassetLike(121).eval()
+    codes, lengths = random_codes(3, length=121, seed=5, ragged=True)
+    state = fastism._State(fastism._plan(model), Run(model, torch.device("cpu"), torch.float32, 8, A),
+                           torch.eye(A)[torch.as_tensor(codes % A).long()].transpose(1, 2))
+    full = sum(v.numel() // 3 for n, v in state.env.items() if fastism._plan(model).kind[n] != "static")
+    window = sum(v.shape[1] * state.geom[n].W if n in state.geom else v.numel() // 3
+                 for n, v in state.env.items() if fastism._plan(model).kind[n] != "static")
+    assert full > 5 * window
+    assert fastism._edits_per_batch(state, 8) == 8 * full // window
+    assert fastism._edits_per_batch(state, 128) == fastism._EDITS_PER_BATCH
+    assert fastism._edits_per_batch(state, 5000) == 5000
+    sizes = []
+    fast = fastism._predict_fast
+    monkeypatch.setattr(fastism, "_predict_fast", lambda plan, state, run, e, *a: sizes.append(len(e))
+                        or fast(plan, state, run, e, *a))
+    wide = attribute(model, codes, 1, "ism", hypothetical=True, lengths=lengths, batch_size=8)
+    assert max(sizes) == 8 * full // window
+    monkeypatch.setattr(fastism, "_EDITS_PER_BATCH", 0)
+    sizes.clear()
+    narrow = attribute(model, codes, 1, "ism", hypothetical=True, lengths=lengths, batch_size=8)
+    assert max(sizes) == 8
+    assert_allclose(wide, narrow, atol=1e-6)
 
 
 def test_fast_ism_pools_before_the_activations_that_never_decrease():
