@@ -63,7 +63,9 @@ def attribute(model: torch.nn.Module, X, target, method: str | MethodSettings, r
         Gradients, 1 otherwise). Default None.
     batch_size: int
         Rows per forward pass: sequences, (sequence, reference) pairs, noisy copies,
-        substituted or occluded copies, depending on the method. Default 128.
+        substituted or occluded copies, depending on the method (fast ISM: as many
+        substitutions as fit in the memory of that many forward passes, up to 1,024).
+        Default 128.
     device: str, torch.device or None
         None: CUDA when available, else CPU. Default None.
     dtype: torch.dtype, str or None

@@ -15,7 +15,7 @@ The section::
 
     attribution:
       n_examples: 500          # test examples explained per model (the first n)
-      batch_size: 128          # rows per forward pass
+      batch_size: 128          # rows per forward pass (fast ISM: edits in that memory)
       random_state: 0          # seed of shuffled references and SmoothGrad noise
       device: auto             # where the attribute rule runs (schema default; auto, cpu, cuda)
       threads: 1               # CPU threads per attribute job (schema default)
