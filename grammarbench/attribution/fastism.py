@@ -459,10 +459,8 @@ class _State:
         a block of whole rows, and reading (E, ch, W) windows from it is about five
         times faster than from (b, ch, L), where each channel's few columns lie apart.
         """
-        key = (node, "positions_last")
-        if key not in self.extra:
-            self.extra[key] = self.env[node].transpose(1, 2).contiguous()
-        return self.extra[key]
+        return self.cached((node, "positions_last"),
+                           lambda: self.env[node].transpose(1, 2).contiguous())
 
     def padded(self, node, pad: float, P: int) -> tuple[torch.Tensor, int]:
         """Cached activations of ``node`` as (b, L + 2w, ch) (positions before channels,
@@ -555,6 +553,12 @@ def _batch_norm(mod: nn.BatchNorm1d, t: torch.Tensor) -> torch.Tensor:
     return torch.addcmul(shift[:, None].to(t.dtype), t, scale[:, None].to(t.dtype))
 
 
+def _within_or_spare(index: torch.Tensor, n: int) -> torch.Tensor:
+    """``index`` where it lies in [0, n), else ``n``: a spare (or zero) row after the ``n``
+    real ones, for positions a window or a change does not reach."""
+    return torch.where((index >= 0) & (index < n), index, n)
+
+
 def _flipped_kernel(weight: torch.Tensor, dilation: int, dtype=None) -> torch.Tensor:
     """``weight`` (ch_out, ch_in, k) as the kernel of a convolution, not a correlation,
     over ``d*(k-1) + 1`` positions: tap t at position span - d*t, zeros between taps."""
@@ -565,29 +569,26 @@ def _flipped_kernel(weight: torch.Tensor, dilation: int, dtype=None) -> torch.Te
     return kernel
 
 
-def _column_taps(weight: torch.Tensor, dilation: int, first: int = 0, offsets: int = 1,
-                 rows: int | None = None) -> torch.Tensor:
+def _column_taps(weight: torch.Tensor, dilation: int, first: int, offsets: int,
+                 rows: int) -> torch.Tensor:
     """The convolution (no bias, ``d*(k-1)`` zero columns of padding on each side) of a
-    window one position wide as a matrix: (ch_in, (d*(k-1) + 1) * ch_out).
+    window one position wide, placed in a window of ``rows`` positions, as a matrix:
+    (offsets * ch_in, rows * ch_out).
 
     Output position j sees the column through tap (span - j) / d only, so a column
     times this matrix gives the output rows, positions before channels: for a
     substitution in the sequence (ch_in = 4) a lookup of weight columns, several times
     cheaper than the convolution call (oneDNN takes 7-19 ms per 1,024 edits for
-    Basset's first layer, most of it overhead of a 4-channel input).
-
-    With ``rows``: ``offsets`` such matrices stacked, (offsets * ch_in, rows * ch_out),
-    block o putting the outputs from row ``first + o`` of ``rows`` on (those outside
-    dropped): a column placed in the block of its offset gives its outputs where they
-    belong in a window.
+    Basset's first layer, most of it overhead of a 4-channel input). Block o puts the
+    outputs from row ``first + o`` on (those outside the rows dropped): a column placed
+    in the block of its offset gives its outputs where they belong in the window.
     """
     kernel = _flipped_kernel(weight, dilation)                             # (out, in, n)
     ch_out, ch_in, n = kernel.shape
-    rows = n if rows is None else rows
     tap = torch.arange(rows, device=weight.device) - \
         (first + torch.arange(offsets, device=weight.device))[:, None]      # (offsets, rows)
-    tap = torch.where((tap >= 0) & (tap < n), tap, n)                     # n: a zero tap
-    placed = torch.cat([kernel, kernel.new_zeros(ch_out, ch_in, 1)], dim=2)[:, :, tap]
+    placed = torch.cat([kernel, kernel.new_zeros(ch_out, ch_in, 1)], dim=2)[
+        :, :, _within_or_spare(tap, n)]                                    # n: a zero tap
     return placed.permute(2, 1, 3, 0).reshape(offsets * ch_in, rows * ch_out)
 
 
@@ -687,9 +688,9 @@ class _DftConvolution:
         if first is None:
             inverse = self.inverse.expand(E, self.N, self.inverse.shape[1])
         else:  # each edit's inverse rows moved to where its window starts, zeros outside
-            rows = torch.arange(cached.shape[1], device=first.device) - first[:, None]
-            rows = torch.where((rows >= 0) & (rows < self.N), rows, self.N)  # (E, W)
-            inverse = torch.cat([self.inverse, self.inverse.new_zeros(1, self.inverse.shape[1])])[rows]
+            rows = torch.arange(cached.shape[1], device=first.device) - first[:, None]  # (E, W)
+            inverse = torch.cat([self.inverse, self.inverse.new_zeros(1, self.inverse.shape[1])])[
+                _within_or_spare(rows, self.N)]
         return cached.baddbmm_(inverse, products)
 
 
@@ -751,9 +752,8 @@ class _Edits:
         table, shift = self.s.padded(node, pad, P)
         G = self.rows(table, q0 + shift, Q + 1)                             # (E, Q+1, ch)
         E, _, ch = G.shape
-        t = (w0 - q0)[:, None] + torch.arange(W, device=G.device)           # (E, W)
-        t = torch.where((t >= 0) & (t < Q), t, Q)
-        t = t + (Q + 1) * torch.arange(E, device=G.device)[:, None]
+        t = _within_or_spare((w0 - q0)[:, None] + torch.arange(W, device=G.device), Q) + \
+            (Q + 1) * torch.arange(E, device=G.device)[:, None]             # (E, W)
         # duplicate targets (the spare position) may take any of their values
         G.view(E * (Q + 1), ch).index_copy_(
             0, t.reshape(-1), V.transpose(1, 2).reshape(E * W, ch).to(G.dtype))
@@ -810,25 +810,22 @@ class _Edits:
             table, shift = self.s.padded(out, pad, W)
             cached = self.rows(table, w0 + shift, W)
         first = pw0 + left - span - w0          # (E,) the row of the change's first output
+        E, ch = len(change), weight.shape[0]
+        if pW == 1 and mod.groups == 1:  # cached + change @ taps in one matrix product
+            change = change[:, :, 0].to(cached.dtype)
+            lo = int(first.min())
+            offsets = int(first.max()) - lo + 1
+            taps = self.s.cached(("taps", node, batch_norm, lo, offsets, W),
+                                 lambda: _column_taps(weight, d, lo, offsets, W).to(cached.dtype))
+            if offsets > 1:  # edits placed differently: each change in the block of its offset
+                spread = change.new_zeros(E, offsets, change.shape[1])
+                spread[torch.arange(E, device=change.device), first - lo] = change
+                change = spread.view(E, -1)
+            cached.view(E, W * ch).addmm_(change, taps)
+            return cached.transpose(1, 2)
         # the change's outputs fill the rows exactly (the usual case; one device sync per
         # layer and batch)
         exact = W == pW + span and not bool(first.any())
-        E, ch = len(change), weight.shape[0]
-        if pW == 1 and mod.groups == 1:
-            change = change[:, :, 0].to(cached.dtype)
-            if exact:  # cached + change @ taps in one matrix product
-                taps = self.s.cached(("taps", node, batch_norm),
-                                     lambda: _column_taps(weight, d).to(cached.dtype))
-                cached.view(E, W * ch).addmm_(change, taps)
-            else:  # the same with the change spread over the offsets of the batch
-                lo = int(first.min())
-                offsets = int(first.max()) - lo + 1
-                taps = self.s.cached(("taps", node, batch_norm, lo, offsets, W),
-                                     lambda: _column_taps(weight, d, lo, offsets, W).to(cached.dtype))
-                spread = change.new_zeros(E, offsets, change.shape[1])
-                spread[torch.arange(E, device=change.device), first - lo] = change
-                cached.view(E, W * ch).addmm_(spread.view(E, -1), taps)
-            return cached.transpose(1, 2)
         if mod.groups == 1 and cached.dtype in (torch.float32, torch.float64) and \
                 _DftConvolution.pays(pW, mod.kernel_size[0], d, weight.shape[1], ch):
             dft = plan.constant(("dft", node, batch_norm, pW, cached.dtype), weights,
@@ -841,9 +838,8 @@ class _Edits:
         # a position the change does not reach reads a zero spare row
         n = delta.shape[2]
         rows = torch.cat([delta.transpose(1, 2), delta.new_zeros(E, 1, ch)], dim=1)
-        t = torch.arange(W, device=delta.device) - first[:, None]           # (E, W)
-        t = torch.where((t >= 0) & (t < n), t, n) + \
-            (n + 1) * torch.arange(E, device=delta.device)[:, None]
+        t = _within_or_spare(torch.arange(W, device=delta.device) - first[:, None], n) + \
+            (n + 1) * torch.arange(E, device=delta.device)[:, None]           # (E, W)
         return cached.add_(rows.view(E * (n + 1), ch).index_select(0, t.reshape(-1)).view(E, W, ch)
                            ).transpose(1, 2)
 
@@ -1121,7 +1117,7 @@ _EDITS_PER_BATCH = 1024
 
 def _edits_per_batch(state: _State, batch_size: int) -> int:
     """Edits per batch of the fast path: as many as fit in the memory of ``batch_size``
-    full forward passes (an edit holds windows: about a thirtieth of a pass's
+    full forward passes (an edit holds windows: about a 27th of a pass's
     activations on Basset), at least ``batch_size``, at most
     ``max(batch_size, _EDITS_PER_BATCH)``."""
     full = per_edit = 0
