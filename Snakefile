@@ -14,6 +14,8 @@ report: "report/workflow.rst"
 
 # ---- glue: config validation, the grid, wildcard constraints, target lists
 include: "rules/common.smk"
+# ---- on a cluster: an interrupted run cancels the jobs it submitted
+include: "rules/cluster.smk"
 # ---- remote inputs: fetched, checked and indexed before any rule reads them
 include: "rules/download.smk"
 # ---- stage 1: simulate datasets from grammars

@@ -387,21 +387,23 @@ def test_job_killed_for_memory_is_retried_with_more(slurm_cluster, tmp_path):
     assert "mem=2000M" in slurm_cluster.show_job(first)
 
 
-SLOW_SNAKEFILE = """
+SLOW_SNAKEFILE = f"""
+include: "{REPO / "rules" / "cluster.smk"}"
+
 rule all:
     input: "slow.txt"
 
 rule slow:
     output: "slow.txt"
-    shell: "echo started > {output}; sleep 10; echo finished >> {output}"
+    shell: "echo started > {{output}}; sleep 10; echo finished >> {{output}}"
 """
 
 
-def _start_and_interrupt(work: Path, cmd: list[str], sig: int, name: str) -> str:
+def _start_and_interrupt(work: Path, cmd: list[str], sig: int, name: str, **env) -> str:
     """Start the controller, send it `sig` once the job runs on the node; its stderr."""
     (work / "slow.txt").unlink(missing_ok=True)
     with open(work / f"{name}.stderr.txt", "w") as err:
-        controller = subprocess.Popen(cmd, cwd=work, env=_clean_env(), stderr=err)
+        controller = subprocess.Popen(cmd, cwd=work, env={**_clean_env(), **env}, stderr=err)
         deadline = time.time() + 120
         while not (work / "slow.txt").exists():
             assert controller.poll() is None, (work / f"{name}.stderr.txt").read_text()
@@ -737,3 +739,34 @@ def test_slurm_profile_lists_every_rule(tmp_path):
     for rule, res in load_profile("slurm")["set-resources"].items():
         for key in ("mem_mb", "runtime"):
             assert "attempt" in str(res[key]), f"{rule}: {key} does not grow with attempt"
+
+
+@pytest.mark.slow
+@pytest.mark.slurm
+@pytest.mark.parametrize("hooked", [True, False], ids=["workflow-hook", "plugin-alone"])
+def test_interrupt_during_a_status_poll_still_cancels_the_jobs(slurm_cluster, tmp_path, hooked):
+    """Snakemake's own cancelling on Ctrl-C finds no job when the interrupt lands during a
+    status poll (made certain here); the workflow's onerror hook (rules/cluster.smk) cancels
+    the run's jobs by name all the same. Without the hook the job runs to its end."""
+    snakefile = SLOW_SNAKEFILE if hooked else SLOW_SNAKEFILE.replace("include:", "# include:")
+    work = workflow_folder(tmp_path / "slow", snakefile)
+    override = _override_profile(tmp_path / "slow-override")
+    cmd = [*SNAKEMAKE, "--profile", str(PROFILE), "--workflow-profile", str(override)]
+    log = _start_and_interrupt(work, cmd, signal.SIGINT, "ctrl-c",
+                               GRAMMARBENCH_SLURM_INTERRUPT_MID_POLL="1")
+    (job,) = [s["slurm"] for s in submissions(log)]
+    assert _wait_for_end(slurm_cluster, job) == ("CANCELLED" if hooked else "COMPLETED"), log
+
+
+def test_a_failed_cancel_is_logged_and_never_raised(tmp_path, monkeypatch, caplog):
+    """The run is ending with its own error already: scancel failing adds a warning, no
+    second error. (The cancelling itself is tested on the cluster above.)"""
+    from grammarbench.cluster import cancel_run_jobs
+
+    fake = tmp_path / "scancel"
+    fake.write_text("#!/bin/sh\necho 'scancel: error: Unable to contact slurm controller' >&2\nexit 1\n")
+    fake.chmod(0o755)
+    monkeypatch.setenv("PATH", f"{tmp_path}{os.pathsep}{os.environ['PATH']}")
+    assert cancel_run_jobs("run-42") is False
+    assert "run-42" in caplog.text and "Unable to contact slurm controller" in caplog.text
+    assert cancel_run_jobs("") is False  # not a SLURM run: nothing to cancel

@@ -13,6 +13,10 @@ The cap changes only how often Snakemake asks ``squeue``: submissions, the job s
 inside each job and the states it reads are the plugin's own, so the tests still exercise the
 path a user takes with profiles/slurm. The cap is ``GRAMMARBENCH_SLURM_MAX_POLL_SECONDS``
 (default 3).
+
+``GRAMMARBENCH_SLURM_INTERRUPT_MID_POLL=1`` makes Snakemake's cancelling on Ctrl-C find no
+active job, as it does when the interrupt lands while the status loop polls the queue (the loop
+takes the jobs out of the list meanwhile; see grammarbench.cluster). The race, made certain.
 """
 
 from __future__ import annotations
@@ -34,8 +38,21 @@ def cap_status_polling(seconds: float) -> None:
     Executor.next_seconds_between_status_checks = property(capped, inherited.fset)
 
 
+def interrupt_mid_poll() -> None:
+    """Make Snakemake's cancelling see the active-job list as a status poll leaves it: empty."""
+    from snakemake_interface_executor_plugins.executors.remote import RemoteExecutor
+
+    def cancel(self):
+        self.cancel_jobs([])
+        self.shutdown()
+
+    RemoteExecutor.cancel = cancel
+
+
 if __name__ == "__main__":
     cap_status_polling(float(os.environ.get("GRAMMARBENCH_SLURM_MAX_POLL_SECONDS", "3")))
+    if os.environ.get("GRAMMARBENCH_SLURM_INTERRUPT_MID_POLL") == "1":
+        interrupt_mid_poll()
     from snakemake.cli import main
 
     sys.argv[0] = "snakemake"
