@@ -387,16 +387,16 @@ def test_job_killed_for_memory_is_retried_with_more(slurm_cluster, tmp_path):
     assert "mem=2000M" in slurm_cluster.show_job(first)
 
 
-SLOW_SNAKEFILE = f"""
-include: "{REPO / "rules" / "cluster.smk"}"
-
+SLOW_RULES = """
 rule all:
     input: "slow.txt"
 
 rule slow:
     output: "slow.txt"
-    shell: "echo started > {{output}}; sleep 10; echo finished >> {{output}}"
+    shell: "echo started > {output}; sleep 10; echo finished >> {output}"
 """
+# as in the workflow's Snakefile: an interrupted run cancels its jobs (rules/cluster.smk)
+SLOW_SNAKEFILE = f'include: "{REPO / "rules" / "cluster.smk"}"\n' + SLOW_RULES
 
 
 def _start_and_interrupt(work: Path, cmd: list[str], sig: int, name: str, **env) -> str:
@@ -748,7 +748,7 @@ def test_interrupt_during_a_status_poll_still_cancels_the_jobs(slurm_cluster, tm
     """Snakemake's own cancelling on Ctrl-C finds no job when the interrupt lands during a
     status poll (made certain here); the workflow's onerror hook (rules/cluster.smk) cancels
     the run's jobs by name all the same. Without the hook the job runs to its end."""
-    snakefile = SLOW_SNAKEFILE if hooked else SLOW_SNAKEFILE.replace("include:", "# include:")
+    snakefile = SLOW_SNAKEFILE if hooked else SLOW_RULES
     work = workflow_folder(tmp_path / "slow", snakefile)
     override = _override_profile(tmp_path / "slow-override")
     cmd = [*SNAKEMAKE, "--profile", str(PROFILE), "--workflow-profile", str(override)]
